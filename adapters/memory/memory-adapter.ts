@@ -1,0 +1,375 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IndexEntry } from '../../src/storage/index-entry.js';
+import type { JobRecord } from '../../src/storage/job-record.js';
+import type { SearchHits, StorageQuery } from '../../src/storage/query.js';
+import {
+  StorageConflictError,
+  type HistoryPage,
+  type HistoryResult,
+  type HistoryScope,
+  type ResourceKey,
+  type StorageAdapter,
+  type StorageCapabilities,
+  type StorageTx,
+  type StoredVersion,
+  type VersionWrite,
+} from '../../src/storage/storage-adapter.js';
+import { MemoryIndex } from './memory-index.js';
+
+/** Options of {@link MemoryAdapter}. */
+export interface MemoryAdapterOptions {
+  /** A name for logs; defaults to `memory`. */
+  readonly name?: string;
+}
+
+/** Every version of one resource, oldest first, and its position in the type's history. */
+interface ResourceVersions {
+  readonly versions: StoredVersion[];
+}
+
+const keyOf = (type: string, id: string): string => `${type}/${id}`;
+
+/**
+ * A storage adapter that keeps everything in process memory: the quickest way to embed the engine
+ * and to unit-test FHIR logic.
+ *
+ * Units of work run one at a time. A unit writes straight into the maps and records how to undo
+ * each write; a rejected unit replays its undo log, so it leaves no trace. Reads from outside a unit
+ * wait while a unit is in flight, so they never see uncommitted writes — the same isolation a
+ * copy-on-commit overlay gives, without a second copy of the search index.
+ *
+ * Resources are held as the JSON strings the engine wrote: immutable, about one byte per byte of
+ * JSON, and ready to send.
+ *
+ * @example
+ * ```ts
+ * import { FhirEngine } from 'fhir-engine';
+ * import { MemoryAdapter } from 'fhir-engine/adapters/memory';
+ * const engine = new FhirEngine({ storage: new MemoryAdapter() });
+ * ```
+ */
+export class MemoryAdapter implements StorageAdapter {
+  readonly name: string;
+  readonly capabilities: StorageCapabilities = { concurrency: 'serial', durable: false };
+
+  readonly #resources = new Map<string, ResourceVersions>();
+  /** Versions by seq (holes where purged): system history, newest first by walking down. */
+  readonly #log: (StoredVersion | undefined)[] = [];
+  /** seqs per type, ascending. */
+  readonly #typeLog = new Map<string, number[]>();
+  readonly #current = new Map<string, Map<string, StoredVersion>>();
+  readonly #index = new MemoryIndex();
+  readonly #jobs = new Map<string, string>();
+  readonly #unit = new AsyncLocalStorage<Unit>();
+  #seq = 0;
+  #tail: Promise<unknown> = Promise.resolve();
+  #active: Promise<unknown> | undefined;
+  #closed = false;
+
+  constructor(options: MemoryAdapterOptions = {}) {
+    this.name = options.name ?? 'memory';
+  }
+
+  async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    if (this.#unit.getStore()) throw new Error('MemoryAdapter: transact() called inside a unit of work');
+    const run = this.#tail.then(() => this.#runUnit(work));
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#tail = settled;
+    this.#active = settled;
+    void settled.then(() => {
+      if (this.#active === settled) this.#active = undefined;
+    });
+    return run;
+  }
+
+  async #runUnit<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
+    const unit = new Unit(this);
+    try {
+      const result = await this.#unit.run(unit, () => work(unit));
+      unit.end();
+      return result;
+    } catch (error) {
+      unit.rollback();
+      throw error;
+    }
+  }
+
+  /** Waits while a unit of work is in flight, unless called from inside it. */
+  async #settled(): Promise<void> {
+    this.#assertOpen();
+    while (this.#active && !this.#unit.getStore()) await this.#active;
+  }
+
+  async readCurrent(key: ResourceKey): Promise<StoredVersion | undefined> {
+    await this.#settled();
+    return this.current(key);
+  }
+
+  async readVersion(key: ResourceKey, versionId: string): Promise<StoredVersion | undefined> {
+    await this.#settled();
+    return this.version(key, versionId);
+  }
+
+  async readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
+    await this.#settled();
+    return this.history(scope, page);
+  }
+
+  async search(query: StorageQuery): Promise<SearchHits> {
+    await this.#settled();
+    return this.find(query);
+  }
+
+  async readJob(id: string): Promise<JobRecord | undefined> {
+    await this.#settled();
+    return this.job(id);
+  }
+
+  async listUnfinishedJobs(): Promise<readonly JobRecord[]> {
+    await this.#settled();
+    return this.unfinishedJobs();
+  }
+
+  async close(): Promise<void> {
+    await this.#tail;
+    this.#closed = true;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error('MemoryAdapter: used after close()');
+  }
+
+  // --- synchronous core, shared by the adapter and its units of work -------------------------
+
+  /** @internal */
+  current(key: ResourceKey): StoredVersion | undefined {
+    return this.#current.get(key.type)?.get(key.id);
+  }
+
+  /** @internal */
+  version(key: ResourceKey, versionId: string): StoredVersion | undefined {
+    const versions = this.#resources.get(keyOf(key.type, key.id))?.versions;
+    if (!versions) return undefined;
+    // Version ids are a counter, so the match is almost always found from the end.
+    for (let i = versions.length - 1; i >= 0; i--) {
+      if (versions[i]!.versionId === versionId) return versions[i];
+    }
+    return undefined;
+  }
+
+  /** @internal */
+  history(scope: HistoryScope, page: HistoryPage): HistoryResult {
+    const since = page.since === undefined ? undefined : Date.parse(page.since);
+    const before = page.before ?? Number.POSITIVE_INFINITY;
+    const items: StoredVersion[] = [];
+    const take = (v: StoredVersion | undefined): boolean => {
+      if (!v || v.seq >= before) return true;
+      if (since !== undefined && Date.parse(v.lastUpdated) < since) return true;
+      items.push(v);
+      return items.length < page.count;
+    };
+    if (scope.level === 'instance') {
+      const versions = this.#resources.get(keyOf(scope.type, scope.id))?.versions ?? [];
+      for (let i = versions.length - 1; i >= 0 && take(versions[i]); i--);
+    } else if (scope.level === 'type') {
+      const seqs = this.#typeLog.get(scope.type) ?? [];
+      for (let i = seqs.length - 1; i >= 0 && take(this.#log[seqs[i]!]); i--);
+    } else {
+      for (let s = Math.min(this.#log.length - 1, before - 1); s >= 0 && take(this.#log[s]); s--);
+    }
+    return { items };
+  }
+
+  /** @internal */
+  find(query: StorageQuery): SearchHits {
+    return this.#index.search(query, (type, id) => this.#current.get(type)?.get(id));
+  }
+
+  /** @internal */
+  job(id: string): JobRecord | undefined {
+    const json = this.#jobs.get(id);
+    return json === undefined ? undefined : (JSON.parse(json) as JobRecord);
+  }
+
+  /** @internal */
+  unfinishedJobs(): JobRecord[] {
+    const jobs: JobRecord[] = [];
+    for (const json of this.#jobs.values()) {
+      const job = JSON.parse(json) as JobRecord;
+      if (job.status === 'queued' || job.status === 'running') jobs.push(job);
+    }
+    return jobs;
+  }
+
+  /** @internal Applies a write and returns how to undo it. */
+  write(write: VersionWrite): { seq: number; undo: () => void } {
+    const existing = this.current(write);
+    const expect = write.expect;
+    if (expect.kind === 'absent' ? existing !== undefined : existing?.versionId !== expect.versionId) {
+      throw new StorageConflictError(
+        `${write.type}/${write.id}: expected ${expect.kind === 'absent' ? 'no resource' : `version ${expect.versionId}`}, found ${existing ? `version ${existing.versionId}` : 'none'}`,
+      );
+    }
+    const seq = ++this.#seq;
+    const stored: StoredVersion = {
+      type: write.type,
+      id: write.id,
+      versionId: write.versionId,
+      seq,
+      lastUpdated: write.lastUpdated,
+      method: write.method,
+      deleted: write.deleted,
+      json: write.json,
+    };
+    const key = keyOf(write.type, write.id);
+    let resource = this.#resources.get(key);
+    const created = resource === undefined;
+    if (!resource) this.#resources.set(key, (resource = { versions: [] }));
+    resource.versions.push(stored);
+    this.#log[seq] = stored;
+    let seqs = this.#typeLog.get(write.type);
+    if (!seqs) this.#typeLog.set(write.type, (seqs = []));
+    seqs.push(seq);
+    let byId = this.#current.get(write.type);
+    if (!byId) this.#current.set(write.type, (byId = new Map()));
+    byId.set(write.id, stored);
+    const previousEntries = this.#index.entriesOf(write.type, write.id);
+    this.#index.replace(write.type, write.id, write.deleted ? [] : write.index);
+
+    const undo = (): void => {
+      resource.versions.pop();
+      if (created) this.#resources.delete(key);
+      this.#log[seq] = undefined;
+      seqs.pop();
+      if (existing) byId.set(write.id, existing);
+      else byId.delete(write.id);
+      this.#restoreIndex(write.type, write.id, previousEntries);
+      // seq is never reused: like a database sequence, a rolled-back write leaves a gap.
+    };
+    return { seq, undo };
+  }
+
+  /** @internal Removes versions and returns how to put them back. */
+  purge(key: ResourceKey, keep: 'none' | 'current'): { removed: number; undo: () => void } {
+    const k = keyOf(key.type, key.id);
+    const resource = this.#resources.get(k);
+    if (!resource || resource.versions.length === 0) return { removed: 0, undo: () => undefined };
+    const all = resource.versions.slice();
+    const removedVersions = keep === 'none' ? all : all.slice(0, -1);
+    const current = this.current(key);
+    const previousEntries = this.#index.entriesOf(key.type, key.id);
+    for (const v of removedVersions) this.#log[v.seq] = undefined;
+    // The type log keeps the purged seqs: history walks skip the holes left in #log.
+    if (keep === 'none') {
+      this.#resources.delete(k);
+      this.#current.get(key.type)?.delete(key.id);
+      this.#index.remove(key.type, key.id);
+    } else {
+      resource.versions.splice(0, resource.versions.length - 1);
+    }
+    const undo = (): void => {
+      for (const v of removedVersions) this.#log[v.seq] = v;
+      resource.versions.splice(0, resource.versions.length, ...all);
+      this.#resources.set(k, resource);
+      if (current) this.#current.get(key.type)?.set(key.id, current);
+      this.#restoreIndex(key.type, key.id, previousEntries);
+    };
+    return { removed: removedVersions.length, undo };
+  }
+
+  /** @internal Stores a job and returns how to undo it. */
+  writeJob(job: JobRecord, expectedRevision: number | null): () => void {
+    const previous = this.#jobs.get(job.id);
+    const stored = previous === undefined ? null : (JSON.parse(previous) as JobRecord).revision;
+    if (stored !== expectedRevision) {
+      throw new StorageConflictError(
+        `job ${job.id}: expected revision ${String(expectedRevision)}, found ${String(stored)}`,
+      );
+    }
+    this.#jobs.set(job.id, JSON.stringify(job));
+    return () => {
+      if (previous === undefined) this.#jobs.delete(job.id);
+      else this.#jobs.set(job.id, previous);
+    };
+  }
+
+  #restoreIndex(type: string, id: string, entries: readonly IndexEntry[] | undefined): void {
+    if (entries === undefined) this.#index.remove(type, id);
+    else this.#index.replace(type, id, entries);
+  }
+}
+
+/** One unit of work on a {@link MemoryAdapter}: reads go to the live maps, writes keep an undo log. */
+class Unit implements StorageTx {
+  readonly #adapter: MemoryAdapter;
+  readonly #undo: (() => void)[] = [];
+  #ended = false;
+
+  constructor(adapter: MemoryAdapter) {
+    this.#adapter = adapter;
+  }
+
+  end(): void {
+    this.#ended = true;
+  }
+
+  rollback(): void {
+    this.#ended = true;
+    for (let i = this.#undo.length - 1; i >= 0; i--) this.#undo[i]!();
+    this.#undo.length = 0;
+  }
+
+  #live(): MemoryAdapter {
+    if (this.#ended) throw new Error('MemoryAdapter: unit of work used after it ended');
+    return this.#adapter;
+  }
+
+  async readCurrent(key: ResourceKey): Promise<StoredVersion | undefined> {
+    return this.#live().current(key);
+  }
+
+  async readVersion(key: ResourceKey, versionId: string): Promise<StoredVersion | undefined> {
+    return this.#live().version(key, versionId);
+  }
+
+  async readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
+    return this.#live().history(scope, page);
+  }
+
+  async search(query: StorageQuery): Promise<SearchHits> {
+    return this.#live().find(query);
+  }
+
+  async readJob(id: string): Promise<JobRecord | undefined> {
+    return this.#live().job(id);
+  }
+
+  async listUnfinishedJobs(): Promise<readonly JobRecord[]> {
+    return this.#live().unfinishedJobs();
+  }
+
+  async writeVersion(write: VersionWrite): Promise<number> {
+    const { seq, undo } = this.#live().write(write);
+    this.#undo.push(undo);
+    return seq;
+  }
+
+  async purge(key: ResourceKey, keep: 'none' | 'current'): Promise<number> {
+    const { removed, undo } = this.#live().purge(key, keep);
+    this.#undo.push(undo);
+    return removed;
+  }
+
+  async lock(): Promise<void> {
+    this.#live();
+    // Units of work already run one at a time.
+  }
+
+  async writeJob(job: JobRecord, expectedRevision: number | null): Promise<void> {
+    this.#undo.push(this.#live().writeJob(job, expectedRevision));
+  }
+}

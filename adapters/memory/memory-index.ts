@@ -1,0 +1,530 @@
+/**
+ * The memory adapter's search index: per (type, parameter) posting maps, a reverse map id → entries
+ * for replacement and verification, and lazily sorted arrays for prefix and range scans. A query picks
+ * its most selective clause through the postings and verifies the rest with `matchClause`.
+ * @packageDocumentation
+ */
+import type { IndexEntry } from '../../src/storage/index-entry.js';
+import type { Clause, Predicate, SearchHit, SearchHits, StorageQuery } from '../../src/storage/query.js';
+import type { StoredVersion } from '../../src/storage/storage-adapter.js';
+import { matchClause, matchPredicate } from '../../src/search/match.js';
+import {
+  comparePositions,
+  decodePosition,
+  encodePosition,
+  sortValue,
+  type SortPosition,
+} from '../../src/search/sort.js';
+
+const SEP = '\u0000';
+
+interface RangeRow {
+  readonly low: number;
+  readonly high: number;
+  readonly id: string;
+  readonly entry: IndexEntry;
+}
+
+/** A posting: one id (the common case, no Set allocated) or several. */
+type Posting = string | Set<string>;
+type Postings = Map<string, Posting>;
+
+/** Adds `id` under `key`; true when the key is new. */
+function add(map: Postings, key: string, id: string): boolean {
+  const s = map.get(key);
+  if (s === undefined) {
+    map.set(key, id);
+    return true;
+  }
+  if (typeof s === 'string') {
+    if (s !== id) map.set(key, new Set([s, id]));
+  } else s.add(id);
+  return false;
+}
+
+/** Removes `id` from `key`; true when the key disappeared. */
+function del(map: Postings, key: string, id: string): boolean {
+  const s = map.get(key);
+  if (s === undefined) return false;
+  if (typeof s === 'string') {
+    if (s !== id) return false;
+    map.delete(key);
+    return true;
+  }
+  s.delete(id);
+  if (s.size === 1) map.set(key, s.values().next().value as string);
+  return false;
+}
+
+const postingSize = (p: Posting | undefined): number => (p === undefined ? 0 : typeof p === 'string' ? 1 : p.size);
+function addAll(p: Posting | undefined, out: Set<string>): void {
+  if (p === undefined) return;
+  if (typeof p === 'string') out.add(p);
+  else for (const id of p) out.add(id);
+}
+
+function lowerBound(arr: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((arr[mid] as string) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function lowerBoundRows(arr: readonly RangeRow[], low: number): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((arr[mid] as RangeRow).low < low) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The index of one parameter of one resource type. */
+class ParamIndex {
+  /** id → this parameter's entries of that resource. */
+  readonly byId = new Map<string, IndexEntry[]>();
+  /** token / reference / uri keys → ids. */
+  readonly postings: Postings = new Map();
+  /** folded string → ids, with a lazily sorted key list for prefix ranges. */
+  readonly strings: Postings = new Map();
+  readonly texts: Postings = new Map();
+  private stringKeys: string[] | null = null;
+  private textKeys: string[] | null = null;
+  private rows: RangeRow[] | null = null;
+  private maxSpan = 0;
+
+  addEntries(id: string, entries: IndexEntry[]): void {
+    this.byId.set(id, entries);
+    for (const e of entries) this.touch(e, id, true);
+  }
+
+  removeEntries(id: string): void {
+    const entries = this.byId.get(id);
+    if (!entries) return;
+    this.byId.delete(id);
+    for (const e of entries) this.touch(e, id, false);
+  }
+
+  private touch(e: IndexEntry, id: string, adding: boolean): void {
+    const op = adding ? add : del;
+    switch (e.kind) {
+      case 'token':
+        op(this.postings, `c${SEP}${e.code}`, id);
+        op(this.postings, e.system === null ? `n${SEP}${e.code}` : `s${SEP}${e.system}${SEP}${e.code}`, id);
+        if (e.system !== null) op(this.postings, `S${SEP}${e.system}`, id);
+        return;
+      case 'reference':
+        if (e.targetId !== null) {
+          op(this.postings, `i${SEP}${e.targetId}`, id);
+          if (e.targetType !== null) op(this.postings, `r${SEP}${e.targetType}/${e.targetId}`, id);
+        }
+        if (e.targetType !== null) op(this.postings, `T${SEP}${e.targetType}`, id);
+        if (e.url !== null) op(this.postings, `u${SEP}${e.url}`, id);
+        return;
+      case 'uri':
+        op(this.postings, `u${SEP}${e.value}`, id);
+        return;
+      case 'string':
+        if (op(this.strings, e.folded, id)) this.stringKeys = null;
+        return;
+      case 'text':
+        if (op(this.texts, e.folded, id)) this.textKeys = null;
+        return;
+      case 'date':
+      case 'number':
+      case 'quantity':
+        this.rows = null;
+        return;
+    }
+  }
+
+  private sortedStrings(text: boolean): string[] {
+    if (text) return (this.textKeys ??= [...this.texts.keys()].sort());
+    return (this.stringKeys ??= [...this.strings.keys()].sort());
+  }
+
+  private rangeRows(): RangeRow[] {
+    if (!this.rows) {
+      const rows: RangeRow[] = [];
+      let span = 0;
+      for (const [id, entries] of this.byId) {
+        for (const e of entries) {
+          if (e.kind === 'date' || e.kind === 'number' || e.kind === 'quantity') {
+            rows.push({ low: e.low, high: e.high, id, entry: e });
+            const s = e.high - e.low;
+            if (s > span || Number.isNaN(s)) span = Number.isNaN(s) ? Infinity : s;
+          }
+        }
+      }
+      rows.sort((a, b) => (a.low < b.low ? -1 : a.low > b.low ? 1 : 0));
+      this.rows = rows;
+      this.maxSpan = span;
+    }
+    return this.rows;
+  }
+
+  /**
+   * A plan for the ids matching one predicate exactly: `estimate` is an upper bound on their number;
+   * `run` adds them to `out`.
+   */
+  plan(p: Predicate): { estimate: number; run: (out: Set<string>) => void } {
+    const posting = (key: string) => {
+      const s = this.postings.get(key);
+      return { estimate: postingSize(s), run: (out: Set<string>) => addAll(s, out) };
+    };
+    switch (p.kind) {
+      case 'token':
+        if (p.code !== undefined) {
+          if (p.system === undefined) return posting(`c${SEP}${p.code}`);
+          if (p.system === null) return posting(`n${SEP}${p.code}`);
+          return posting(`s${SEP}${p.system}${SEP}${p.code}`);
+        }
+        if (typeof p.system === 'string') return posting(`S${SEP}${p.system}`);
+        break;
+      case 'reference':
+        if (p.targetId !== undefined) return posting(p.targetType !== undefined ? `r${SEP}${p.targetType}/${p.targetId}` : `i${SEP}${p.targetId}`);
+        if (p.url !== undefined) return posting(`u${SEP}${p.url}`);
+        if (p.targetType !== undefined) return posting(`T${SEP}${p.targetType}`);
+        return { estimate: 0, run: () => undefined };
+      case 'uri':
+        if (p.match === 'exact') return posting(`u${SEP}${p.value}`);
+        break;
+      case 'string':
+      case 'text': {
+        if (p.kind === 'string' && p.match === 'contains') break;
+        const text = p.kind === 'text';
+        const map = text ? this.texts : this.strings;
+        const keys = this.sortedStrings(text);
+        const prefix = p.kind === 'string' && p.match === 'exact' ? foldExact(p.exact) : p.folded;
+        const exact = p.kind === 'string' && p.match === 'exact';
+        const sets: Posting[] = [];
+        let estimate = 0;
+        if (exact) {
+          // candidates share the folded value; verify `exact` on the entries
+          const s = map.get(prefix);
+          return {
+            estimate: postingSize(s),
+            run: (out) => {
+              const tmp = new Set<string>();
+              addAll(s, tmp);
+              for (const id of tmp) if (this.matchesAny(id, p)) out.add(id);
+            },
+          };
+        }
+        for (let i = lowerBound(keys, prefix); i < keys.length; i++) {
+          const k = keys[i] as string;
+          if (!k.startsWith(prefix)) break;
+          const s = map.get(k);
+          if (s !== undefined) {
+            sets.push(s);
+            estimate += postingSize(s);
+          }
+        }
+        return { estimate, run: (out) => sets.forEach((s) => addAll(s, out)) };
+      }
+      case 'date':
+      case 'number':
+      case 'quantity': {
+        const rows = this.rangeRows();
+        const span = this.maxSpan;
+        const { op, low: vl, high: vh } = p;
+        let from = -Infinity;
+        let to = Infinity;
+        switch (op) {
+          case 'eq':
+            from = vl;
+            to = vh;
+            break;
+          case 'gt':
+            from = vh - span;
+            break;
+          case 'ge':
+            from = Math.min(vl, vh - span);
+            break;
+          case 'sa':
+            from = vh;
+            break;
+          case 'lt':
+          case 'eb':
+            to = vl;
+            break;
+          case 'le':
+            to = vh;
+            break;
+          case 'ap':
+            from = vl - span;
+            to = vh;
+            break;
+          case 'ne':
+            break;
+        }
+        if (Number.isNaN(from)) from = -Infinity;
+        const start = from === -Infinity ? 0 : lowerBoundRows(rows, from);
+        const end = to === Infinity ? rows.length : upperBoundRows(rows, to);
+        return {
+          estimate: Math.max(0, end - start),
+          run: (out) => {
+            for (let i = start; i < end; i++) {
+              const r = rows[i] as RangeRow;
+              if (matchPredicate(r.entry, p)) out.add(r.id);
+            }
+          },
+        };
+      }
+    }
+    // exact fallback: scan this parameter's entries
+    return {
+      estimate: this.byId.size,
+      run: (out) => {
+        for (const id of this.byId.keys()) if (this.matchesAny(id, p)) out.add(id);
+      },
+    };
+  }
+
+  private matchesAny(id: string, p: Predicate): boolean {
+    const entries = this.byId.get(id);
+    if (!entries) return false;
+    for (const e of entries) if (matchPredicate(e, p)) return true;
+    return false;
+  }
+}
+
+function upperBoundRows(arr: readonly RangeRow[], low: number): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((arr[mid] as RangeRow).low <= low) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function foldExact(s: string): string {
+  // same folding as the extractor (kept local to avoid a dependency cycle in adapters)
+  return /^[\x00-\x7f]*$/.test(s) ? s.toLowerCase() : s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+}
+
+/** The index of one resource type. */
+class TypeIndex {
+  readonly entries = new Map<string, readonly IndexEntry[]>();
+  readonly params = new Map<string, ParamIndex>();
+  private sorted: string[] | null = null;
+
+  param(code: string): ParamIndex {
+    let p = this.params.get(code);
+    if (!p) this.params.set(code, (p = new ParamIndex()));
+    return p;
+  }
+
+  setEntries(id: string, entries: readonly IndexEntry[]): void {
+    if (!this.entries.has(id)) this.sorted = null;
+    this.entries.set(id, entries);
+  }
+
+  deleteEntries(id: string): void {
+    if (this.entries.delete(id)) this.sorted = null;
+  }
+
+  /** Every indexed id, ascending (rebuilt lazily after inserts and removals). */
+  sortedIds(): string[] {
+    return (this.sorted ??= [...this.entries.keys()].sort());
+  }
+}
+
+interface Match {
+  readonly version: StoredVersion;
+  readonly pos: SortPosition;
+}
+
+/** How a query finds its candidates in one type. */
+interface Plan {
+  readonly estimate: number;
+  readonly run: () => Iterable<string>;
+  /** The clause the plan answers exactly (need not be verified again), or -1. */
+  readonly exactClause: number;
+}
+
+const NO_VALUES: readonly never[] = [];
+
+/** Posting-map search index for the memory adapter. */
+export class MemoryIndex {
+  private readonly types = new Map<string, TypeIndex>();
+
+  private typeIndex(type: string): TypeIndex {
+    let t = this.types.get(type);
+    if (!t) this.types.set(type, (t = new TypeIndex()));
+    return t;
+  }
+
+  /** Replaces the entries of a resource (an empty array makes it unsearchable, as for a tombstone). */
+  replace(type: string, id: string, entries: readonly IndexEntry[]): void {
+    this.remove(type, id);
+    if (entries.length === 0) return;
+    const t = this.typeIndex(type);
+    t.setEntries(id, entries);
+    // entries of one parameter are contiguous when they come from the extractor; group defensively
+    let i = 0;
+    while (i < entries.length) {
+      const param = (entries[i] as IndexEntry).param;
+      let j = i + 1;
+      while (j < entries.length && (entries[j] as IndexEntry).param === param) j++;
+      const pi = t.param(param);
+      const existing = pi.byId.get(id);
+      if (existing) {
+        // non-contiguous parameter: merge
+        const merged = [...existing, ...entries.slice(i, j)];
+        pi.removeEntries(id);
+        pi.addEntries(id, merged);
+      } else pi.addEntries(id, entries.slice(i, j));
+      i = j;
+    }
+  }
+
+  /** Removes a resource from the index (hard delete). */
+  remove(type: string, id: string): void {
+    const t = this.types.get(type);
+    if (!t) return;
+    const old = t.entries.get(id);
+    if (!old) return;
+    t.deleteEntries(id);
+    let last: string | undefined;
+    for (const e of old) {
+      if (e.param === last) continue;
+      last = e.param;
+      t.params.get(e.param)?.removeEntries(id);
+    }
+  }
+
+  /** The current entries of a resource, if indexed. */
+  entriesOf(type: string, id: string): readonly IndexEntry[] | undefined {
+    return this.types.get(type)?.entries.get(id);
+  }
+
+  /** Evaluates a query over current, non-deleted resources. */
+  search(query: StorageQuery, current: (type: string, id: string) => StoredVersion | undefined): SearchHits {
+    const after = query.after !== undefined ? decodePosition(query.after) : undefined;
+    if (query.after !== undefined && !after) throw new Error(`Invalid search position '${query.after}'`);
+    const limit = Math.max(0, query.limit);
+    const sort = query.sort;
+    const page: Match[] = []; // sorted, at most `limit`
+    let total = 0;
+    const types = [...new Set(query.types)].sort();
+
+    const accept = (type: string, id: string): StoredVersion | undefined => {
+      const version = current(type, id);
+      if (!version || version.deleted) return undefined;
+      if (query.maxSeq !== undefined && version.seq > query.maxSeq) return undefined;
+      return version;
+    };
+
+    for (const type of types) {
+      const t = this.types.get(type);
+      if (!t) continue;
+      if (after && sort.length === 0 && type < after.type) continue;
+      const plan = this.plan(t, query.where);
+      if (plan && plan.estimate === 0) continue;
+      const rest = plan && plan.exactClause >= 0 ? query.where.filter((_, i) => i !== plan.exactClause) : query.where;
+      const n = t.entries.size;
+
+      // Walk mode: no sort, no total, unselective driver → walk ids in order and stop at `limit`.
+      if (sort.length === 0 && !query.total && limit > 0 && (!plan || plan.estimate * plan.estimate > limit * n)) {
+        const ids = t.sortedIds();
+        let i = 0;
+        if (after && after.type === type) i = upperBound(ids, after.id);
+        for (; i < ids.length && page.length < limit; i++) {
+          const id = ids[i] as string;
+          const entries = t.entries.get(id) as readonly IndexEntry[];
+          if (!verify(entries, id, query.where)) continue;
+          const version = accept(type, id);
+          if (!version) continue;
+          page.push({ version, pos: { type, id, values: NO_VALUES } });
+        }
+        if (page.length >= limit) break;
+        continue;
+      }
+
+      const candidates = plan ? plan.run() : t.entries.keys();
+      for (const id of candidates) {
+        const entries = t.entries.get(id);
+        if (!entries || !verify(entries, id, rest)) continue;
+        const version = accept(type, id);
+        if (!version) continue;
+        total++;
+        if (limit === 0) continue;
+        const values = sort.length === 0 ? NO_VALUES : sort.map((k) => sortValue(entries, k));
+        const pos: SortPosition = { type, id, values };
+        if (after && comparePositions(pos, after, sort) <= 0) continue;
+        if (page.length === limit) {
+          if (comparePositions(pos, (page[page.length - 1] as Match).pos, sort) >= 0) continue;
+          page.pop();
+        }
+        let lo = 0;
+        let hi = page.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (comparePositions((page[mid] as Match).pos, pos, sort) < 0) lo = mid + 1;
+          else hi = mid;
+        }
+        page.splice(lo, 0, { version, pos });
+      }
+    }
+    const hits: SearchHit[] = page.map((m) => ({ ...m.version, position: encodePosition(m.pos) }));
+    return query.total ? { hits, total } : { hits };
+  }
+
+  /** The most selective clause that postings can answer; undefined = scan every id. */
+  private plan(t: TypeIndex, where: readonly Clause[]): Plan | undefined {
+    let best: Plan | undefined;
+    for (let ci = 0; ci < where.length; ci++) {
+      const c = where[ci] as Clause;
+      let plan: Plan | undefined;
+      if (c.kind === 'ids') {
+        plan = { estimate: c.ids.length, run: () => new Set(c.ids), exactClause: ci };
+      } else if (c.kind === 'any') {
+        const p = t.params.get(c.param);
+        if (!p) return { estimate: 0, run: () => [], exactClause: ci };
+        const parts = c.of.map((pr) => p.plan(pr));
+        const estimate = parts.reduce((n, x) => n + x.estimate, 0);
+        plan = {
+          estimate,
+          run: () => {
+            const out = new Set<string>();
+            for (const x of parts) x.run(out);
+            return out;
+          },
+          exactClause: ci,
+        };
+      } else if (c.kind === 'missing' && !c.missing) {
+        const p = t.params.get(c.param);
+        if (!p) return { estimate: 0, run: () => [], exactClause: ci };
+        plan = { estimate: p.byId.size, run: () => p.byId.keys(), exactClause: ci };
+      }
+      if (plan && (!best || plan.estimate < best.estimate)) best = plan;
+      if (best && best.estimate === 0) return best;
+    }
+    return best;
+  }
+}
+
+function verify(entries: readonly IndexEntry[], id: string, where: readonly Clause[]): boolean {
+  for (const c of where) if (!matchClause(entries, c, id)) return false;
+  return true;
+}
+
+function upperBound(arr: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((arr[mid] as string) <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,406 @@
+/**
+ * The SQLite storage adapter, on better-sqlite3 (the only module of the package that imports it).
+ *
+ * Units of work are serialised in-process by a promise-chain mutex and run as `BEGIN IMMEDIATE` …
+ * `COMMIT` on the write connection; a rejected unit is rolled back.
+ *
+ * **Read isolation.** better-sqlite3 has one transaction per connection, so a read on the write
+ * connection while a unit of work has `BEGIN` open would see that unit's uncommitted writes. Reads
+ * outside a unit therefore go to a second, read-only connection on the same file, which in WAL mode
+ * sees exactly the last committed state. A `:memory:` database requested by `filename` is backed by
+ * a private temporary file (WAL, `synchronous = OFF`) deleted on close, so it gets the same
+ * isolation; it is reported as not durable. Only when an in-memory better-sqlite3 `Database` is
+ * passed in (no second connection possible) do outside reads wait until the unit in flight has
+ * ended; such a read issued from inside a unit's own callback throws instead of deadlocking.
+ *
+ * @packageDocumentation
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync, mkdtempSync, rmSync, existsSync, accessSync, constants as fsConstants } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import type { JobRecord } from '../../src/storage/job-record.js';
+import type { SearchHits, StorageQuery } from '../../src/storage/query.js';
+import type {
+  HistoryPage,
+  HistoryResult,
+  HistoryScope,
+  ResourceKey,
+  StorageAdapter,
+  StorageCapabilities,
+  StorageTx,
+  StoredVersion,
+  VersionWrite,
+} from '../../src/storage/storage-adapter.js';
+import { migrate } from './schema.js';
+import { Store, WriteStore } from './statements.js';
+
+/** `PRAGMA synchronous` levels. */
+export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
+
+interface CommonOptions {
+  /**
+   * `PRAGMA synchronous` for the write connection. Default `'NORMAL'`: with WAL, a commit survives
+   * a crash of the process, and at worst the last commits are lost on power failure. `'FULL'` makes
+   * every commit durable against power loss too, at a cost in write throughput.
+   */
+  readonly synchronous?: SqliteSynchronous;
+  /** How long a statement waits for a lock held by another process (ms). Default 5000. */
+  readonly busyTimeoutMs?: number;
+}
+
+/** Options of {@link SqliteAdapter}: a file name (or `:memory:`), or an open better-sqlite3 database. */
+export type SqliteAdapterOptions =
+  | (CommonOptions & {
+      /** Path of the database file (its directory is created when missing), or `':memory:'`. */
+      readonly filename: string;
+      readonly database?: undefined;
+    })
+  | (CommonOptions & {
+      /**
+       * An open better-sqlite3 database. File databases are switched to WAL mode and get a second,
+       * read-only connection for reads outside units of work. The adapter closes it on `close()`.
+       */
+      readonly database: Database.Database;
+      readonly filename?: undefined;
+    });
+
+const unitContext = new AsyncLocalStorage<SqliteTx>();
+
+const temporaryFiles = new Set<string>();
+let exitHookInstalled = false;
+function registerTemporary(dir: string): void {
+  temporaryFiles.add(dir);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.once('exit', () => {
+      for (const d of temporaryFiles) {
+        try {
+          rmSync(d, { recursive: true, force: true });
+        } catch {
+          // best effort
+        }
+      }
+    });
+  }
+}
+
+/** Turns a better-sqlite3 open/first-use failure into a clear message. */
+function openError(filename: string, error: unknown): Error {
+  const code = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (code === 'SQLITE_NOTADB') {
+    return new Error(`${filename} is not a SQLite database (or is encrypted): ${message}`, { cause: error });
+  }
+  if (typeof code === 'string' && code.startsWith('SQLITE_CORRUPT')) {
+    return new Error(`${filename} is a corrupt SQLite database: ${message}`, { cause: error });
+  }
+  if (typeof code === 'string' && (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN')) {
+    return new Error(`${filename} cannot be opened for writing (read-only file or directory?): ${message}`, {
+      cause: error,
+    });
+  }
+  return new Error(`Cannot open SQLite database ${filename}: ${message}`, { cause: error });
+}
+
+/**
+ * A {@link StorageAdapter} on SQLite through better-sqlite3.
+ *
+ * @example
+ * ```ts
+ * import { SqliteAdapter } from 'fhir-engine/adapters/sqlite';
+ * const storage = new SqliteAdapter({ filename: './data/fhir.db' });
+ * ```
+ */
+export class SqliteAdapter implements StorageAdapter {
+  readonly name = 'sqlite';
+  readonly capabilities: StorageCapabilities;
+
+  private readonly db: Database.Database;
+  private readonly writer: WriteStore;
+  /** Reads outside units of work; undefined for a passed-in in-memory database. */
+  private readonly reader: Store | undefined;
+  private readonly readerDb: Database.Database | undefined;
+  private readonly temporaryDir: string | undefined;
+  /** Tail of the unit-of-work queue. */
+  private tail: Promise<void> = Promise.resolve();
+  /** Resolves when the unit in flight ends; undefined when none is. */
+  private inFlight: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: SqliteAdapterOptions) {
+    const synchronous = options.synchronous ?? 'NORMAL';
+    if (!['OFF', 'NORMAL', 'FULL', 'EXTRA'].includes(synchronous)) {
+      throw new Error(`Invalid synchronous level: ${String(synchronous)}`);
+    }
+    const busyTimeout = options.busyTimeoutMs ?? 5000;
+
+    let filename: string;
+    let synchronousLevel: SqliteSynchronous = synchronous;
+    let durable = true;
+    if (options.database !== undefined) {
+      this.db = options.database;
+      if (!this.db.open) throw new Error('The better-sqlite3 database passed to SqliteAdapter is closed.');
+      if (this.db.readonly) {
+        throw new Error(`SQLite database ${this.db.name} is read-only; SqliteAdapter needs a writable database.`);
+      }
+      filename = this.db.name;
+      durable = !this.db.memory;
+    } else {
+      if (typeof options.filename !== 'string' || options.filename === '') {
+        throw new Error('SqliteAdapter needs a `filename` or a `database`.');
+      }
+      if (options.filename === ':memory:') {
+        // A private temporary file, so that outside reads get their own connection (see above).
+        this.temporaryDir = mkdtempSync(join(tmpdir(), 'fhir-engine-sqlite-'));
+        registerTemporary(this.temporaryDir);
+        filename = join(this.temporaryDir, 'memory.db');
+        synchronousLevel = 'OFF';
+        durable = false;
+      } else {
+        filename = resolve(options.filename);
+        mkdirSync(dirname(filename), { recursive: true });
+        if (existsSync(filename)) {
+          try {
+            accessSync(filename, fsConstants.R_OK | fsConstants.W_OK);
+          } catch (error) {
+            throw new Error(`${filename} is read-only or not accessible; SqliteAdapter needs a writable file.`, {
+              cause: error,
+            });
+          }
+        }
+      }
+      try {
+        this.db = new Database(filename, { timeout: busyTimeout });
+      } catch (error) {
+        throw openError(filename, error);
+      }
+    }
+
+    try {
+      // Reading the schema fails here, before anything is written, for a file that is not SQLite.
+      this.db.prepare('SELECT count(*) FROM sqlite_master').get();
+      this.db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeout))}`);
+      if (!this.db.memory) {
+        const mode = this.db.pragma('journal_mode = WAL', { simple: true });
+        if (String(mode).toLowerCase() !== 'wal') {
+          throw new Error(`could not switch ${filename} to WAL mode (journal_mode is ${String(mode)})`);
+        }
+      }
+      this.db.pragma(`synchronous = ${synchronousLevel}`);
+      this.db.pragma('foreign_keys = OFF');
+      migrate(this.db);
+      this.writer = new WriteStore(this.db);
+    } catch (error) {
+      if (options.database === undefined) this.db.close();
+      this.cleanupTemporary();
+      throw openError(filename, error);
+    }
+
+    if (!this.db.memory) {
+      try {
+        this.readerDb = new Database(filename, { readonly: true, fileMustExist: true, timeout: busyTimeout });
+        this.readerDb.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeout))}`);
+        this.reader = new Store(this.readerDb);
+      } catch (error) {
+        this.db.close();
+        this.cleanupTemporary();
+        throw openError(filename, error);
+      }
+    }
+    this.capabilities = { concurrency: 'serial', durable };
+  }
+
+  /** The file backing this adapter (a temporary file for `:memory:`). */
+  get filename(): string {
+    return this.db.name;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Units of work
+  // ---------------------------------------------------------------------------------------------
+
+  async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
+    this.assertOpen();
+    if (unitContext.getStore()?.active) {
+      throw new Error('transact() cannot be called inside a unit of work; use the tx passed to it.');
+    }
+    const previous = this.tail;
+    let release!: () => void;
+    const done = new Promise<void>((r) => (release = r));
+    this.tail = previous.then(() => done);
+    await previous;
+    this.inFlight = done;
+    try {
+      this.assertOpen();
+      this.db.exec('BEGIN IMMEDIATE');
+      const tx = new SqliteTx(this.writer);
+      let result: T;
+      try {
+        result = await unitContext.run(tx, () => work(tx));
+      } catch (error) {
+        tx.active = false;
+        this.rollback();
+        throw error;
+      }
+      tx.active = false;
+      try {
+        this.db.exec('COMMIT');
+      } catch (error) {
+        this.rollback();
+        throw error;
+      }
+      this.writer.endUnit(true);
+      return result;
+    } finally {
+      this.inFlight = undefined;
+      release();
+    }
+  }
+
+  private rollback(): void {
+    try {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    } finally {
+      this.writer.endUnit(false);
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reads outside units of work
+  // ---------------------------------------------------------------------------------------------
+
+  /** Runs a read against committed state. */
+  private async read<T>(fn: (store: Store) => T): Promise<T> {
+    this.assertOpen();
+    if (this.reader !== undefined) return fn(this.reader);
+    // In-memory database passed in: the write connection is the only one; wait for the unit.
+    while (this.inFlight !== undefined) {
+      if (unitContext.getStore()?.active) {
+        throw new Error(
+          'A read outside the unit of work cannot run while that unit is in flight on an in-memory SQLite database; use the tx.',
+        );
+      }
+      await this.inFlight;
+      this.assertOpen();
+    }
+    return fn(this.writer);
+  }
+
+  readCurrent(key: ResourceKey): Promise<StoredVersion | undefined> {
+    if (this.reader !== undefined && !this.closed) return Promise.resolve(this.reader.readCurrent(key));
+    return this.read((s) => s.readCurrent(key));
+  }
+
+  readVersion(key: ResourceKey, versionId: string): Promise<StoredVersion | undefined> {
+    return this.read((s) => s.readVersion(key, versionId));
+  }
+
+  readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
+    return this.read((s) => s.readHistory(scope, page));
+  }
+
+  search(query: StorageQuery): Promise<SearchHits> {
+    return this.read((s) => s.search(query));
+  }
+
+  readJob(id: string): Promise<JobRecord | undefined> {
+    return this.read((s) => s.readJob(id));
+  }
+
+  listUnfinishedJobs(): Promise<readonly JobRecord[]> {
+    return this.read((s) => s.listUnfinishedJobs());
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lifecycle
+  // ---------------------------------------------------------------------------------------------
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Let queued units finish first.
+    await this.tail.catch(() => undefined);
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.readerDb?.close();
+      try {
+        this.db.pragma('optimize');
+      } catch {
+        // optional
+      }
+      this.db.close();
+    } finally {
+      this.cleanupTemporary();
+    }
+  }
+
+  private cleanupTemporary(): void {
+    if (this.temporaryDir === undefined) return;
+    try {
+      rmSync(this.temporaryDir, { recursive: true, force: true });
+    } catch {
+      // best effort
+    }
+    temporaryFiles.delete(this.temporaryDir);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('SqliteAdapter is closed.');
+  }
+}
+
+/** The `tx` of one unit of work: reads and writes on the write connection. */
+class SqliteTx implements StorageTx {
+  active = true;
+
+  constructor(private readonly store: WriteStore) {}
+
+  private check(): WriteStore {
+    if (!this.active) throw new Error('This unit of work has ended; its tx can no longer be used.');
+    return this.store;
+  }
+
+  async readCurrent(key: ResourceKey): Promise<StoredVersion | undefined> {
+    return this.check().readCurrent(key);
+  }
+
+  async readVersion(key: ResourceKey, versionId: string): Promise<StoredVersion | undefined> {
+    return this.check().readVersion(key, versionId);
+  }
+
+  async readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
+    return this.check().readHistory(scope, page);
+  }
+
+  async search(query: StorageQuery): Promise<SearchHits> {
+    return this.check().search(query);
+  }
+
+  async readJob(id: string): Promise<JobRecord | undefined> {
+    return this.check().readJob(id);
+  }
+
+  async listUnfinishedJobs(): Promise<readonly JobRecord[]> {
+    return this.check().listUnfinishedJobs();
+  }
+
+  async writeVersion(write: VersionWrite): Promise<number> {
+    return this.check().writeVersion(write);
+  }
+
+  async purge(key: ResourceKey, keep: 'none' | 'current'): Promise<number> {
+    return this.check().purge(key, keep);
+  }
+
+  async lock(_name: string): Promise<void> {
+    this.check();
+  }
+
+  async writeJob(job: JobRecord, expectedRevision: number | null): Promise<void> {
+    this.check().writeJob(job, expectedRevision);
+  }
+}

@@ -1,0 +1,15 @@
+import { MemoryIndex } from './adapters/memory/memory-index.js';
+import { IndexExtractor } from './src/search/extract.js';
+import { SearchParameterRegistry } from './src/search/registry.js';
+const registry = SearchParameterRegistry.r4();
+const extractor = new IndexExtractor(registry);
+const idx = new MemoryIndex();
+const ps = Array.from({length: 20000}, (_, i) => ({ resourceType: 'Patient', id: 'p'+i, meta:{lastUpdated:'2024-01-01T00:00:00Z'}, birthDate: new Date(Date.UTC(1930,0,1)+((i*7919)%30000)*86400000).toISOString().slice(0,10), name:[{family:'X'+(i%10), given:['a','b']}], identifier:[{system:'s', value:'v'+i}]}));
+const es = ps.map(p => extractor.extract(p as any));
+let t = performance.now();
+for (let i = 0; i < ps.length; i++) idx.replace('Patient', 'p'+i, es[i]!);
+console.log('index', performance.now() - t);
+const cur = (type: string, id: string) => ({ type, id, versionId: '1', seq: 1, lastUpdated: '', method: 'POST' as const, deleted: false, json: '{}' });
+t = performance.now();
+for (let i = 0; i < 50; i++) idx.search({ types: ['Patient'], where: [{ kind: 'any', param: 'birthdate', of: [{ kind: 'date', op: 'ge', low: Date.UTC(1940 + i, 0, 1), high: Date.UTC(1940+i, 0, 2) - 1 }] }], sort: [], limit: 51 }, cur);
+console.log('ge', (performance.now() - t) / 50);

@@ -1,0 +1,284 @@
+import { randomIds, systemClock, type Clock, type IdGenerator } from './clock.js';
+import { FhirError } from './errors.js';
+import { handle, type FhirHttpRequest, type FhirHttpResponse } from './http/handle.js';
+import type { RouteExtensions } from './http/router.js';
+import { DEFAULT_LIMITS, type EngineContext, type Limits } from './interactions/context.js';
+import * as crud from './interactions/crud.js';
+import { history, type HistoryOptions } from './interactions/history.js';
+import { criteriaOf } from './interactions/references.js';
+import type { WriteKind, WriteOutcome } from './interactions/write.js';
+import { capabilityStatement } from './http/capabilities.js';
+import type { Resource } from './resource/resource.js';
+import { weakETag } from './resource/version.js';
+import { IndexExtractor } from './search/extract.js';
+import { SearchParameterRegistry, type SearchParameterDefinition } from './search/registry.js';
+import { SearchService } from './search/service.js';
+import type { HistoryScope, StorageAdapter, StoredVersion } from './storage/storage-adapter.js';
+
+/** Options of {@link FhirEngine}. */
+export interface FhirEngineOptions {
+  /** Where resources, history, indexes and jobs live. */
+  readonly storage: StorageAdapter;
+  /** Time source; inject `fixedClock()` in tests. Default: the wall clock. */
+  readonly clock?: Clock;
+  /** Id source; inject `sequentialIds()` in tests. Default: random UUIDs. */
+  readonly ids?: IdGenerator;
+  /**
+   * Base URL of the FHIR endpoint, used in `fullUrl`, `Location` and links (no trailing slash).
+   * Default `''`: relative URLs.
+   */
+  readonly baseUrl?: string;
+  /** Custom SearchParameter definitions, added to the R4 ones. */
+  readonly searchParameters?: readonly SearchParameterDefinition[];
+  /** Limits; each one defaults to {@link DEFAULT_LIMITS}. */
+  readonly limits?: Partial<Limits>;
+  /**
+   * Called with every unexpected (non-FHIR) error before it becomes a generic 500, for logging.
+   * An exception thrown here is swallowed.
+   */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** The result of a write through the typed API. */
+export interface WriteResult<T extends Resource = Resource> {
+  readonly resource: T;
+  /** `created` (201), `updated`, `unchanged` (no new version) or `matched` (conditional create found one). */
+  readonly outcome: WriteKind;
+  readonly versionId: string;
+  readonly lastUpdated: string;
+  /** `W/"n"`. */
+  readonly etag: string;
+  /** `[base]/Type/id/_history/n`. */
+  readonly location: string;
+}
+
+/** The result of a delete through the typed API. */
+export interface DeleteResult {
+  /** Resources deleted: 0 when there was nothing to delete. */
+  readonly deleted: number;
+  /** Version id of the tombstone of a single soft delete. */
+  readonly versionId?: string;
+}
+
+/** A patch for {@link FhirEngine.patch}: RFC 6902 operations, or a FHIRPath Patch `Parameters`. */
+export type PatchInput =
+  | { readonly jsonPatch: readonly object[] }
+  | { readonly fhirPathPatch: Resource };
+
+/**
+ * An embeddable FHIR R4 engine: the REST semantics of a FHIR server over a pluggable storage adapter.
+ *
+ * @example
+ * ```ts
+ * import { FhirEngine } from 'fhir-engine';
+ * import { MemoryAdapter } from 'fhir-engine/adapters/memory';
+ *
+ * const engine = new FhirEngine({ storage: new MemoryAdapter() });
+ * const { resource } = await engine.create({ resourceType: 'Patient', name: [{ family: 'Doe' }] });
+ * const response = await engine.handle({ method: 'GET', url: `/Patient/${resource.id}` });
+ * ```
+ */
+export class FhirEngine {
+  readonly #ctx: EngineContext;
+  readonly #onError: (error: unknown) => void;
+  /** Routes that later layers (bundles, jobs) plug into the router. @internal */
+  protected readonly extensions: RouteExtensions = {};
+
+  constructor(options: FhirEngineOptions) {
+    const registry = SearchParameterRegistry.r4(options.searchParameters ?? []);
+    const extractor = new IndexExtractor(registry);
+    const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
+    this.#ctx = {
+      storage: options.storage,
+      clock: options.clock ?? systemClock,
+      ids: options.ids ?? randomIds,
+      registry,
+      extractor,
+      search: new SearchService(registry, extractor, { defaultCount: limits.defaultCount, maxCount: limits.maxCount }),
+      baseUrl: (options.baseUrl ?? '').replace(/\/+$/, ''),
+      limits,
+    };
+    const onError = options.onError;
+    this.#onError = (error) => {
+      try {
+        onError?.(error);
+      } catch {
+        // A failing logger must not turn one error into two.
+      }
+    };
+  }
+
+  /** @internal The context interactions run with. */
+  protected get context(): EngineContext {
+    return this.#ctx;
+  }
+
+  /** The storage adapter the engine runs on. */
+  get storage(): StorageAdapter {
+    return this.#ctx.storage;
+  }
+
+  /**
+   * Runs an HTTP-shaped request (`url` relative to the FHIR base). Never rejects: every error comes
+   * back as a 4xx/5xx response with an OperationOutcome body.
+   *
+   * @example
+   * ```ts
+   * const res = await engine.handle({
+   *   method: 'POST', url: '/Patient',
+   *   headers: { 'content-type': 'application/fhir+json' },
+   *   body: JSON.stringify({ resourceType: 'Patient' }),
+   * });
+   * // res.status === 201, res.headers.location === '/Patient/<id>/_history/1'
+   * ```
+   */
+  handle(request: FhirHttpRequest): Promise<FhirHttpResponse> {
+    return handle(this.#ctx, request, this.extensions, this.#onError);
+  }
+
+  #writeResult<T extends Resource>(result: WriteOutcome): WriteResult<T> {
+    const v = result.version;
+    return {
+      resource: result.resource as T,
+      outcome: result.outcome,
+      versionId: v.versionId,
+      lastUpdated: v.lastUpdated,
+      etag: weakETag(v.versionId),
+      location: `${this.#ctx.baseUrl}/${v.type}/${v.id}/_history/${v.versionId}`,
+    };
+  }
+
+  /**
+   * Creates a resource with a new server-assigned id. With `ifNoneExist` (a query such as
+   * `identifier=http://x|1`) it is a conditional create: an existing single match is returned
+   * (`outcome: 'matched'`) and nothing is written; several matches → 412.
+   */
+  async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } = {}): Promise<WriteResult<T>> {
+    const result = await crud.create(this.#ctx, resource.resourceType, resource, {
+      ...(options.ifNoneExist !== undefined && { ifNoneExist: criteriaOf(options.ifNoneExist) }),
+    });
+    return this.#writeResult(result);
+  }
+
+  /** Reads the current version. Throws FhirError 404 (never existed) or 410 (deleted). */
+  async read<T extends Resource = Resource>(type: string, id: string): Promise<T> {
+    return parse<T>(await crud.read(this.#ctx, type, id));
+  }
+
+  /** Reads one version. Throws FhirError 404, or 410 for the version a delete wrote. */
+  async vread<T extends Resource = Resource>(type: string, id: string, versionId: string): Promise<T> {
+    return parse<T>(await crud.vread(this.#ctx, type, id, versionId));
+  }
+
+  /**
+   * Updates `resource` (its `id` is required), or creates it with that id. `ifMatch` is a version
+   * id or ETag (`W/"2"`): a different current version → 412. Content equal to the current version
+   * writes nothing (`outcome: 'unchanged'`).
+   */
+  async update<T extends Resource>(resource: T, options: { ifMatch?: string } = {}): Promise<WriteResult<T>> {
+    if (resource.id === undefined) throw new FhirError(400, 'invalid', 'Id must be specified in the resource.');
+    const ifMatch = options.ifMatch?.replace(/^W\//, '').replace(/"/g, '');
+    const result = await crud.update(this.#ctx, resource.resourceType, resource.id, resource, {
+      ...(ifMatch !== undefined && { ifMatch }),
+    });
+    return this.#writeResult(result);
+  }
+
+  /** Conditional update `PUT [type]?query`: 0 matches → create, 1 → update it, more → 412. */
+  async conditionalUpdate<T extends Resource>(query: string, resource: T): Promise<WriteResult<T>> {
+    const result = await crud.conditionalUpdate(this.#ctx, resource.resourceType, criteriaOf(query), resource);
+    return this.#writeResult(result);
+  }
+
+  /**
+   * Patches a resource by id, or by a query (`{ query: 'identifier=x' }`: 0 matches → 404,
+   * several → 412).
+   */
+  async patch<T extends Resource = Resource>(
+    type: string,
+    target: string | { query: string },
+    patch: PatchInput,
+    options: { ifMatch?: string } = {},
+  ): Promise<WriteResult<T>> {
+    const document: crud.PatchDocument =
+      'jsonPatch' in patch
+        ? { format: 'json-patch', operations: patch.jsonPatch }
+        : { format: 'fhirpath-patch', parameters: patch.fhirPathPatch };
+    const ifMatch = options.ifMatch?.replace(/^W\//, '').replace(/"/g, '');
+    const opts = ifMatch !== undefined ? { ifMatch } : {};
+    const result =
+      typeof target === 'string'
+        ? await crud.patch(this.#ctx, type, target, document, opts)
+        : await crud.conditionalPatch(this.#ctx, type, criteriaOf(target.query), document, opts);
+    return this.#writeResult(result);
+  }
+
+  /**
+   * Deletes a resource: soft by default (a tombstone version; read → 410, history kept), or with
+   * `hard: true` every version (read → 404). Deleting what is not there does nothing.
+   */
+  async delete(type: string, id: string, options: { hard?: boolean } = {}): Promise<DeleteResult> {
+    return deleteResult(await crud.remove(this.#ctx, type, id, options));
+  }
+
+  /**
+   * Conditional delete `DELETE [type]?query`: one match is deleted, several → 412; with `count`
+   * (1–100) up to that many are deleted.
+   */
+  async conditionalDelete(
+    type: string,
+    query: string,
+    options: { count?: number; hard?: boolean } = {},
+  ): Promise<DeleteResult> {
+    return deleteResult(await crud.conditionalDelete(this.#ctx, type, criteriaOf(query), options));
+  }
+
+  /** `$purge-history`: removes every version but the current one. */
+  async purgeHistory(type: string, id: string): Promise<void> {
+    await crud.purgeHistory(this.#ctx, type, id);
+  }
+
+  /**
+   * A FHIR search; returns a `searchset` Bundle.
+   * @param type a resource type, or undefined for a system-level search
+   * @param query e.g. `name=smith&birthdate=ge1990&_count=10`
+   */
+  async search<T extends Resource = Resource>(type: string | undefined, query = ''): Promise<SearchBundle<T>> {
+    if (type !== undefined) crud.assertResourceType(this.#ctx, type);
+    return (await this.#ctx.search.search(this.#ctx.storage, {
+      types: type === undefined ? [] : [type],
+      params: criteriaOf(query),
+      baseUrl: this.#ctx.baseUrl,
+      path: type ?? '',
+    })) as SearchBundle<T>;
+  }
+
+  /** A page of history (newest first) of a resource, a type or everything; a `history` Bundle. */
+  async history(scope: HistoryScope, options: HistoryOptions = {}): Promise<Resource> {
+    return history(this.#ctx, scope, options);
+  }
+
+  /** The CapabilityStatement of this engine. */
+  capabilities(): Resource {
+    return capabilityStatement(this.#ctx);
+  }
+
+  /** Closes the storage adapter. */
+  async close(): Promise<void> {
+    await this.#ctx.storage.close();
+  }
+}
+
+/** A searchset Bundle. */
+export interface SearchBundle<T extends Resource = Resource> extends Resource {
+  resourceType: 'Bundle';
+  type: 'searchset';
+  total?: number;
+  link?: { relation: string; url: string }[];
+  entry?: { fullUrl?: string; resource?: T; search?: { mode: string } }[];
+}
+
+const parse = <T>(version: StoredVersion): T => JSON.parse(version.json!) as T;
+
+const deleteResult = (result: crud.DeleteOutcome): DeleteResult =>
+  result.version ? { deleted: result.deleted, versionId: result.version.versionId } : { deleted: result.deleted };

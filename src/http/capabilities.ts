@@ -1,0 +1,39 @@
+import type { EngineContext } from '../interactions/context.js';
+import type { Resource } from '../resource/resource.js';
+
+const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'];
+
+/** A CapabilityStatement built from what the engine and its registry support. */
+export function capabilityStatement(ctx: EngineContext): Resource {
+  const resource = [...ctx.registry.resourceTypes].sort().map((type) => ({
+    type,
+    interaction: TYPE_INTERACTIONS.map((code) => ({ code })),
+    versioning: 'versioned-update',
+    readHistory: true,
+    updateCreate: true,
+    conditionalCreate: true,
+    conditionalRead: 'not-supported',
+    conditionalUpdate: true,
+    conditionalDelete: 'multiple',
+    searchParam: [...ctx.registry.forType(type).values()].map((p) => ({ name: p.code, type: p.type, ...(p.url && { definition: p.url }) })),
+    operation: [{ name: 'purge-history', definition: 'OperationDefinition/purge-history' }],
+  }));
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: ctx.clock.now().toISOString(),
+    kind: 'instance',
+    software: { name: 'fhir-engine' },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    patchFormat: ['application/json-patch+json', 'application/fhir+json'],
+    rest: [
+      {
+        mode: 'server',
+        resource,
+        interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
+        operation: [{ name: 'bulk-delete', definition: 'OperationDefinition/bulk-delete' }],
+      },
+    ],
+  };
+}

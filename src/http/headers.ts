@@ -1,0 +1,67 @@
+import { FhirError, badRequest } from '../errors.js';
+import { parseIfMatch } from '../resource/version.js';
+
+/** Request headers as a handler may receive them: any case, repeated values as arrays. */
+export type HeaderInput = Readonly<Record<string, string | readonly string[] | undefined>>;
+
+/** Lower-cases header names and joins repeated values. */
+export function normalizeHeaders(headers: HeaderInput | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name.toLowerCase()] = typeof value === 'string' ? value : value.join(', ');
+  }
+  return out;
+}
+
+/** The `Prefer` header's parts that the engine honours. */
+export interface Preferences {
+  readonly return?: 'minimal' | 'representation' | 'OperationOutcome';
+  readonly handling?: 'strict' | 'lenient';
+  readonly respondAsync: boolean;
+}
+
+/** Parses `Prefer` (RFC 7240): `return=…`, `handling=…`, `respond-async`. */
+export function parsePrefer(value: string | undefined): Preferences {
+  const prefs: { return?: Preferences['return']; handling?: Preferences['handling']; respondAsync: boolean } = {
+    respondAsync: false,
+  };
+  if (!value) return prefs;
+  for (const part of value.split(/[,;]/)) {
+    const [rawName, rawValue] = part.split('=').map((s) => s.trim());
+    const name = rawName?.toLowerCase();
+    const v = rawValue?.replace(/^"|"$/g, '');
+    if (name === 'return' && (v === 'minimal' || v === 'representation' || v === 'OperationOutcome')) prefs.return = v;
+    else if (name === 'handling') {
+      if (v !== 'strict' && v !== 'lenient') throw badRequest(`Prefer handling '${v ?? ''}' must be strict or lenient.`);
+      prefs.handling = v;
+    } else if (name === 'respond-async') prefs.respondAsync = true;
+  }
+  return prefs;
+}
+
+/** The version id an If-Match header names, or undefined without one. */
+export const ifMatchOf = (headers: Record<string, string>): string | undefined =>
+  headers['if-match'] === undefined ? undefined : parseIfMatch(headers['if-match']);
+
+/** `parallel` when a processing-logic header asks for it (case and spaces ignored), else `sequential`. */
+export const isParallel = (value: string | undefined): boolean => value?.trim().toLowerCase() === 'parallel';
+
+/** The media type of a Content-Type header, lower-cased, without parameters. */
+export const mediaTypeOf = (value: string | undefined): string | undefined =>
+  value?.split(';')[0]?.trim().toLowerCase() || undefined;
+
+const FHIR_JSON = new Set(['application/fhir+json', 'application/json']);
+
+/** Throws 415 unless the body is FHIR JSON (`application/fhir+json` or `application/json`). */
+export function assertFhirJson(contentType: string | undefined, bodyIsParsed: boolean): void {
+  if (contentType === undefined && bodyIsParsed) return;
+  if (contentType === undefined || !FHIR_JSON.has(contentType)) {
+    throw new FhirError(
+      415,
+      'not-supported',
+      `Content-Type '${contentType ?? ''}' is not supported; use application/fhir+json or application/json.`,
+    );
+  }
+}

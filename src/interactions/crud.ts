@@ -1,0 +1,391 @@
+/**
+ * The resource-level interactions: create, read, vread, update, patch, delete, purge history, and
+ * their conditional forms. Each runs inside one unit of work (the caller's, for a transaction bundle).
+ * @packageDocumentation
+ */
+import { badRequest, FhirError, notFound, preconditionFailed } from '../errors.js';
+import { applyFhirPathPatch, applyJsonPatch } from '../patch/index.js';
+import { sameContent } from '../resource/equal.js';
+import type { Resource } from '../resource/resource.js';
+import { assertValidId, validateResource } from '../resource/validate.js';
+import { weakETag } from '../resource/version.js';
+import type { SearchHit } from '../storage/query.js';
+import type { StorageTx, StoredVersion } from '../storage/storage-adapter.js';
+import { inUnit, readerOf, type EngineContext } from './context.js';
+import { resolveConditionalReferences } from './references.js';
+import { commitVersion, resourceOf, type WriteOutcome } from './write.js';
+
+/** Search criteria as name/value pairs, e.g. from `identifier=a|b&_tag=x`. */
+export type Criteria = readonly (readonly [string, string])[];
+
+/** Options shared by every interaction. */
+export interface InteractionOptions {
+  /** The unit of work to run in (transaction bundles); a new one when absent. */
+  readonly tx?: StorageTx;
+  /** `x-conditionalquery-processing-logic: parallel`. */
+  readonly parallel?: boolean;
+  /** `Prefer: handling=strict`. */
+  readonly strict?: boolean;
+}
+
+/** A patch document and its format. */
+export type PatchDocument =
+  | { readonly format: 'json-patch'; readonly operations: unknown }
+  | { readonly format: 'fhirpath-patch'; readonly parameters: unknown };
+
+/** Throws 404 unless `type` is a known resource type. */
+export function assertResourceType(ctx: EngineContext, type: string): void {
+  if (!ctx.registry.resourceTypes.has(type)) throw notFound(`Resource type '${type}' is not supported.`);
+}
+
+function assertBodyType(resource: Resource, type: string): void {
+  if (resource.resourceType !== type) {
+    throw badRequest(`Resource type in the body ('${resource.resourceType}') does not match the URL ('${type}').`, [
+      'resourceType',
+    ]);
+  }
+}
+
+const notFoundError = (type: string, id: string): FhirError =>
+  notFound(`Resource type '${type}' with id '${id}' couldn't be found.`);
+
+/** 410 for a deleted resource, carrying the tombstone's ETag. */
+const goneError = (version: StoredVersion): FhirError =>
+  new FhirError(410, 'deleted', `Resource '${version.type}/${version.id}' was deleted.`, {
+    headers: { etag: weakETag(version.versionId) },
+  });
+
+const notSelective = (type: string): FhirError =>
+  preconditionFailed(`Conditional operation on ${type} was not attempted because search criteria was not selective enough.`);
+
+/**
+ * The current resources matching conditional criteria (at most `limit`), under a lock on the
+ * normalised criteria so that racing conditional interactions on one criteria run one at a time.
+ * No usable criteria → 412, never "match everything".
+ */
+async function matchCriteria(
+  ctx: EngineContext,
+  tx: StorageTx,
+  type: string,
+  criteria: Criteria,
+  limit: number,
+  options: InteractionOptions,
+): Promise<readonly SearchHit[]> {
+  const canonical = [...criteria].map(([k, v]) => `${k}=${v}`).sort().join('&');
+  await tx.lock(`cond:${type}?${canonical}`);
+  const found = await ctx.search.findMatches(tx, type, criteria, {
+    limit,
+    strict: options.strict ?? false,
+    parallel: options.parallel ?? false,
+  });
+  if (!found.selective) throw notSelective(type);
+  return found.hits;
+}
+
+/**
+ * `POST [type]`: creates a resource with a server-assigned id (a client id is ignored).
+ * With `ifNoneExist` (conditional create): 0 matches → create; 1 → that resource, nothing written;
+ * more → 412.
+ */
+export async function create(
+  ctx: EngineContext,
+  type: string,
+  body: unknown,
+  options: InteractionOptions & { ifNoneExist?: Criteria; id?: string } = {},
+): Promise<WriteOutcome> {
+  assertResourceType(ctx, type);
+  const id = options.id ?? ctx.ids.resourceId();
+  const checked = validateResource(body);
+  assertBodyType(checked, type);
+  return inUnit(ctx, options.tx, async (tx) => {
+    if (options.ifNoneExist) {
+      const hits = await matchCriteria(ctx, tx, type, options.ifNoneExist, 2, options);
+      if (hits.length > 1) throw notSelective(type);
+      if (hits.length === 1) {
+        const version = hits[0]!;
+        return { outcome: 'matched', version, resource: resourceOf(version) };
+      }
+    }
+    const resource = await resolveConditionalReferences(ctx, tx, checked);
+    const { version, resource: stored } = await commitVersion(ctx, tx, {
+      type,
+      id,
+      resource,
+      previous: undefined,
+      method: 'POST',
+    });
+    return { outcome: 'created', version, resource: stored };
+  });
+}
+
+/** Reads the current version; 404 when absent, 410 when deleted. */
+export async function read(ctx: EngineContext, type: string, id: string, tx?: StorageTx): Promise<StoredVersion> {
+  assertResourceType(ctx, type);
+  const version = await readerOf(ctx, tx).readCurrent({ type, id });
+  if (!version) throw notFoundError(type, id);
+  if (version.deleted) throw goneError(version);
+  return version;
+}
+
+/** Reads one version; 404 when absent or purged, 410 for a delete marker. */
+export async function vread(
+  ctx: EngineContext,
+  type: string,
+  id: string,
+  versionId: string,
+  tx?: StorageTx,
+): Promise<StoredVersion> {
+  assertResourceType(ctx, type);
+  const version = await readerOf(ctx, tx).readVersion({ type, id }, versionId);
+  if (!version) throw notFound(`Resource type '${type}' with id '${id}' and version '${versionId}' couldn't be found.`);
+  if (version.deleted) throw goneError(version);
+  return version;
+}
+
+/** Writes `resource` over `current` unless nothing changed. */
+async function updateOver(
+  ctx: EngineContext,
+  tx: StorageTx,
+  type: string,
+  id: string,
+  resource: Resource,
+  current: StoredVersion | undefined,
+  method: 'PUT' | 'PATCH',
+  ifMatch: boolean,
+): Promise<WriteOutcome> {
+  if (current && !current.deleted) {
+    const existing = resourceOf(current);
+    if (sameContent(existing, resource)) return { outcome: 'unchanged', version: current, resource: existing };
+  }
+  const { version, resource: stored } = await commitVersion(ctx, tx, {
+    type,
+    id,
+    resource,
+    previous: current,
+    method,
+    ifMatch,
+  });
+  // A revived (previously deleted) resource is an update of its history, as Microsoft's service answers.
+  return { outcome: current ? 'updated' : 'created', version, resource: stored };
+}
+
+/**
+ * `PUT [type]/[id]`: updates, or creates with the client's id (update-as-create). The body id must
+ * equal the URL id. With `ifMatch` (a version id), the current version must be that one: 412
+ * otherwise, 404 when the resource does not exist.
+ */
+export async function update(
+  ctx: EngineContext,
+  type: string,
+  id: string,
+  body: unknown,
+  options: InteractionOptions & { ifMatch?: string } = {},
+): Promise<WriteOutcome> {
+  assertResourceType(ctx, type);
+  assertValidId(id);
+  const checked = validateResource(body);
+  assertBodyType(checked, type);
+  if (checked.id === undefined) throw badRequest('Id must be specified in the resource.', [`${type}.id`]);
+  if (checked.id !== id) throw badRequest('Id in the URL must match id in the resource.', [`${type}.id`]);
+  return inUnit(ctx, options.tx, async (tx) => {
+    const current = await tx.readCurrent({ type, id });
+    checkIfMatch(type, id, current, options.ifMatch);
+    const resource = await resolveConditionalReferences(ctx, tx, checked);
+    return updateOver(ctx, tx, type, id, resource, current, 'PUT', options.ifMatch !== undefined);
+  });
+}
+
+function checkIfMatch(type: string, id: string, current: StoredVersion | undefined, ifMatch: string | undefined): void {
+  if (ifMatch === undefined) return;
+  if (!current) {
+    throw notFound(`Resource type '${type}' with id '${id}' and version '${ifMatch}' couldn't be found.`);
+  }
+  if (current.versionId !== ifMatch) throw preconditionFailed(`The supplied version '${ifMatch}' did not match.`);
+}
+
+/**
+ * `PUT [type]?criteria`: 0 matches → create (with the body id, if any); 1 → update that one (a
+ * body id that differs → 400); more → 412.
+ */
+export async function conditionalUpdate(
+  ctx: EngineContext,
+  type: string,
+  criteria: Criteria,
+  body: unknown,
+  options: InteractionOptions = {},
+): Promise<WriteOutcome> {
+  assertResourceType(ctx, type);
+  const checked = validateResource(body);
+  assertBodyType(checked, type);
+  if (checked.id !== undefined) assertValidId(checked.id);
+  const newId = checked.id ?? ctx.ids.resourceId();
+  return inUnit(ctx, options.tx, async (tx) => {
+    const hits = await matchCriteria(ctx, tx, type, criteria, 2, options);
+    if (hits.length > 1) throw notSelective(type);
+    const match = hits[0];
+    if (match && checked.id !== undefined && checked.id !== match.id) {
+      throw badRequest(`Found result with Id '${match.id}', which did not match the provided Id '${checked.id}'.`, [
+        `${type}.id`,
+      ]);
+    }
+    const id = match?.id ?? newId;
+    const current = match ?? (await tx.readCurrent({ type, id }));
+    const resource = await resolveConditionalReferences(ctx, tx, { ...checked, id });
+    return updateOver(ctx, tx, type, id, resource, current, 'PUT', false);
+  });
+}
+
+/** The result of a delete. */
+export interface DeleteOutcome {
+  /** Resources deleted (0 when there was nothing to delete). */
+  readonly deleted: number;
+  /** The tombstone written by a soft delete of a single resource. */
+  readonly version?: StoredVersion;
+}
+
+/** Soft-deletes (tombstone version) or hard-deletes (every version) one resource inside `tx`. */
+async function deleteOne(
+  ctx: EngineContext,
+  tx: StorageTx,
+  type: string,
+  id: string,
+  hard: boolean,
+): Promise<DeleteOutcome> {
+  if (hard) {
+    const removed = await tx.purge({ type, id }, 'none');
+    return { deleted: removed > 0 ? 1 : 0 };
+  }
+  const current = await tx.readCurrent({ type, id });
+  if (!current || current.deleted) return { deleted: 0 };
+  const { version } = await commitVersion(ctx, tx, {
+    type,
+    id,
+    resource: { resourceType: type },
+    previous: current,
+    method: 'DELETE',
+    deleted: true,
+  });
+  return { deleted: 1, version };
+}
+
+/**
+ * `DELETE [type]/[id]`: a soft delete writes a tombstone version (read → 410, history kept); a hard
+ * delete removes every version (read → 404). Deleting what is absent or already deleted changes
+ * nothing.
+ */
+export async function remove(
+  ctx: EngineContext,
+  type: string,
+  id: string,
+  options: InteractionOptions & { hard?: boolean } = {},
+): Promise<DeleteOutcome> {
+  assertResourceType(ctx, type);
+  assertValidId(id);
+  return inUnit(ctx, options.tx, (tx) => deleteOne(ctx, tx, type, id, options.hard ?? false));
+}
+
+/**
+ * `DELETE [type]?criteria`: without `count`, one match is deleted and more than one is a 412; with
+ * `count` (1…limits.maxConditionalDelete) up to that many matches are deleted.
+ */
+export async function conditionalDelete(
+  ctx: EngineContext,
+  type: string,
+  criteria: Criteria,
+  options: InteractionOptions & { hard?: boolean; count?: number } = {},
+): Promise<DeleteOutcome> {
+  assertResourceType(ctx, type);
+  const max = ctx.limits.maxConditionalDelete;
+  const count = options.count;
+  if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > max)) {
+    throw badRequest(`The _count parameter must be between 1 and ${max}.`);
+  }
+  return inUnit(ctx, options.tx, async (tx) => {
+    const multi = count !== undefined && count > 1;
+    const hits = await matchCriteria(ctx, tx, type, criteria, multi ? count : 2, options);
+    if (!multi && hits.length > 1) throw notSelective(type);
+    let deleted = 0;
+    let version: StoredVersion | undefined;
+    for (const hit of hits) {
+      const result = await deleteOne(ctx, tx, type, hit.id, options.hard ?? false);
+      deleted += result.deleted;
+      version = result.version;
+    }
+    return deleted === 1 && version ? { deleted, version } : { deleted };
+  });
+}
+
+/** `DELETE [type]/[id]/$purge-history`: keeps the current version, removes the older ones. */
+export async function purgeHistory(
+  ctx: EngineContext,
+  type: string,
+  id: string,
+  options: InteractionOptions = {},
+): Promise<number> {
+  assertResourceType(ctx, type);
+  assertValidId(id);
+  return inUnit(ctx, options.tx, async (tx) => {
+    if (!(await tx.readCurrent({ type, id }))) throw notFoundError(type, id);
+    return tx.purge({ type, id }, 'current');
+  });
+}
+
+function applyPatch(resource: Resource, patch: PatchDocument): Resource {
+  return patch.format === 'json-patch'
+    ? applyJsonPatch(resource, patch.operations)
+    : applyFhirPathPatch(resource, patch.parameters);
+}
+
+/** Patches the current version of a matched or addressed resource. */
+async function patchVersion(
+  ctx: EngineContext,
+  tx: StorageTx,
+  current: StoredVersion,
+  patch: PatchDocument,
+  ifMatch: string | undefined,
+): Promise<WriteOutcome> {
+  checkIfMatch(current.type, current.id, current, ifMatch);
+  const patched = validateResource(applyPatch(resourceOf(current), patch));
+  const resource = await resolveConditionalReferences(ctx, tx, patched);
+  return updateOver(ctx, tx, current.type, current.id, resource, current, 'PATCH', ifMatch !== undefined);
+}
+
+/**
+ * `PATCH [type]/[id]`: JSON Patch or FHIRPath Patch on the current version; 404 when absent, 410
+ * when deleted, 412 on an If-Match mismatch. A patch that changes nothing writes no version.
+ */
+export async function patch(
+  ctx: EngineContext,
+  type: string,
+  id: string,
+  document: PatchDocument,
+  options: InteractionOptions & { ifMatch?: string } = {},
+): Promise<WriteOutcome> {
+  assertResourceType(ctx, type);
+  assertValidId(id);
+  return inUnit(ctx, options.tx, async (tx) => {
+    const current = await tx.readCurrent({ type, id });
+    if (!current) throw notFoundError(type, id);
+    if (current.deleted) throw goneError(current);
+    return patchVersion(ctx, tx, current, document, options.ifMatch);
+  });
+}
+
+/** `PATCH [type]?criteria`: 0 matches → 404; 1 → patched; more → 412. */
+export async function conditionalPatch(
+  ctx: EngineContext,
+  type: string,
+  criteria: Criteria,
+  document: PatchDocument,
+  options: InteractionOptions & { ifMatch?: string } = {},
+): Promise<WriteOutcome> {
+  assertResourceType(ctx, type);
+  return inUnit(ctx, options.tx, async (tx) => {
+    const hits = await matchCriteria(ctx, tx, type, criteria, 2, options);
+    if (hits.length > 1) throw notSelective(type);
+    const match = hits[0];
+    if (!match) throw notFound(`No ${type} matched the criteria of the conditional patch.`);
+    const current = (await tx.readCurrent(match))!;
+    return patchVersion(ctx, tx, current, document, options.ifMatch);
+  });
+}

@@ -1,0 +1,80 @@
+import { FhirError } from '../errors.js';
+import type { Resource } from '../resource/resource.js';
+import { nextLastUpdated, nextVersionId } from '../resource/version.js';
+import {
+  isStorageConflict,
+  type StorageTx,
+  type StoredVersion,
+  type VersionMethod,
+} from '../storage/storage-adapter.js';
+import type { EngineContext } from './context.js';
+
+/** What a write interaction did. */
+export type WriteKind = 'created' | 'updated' | 'unchanged' | 'matched';
+
+/** The result of create, update, patch and their conditional forms. */
+export interface WriteOutcome {
+  readonly outcome: WriteKind;
+  readonly version: StoredVersion;
+  readonly resource: Resource;
+}
+
+/** A new version to commit on top of `previous` (undefined for a new resource). */
+export interface PendingVersion {
+  readonly type: string;
+  readonly id: string;
+  /** The content; meta.versionId/lastUpdated are set here. For a delete: ignored. */
+  readonly resource: Resource;
+  readonly previous: StoredVersion | undefined;
+  readonly method: VersionMethod;
+  readonly deleted?: boolean;
+  /** The client sent If-Match: a lost race is a 412 rather than a 409. */
+  readonly ifMatch?: boolean;
+}
+
+/** Puts `resourceType`, `id` and `meta` first, as FHIR JSON usually reads. */
+function withMeta(resource: Resource, id: string, versionId: string, lastUpdated: string): Resource {
+  const { resourceType: _t, id: _i, meta, ...rest } = resource;
+  return { resourceType: resource.resourceType, id, meta: { ...meta, versionId, lastUpdated }, ...rest };
+}
+
+/**
+ * Commits one new version: assigns versionId and lastUpdated, extracts the index entries and writes
+ * with compare-and-set on the version it was based on.
+ */
+export async function commitVersion(
+  ctx: EngineContext,
+  tx: StorageTx,
+  pending: PendingVersion,
+): Promise<{ version: StoredVersion; resource: Resource }> {
+  const { type, id, previous, method } = pending;
+  const deleted = pending.deleted ?? false;
+  const versionId = nextVersionId(previous?.versionId);
+  const lastUpdated = nextLastUpdated(ctx.clock.now(), previous?.lastUpdated);
+  const resource = deleted
+    ? { resourceType: type, id, meta: { versionId, lastUpdated } }
+    : withMeta(pending.resource, id, versionId, lastUpdated);
+  const json = JSON.stringify(resource);
+  try {
+    const seq = await tx.writeVersion({
+      type,
+      id,
+      versionId,
+      expect: previous ? { kind: 'current', versionId: previous.versionId } : { kind: 'absent' },
+      lastUpdated,
+      method,
+      deleted,
+      json,
+      index: deleted ? [] : ctx.extractor.extract(resource),
+    });
+    return { version: { type, id, versionId, seq, lastUpdated, method, deleted, json }, resource };
+  } catch (error) {
+    if (!isStorageConflict(error)) throw error;
+    throw pending.ifMatch
+      ? new FhirError(412, 'conflict', `${type}/${id} was changed by another request; the supplied version did not match.`)
+      : new FhirError(409, 'conflict', `${type}/${id} was changed concurrently by another request; retry.`);
+  }
+}
+
+/** Parses a stored version's JSON. */
+export const resourceOf = (version: StoredVersion): Resource => JSON.parse(version.json!) as Resource;

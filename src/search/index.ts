@@ -1,0 +1,28 @@
+/**
+ * FHIR search: parameter registry, index extraction, query parsing, matching and the search service.
+ * @packageDocumentation
+ */
+export { SearchParameterRegistry, branchesFor, splitUnion, type SearchParameterDefinition } from './registry.js';
+export { IndexExtractor, compileDirect, normalizeValue, type CompiledParameter, type IndexExtractorOptions } from './extract.js';
+export { fold, dateRange, numberRange, jsonNumberRange, parseReference, type ParsedReference } from './normalize.js';
+export { matchClause, matchPredicate, matchAll, compareRange } from './match.js';
+export {
+  sortValue,
+  compareSortValues,
+  comparePositions,
+  encodePosition,
+  decodePosition,
+  type SortValue,
+  type SortPosition,
+} from './sort.js';
+export {
+  SearchParser,
+  CONTROL_PARAMS,
+  splitEscaped,
+  type ParsedSearch,
+  type ChainSpec,
+  type HasSpec,
+  type IncludeSpec,
+  type ParseOptions,
+} from './parse.js';
+export { SearchService, type SearchRequest, type SearchLimits } from './service.js';

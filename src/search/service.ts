@@ -1,0 +1,298 @@
+/**
+ * The search service: parses a FHIR search, resolves chains and `_has` into clauses, runs the query
+ * on a {@link StorageReader} and builds the searchset Bundle (paging, `_include`, `_revinclude`,
+ * `_summary`, `_elements`, outcome warnings). Also answers the criteria of conditional interactions.
+ * @packageDocumentation
+ */
+import pLimit from 'p-limit';
+import { badRequest, FhirError } from '../errors.js';
+import type { OperationOutcomeIssue, Resource } from '../resource/resource.js';
+import type { Clause, SearchHit, StorageQuery } from '../storage/query.js';
+import type { StorageReader } from '../storage/storage-adapter.js';
+import type { IndexExtractor } from './extract.js';
+import { CONTROL_PARAMS, SearchParser, type ChainSpec, type HasSpec, type ParsedSearch } from './parse.js';
+import type { SearchParameterRegistry } from './registry.js';
+
+/** A FHIR search request. */
+export interface SearchRequest {
+  /** `[]` = system-level search (all types, or `_type`). */
+  readonly types: readonly string[];
+  readonly params: readonly (readonly [string, string])[];
+  /** `Prefer: handling=strict`: unknown parameters are a 400 instead of a warning. */
+  readonly strict?: boolean;
+  /** e.g. `http://localhost:8080` or `''`. */
+  readonly baseUrl: string;
+  /** Path of the self link, e.g. `Patient` (defaults to the single type, or empty). */
+  readonly path?: string;
+  /** Run independent sub-queries (chains, `_has`) concurrently. */
+  readonly parallel?: boolean;
+}
+
+/** Search limits. */
+export interface SearchLimits {
+  readonly defaultCount?: number;
+  readonly maxCount?: number;
+  /** Most chain levels (`a.b.c` is 2). */
+  readonly chainDepth?: number;
+  /** Most resources an inner (chain / `_has`) search may match. */
+  readonly chainFanout?: number;
+  /** Concurrency of parallel sub-queries. */
+  readonly concurrency?: number;
+}
+
+interface Context {
+  readonly reader: StorageReader;
+  readonly strict: boolean;
+  readonly baseUrl: string;
+  readonly parallel: boolean;
+  readonly warnings: OperationOutcomeIssue[];
+  readonly limit: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'Resource encoded in summary mode' };
+
+/** FHIR search over a storage reader. */
+export class SearchService {
+  readonly parser: SearchParser;
+  private readonly defaultCount: number;
+  private readonly maxCount: number;
+  private readonly chainDepth: number;
+  private readonly chainFanout: number;
+  private readonly concurrency: number;
+
+  constructor(
+    readonly registry: SearchParameterRegistry,
+    readonly extractor: IndexExtractor,
+    limits: SearchLimits = {},
+  ) {
+    this.parser = new SearchParser(registry);
+    this.maxCount = limits.maxCount ?? 1000;
+    this.defaultCount = Math.min(limits.defaultCount ?? 20, this.maxCount);
+    this.chainDepth = limits.chainDepth ?? 3;
+    this.chainFanout = limits.chainFanout ?? 1000;
+    this.concurrency = limits.concurrency ?? 4;
+  }
+
+  /** Full FHIR search → searchset Bundle. */
+  async search(reader: StorageReader, request: SearchRequest): Promise<Resource> {
+    const ctx = this.context(reader, request.strict ?? false, request.baseUrl, request.parallel ?? false);
+    const parsed = this.parser.parse(request.types, request.params, this.parseOptions(ctx));
+    ctx.warnings.push(...parsed.warnings);
+    const where = await this.resolve(ctx, parsed, 0);
+    const countOnly = parsed.summary === 'count' || parsed.count === 0;
+    const limit = countOnly ? 0 : parsed.count;
+    const query: StorageQuery = {
+      types: parsed.types,
+      where,
+      sort: parsed.sort,
+      limit: limit === 0 ? 0 : limit + 1,
+      total: countOnly || parsed.total === 'accurate' || parsed.total === 'estimate',
+      ...(parsed.cursor !== undefined ? { after: parsed.cursor } : {}),
+    };
+    let result;
+    try {
+      result = await reader.search(query);
+    } catch (error) {
+      if (parsed.cursor !== undefined && !(error instanceof FhirError)) throw badRequest(`Invalid _cursor '${parsed.cursor}'.`, ['_cursor']);
+      throw error;
+    }
+    const page = result.hits.slice(0, limit);
+    const more = result.hits.length > limit && limit > 0;
+
+    const base = request.baseUrl.replace(/\/$/, '');
+    const path = request.path ?? (request.types.length === 1 ? (request.types[0] as string) : '');
+    const selfParams = request.params.filter(([k]) => k !== '_cursor');
+    const link: { relation: string; url: string }[] = [{ relation: 'self', url: linkUrl(base, path, request.params) }];
+    const last = page[page.length - 1];
+    if (more && last) link.push({ relation: 'next', url: linkUrl(base, path, [...selfParams, ['_cursor', last.position]]) });
+
+    const entry: Record<string, unknown>[] = [];
+    const matches: { hit: SearchHit; resource: Resource }[] = [];
+    for (const hit of page) {
+      if (hit.json === undefined) continue;
+      matches.push({ hit, resource: JSON.parse(hit.json) as Resource });
+    }
+    for (const m of matches) {
+      entry.push({ fullUrl: fullUrl(base, m.hit.type, m.hit.id), resource: this.shape(m.resource, parsed), search: { mode: 'match' } });
+    }
+    if (matches.length > 0 && (parsed.include.length > 0 || parsed.revinclude.length > 0)) {
+      const seen = new Set(matches.map((m) => `${m.hit.type}/${m.hit.id}`));
+      const included = await this.includes(ctx, parsed, matches, seen);
+      for (const r of included) {
+        entry.push({ fullUrl: fullUrl(base, r.resourceType, r.id ?? ''), resource: this.shape(r, parsed), search: { mode: 'include' } });
+      }
+    }
+    if (ctx.warnings.length > 0) {
+      entry.push({ resource: { resourceType: 'OperationOutcome', issue: ctx.warnings.map((i) => ({ ...i })) }, search: { mode: 'outcome' } });
+    }
+    const bundle: Resource = { resourceType: 'Bundle', type: 'searchset' };
+    if (result.total !== undefined && parsed.total !== 'none') bundle.total = result.total;
+    bundle.link = link;
+    if (entry.length > 0) bundle.entry = entry;
+    return bundle;
+  }
+
+  /**
+   * For conditional interactions: the current resources matching `params` (JSON included), at most
+   * `limit`. `selective` is false when no usable criteria were given.
+   */
+  async findMatches(
+    reader: StorageReader,
+    type: string,
+    params: readonly (readonly [string, string])[],
+    options: { limit: number; strict?: boolean; parallel?: boolean },
+  ): Promise<{ hits: readonly SearchHit[]; selective: boolean; warnings: readonly OperationOutcomeIssue[] }> {
+    const ctx = this.context(reader, options.strict ?? false, '', options.parallel ?? false);
+    const criteria = params.filter(([k]) => !CONTROL_PARAMS.has(k.trim()));
+    const parsed = this.parser.parse([type], criteria, this.parseOptions(ctx));
+    ctx.warnings.push(...parsed.warnings);
+    if (parsed.criteria === 0) return { hits: [], selective: false, warnings: ctx.warnings };
+    const where = await this.resolve(ctx, parsed, 0);
+    const result = await reader.search({ types: [type], where, sort: [], limit: options.limit, keysOnly: false });
+    return { hits: result.hits, selective: true, warnings: ctx.warnings };
+  }
+
+  private context(reader: StorageReader, strict: boolean, baseUrl: string, parallel: boolean): Context {
+    const limiter = pLimit(this.concurrency);
+    return { reader, strict, baseUrl: baseUrl.replace(/\/$/, ''), parallel, warnings: [], limit: (fn) => limiter(fn) };
+  }
+
+  private parseOptions(ctx: Context) {
+    return { strict: ctx.strict, baseUrl: ctx.baseUrl, defaultCount: this.defaultCount, maxCount: this.maxCount };
+  }
+
+  /** The parsed clauses plus resolved chains and `_has`. */
+  private async resolve(ctx: Context, parsed: ParsedSearch, depth: number): Promise<Clause[]> {
+    if (parsed.chains.length === 0 && parsed.has.length === 0) return [...parsed.where];
+    if (depth >= this.chainDepth) {
+      throw new FhirError(400, 'too-costly', `Chained search is limited to ${this.chainDepth} levels.`);
+    }
+    const tasks: (() => Promise<Clause | undefined>)[] = [
+      ...parsed.chains.map((c) => () => this.resolveChain(ctx, c, depth)),
+      ...parsed.has.map((h) => () => this.resolveHas(ctx, h, parsed.types, depth)),
+    ];
+    let resolved: (Clause | undefined)[];
+    if (ctx.parallel) resolved = await Promise.all(tasks.map((t) => ctx.limit(t)));
+    else {
+      resolved = [];
+      for (const t of tasks) resolved.push(await t());
+    }
+    return [...parsed.where, ...resolved.filter((c): c is Clause => c !== undefined)];
+  }
+
+  private async innerSearch(ctx: Context, types: readonly string[], param: readonly [string, string], depth: number, keysOnly: boolean, label: string) {
+    const inner = this.parser.parse(types, [param], { strict: ctx.strict, baseUrl: ctx.baseUrl });
+    ctx.warnings.push(...inner.warnings);
+    if (inner.criteria === 0) return undefined;
+    const where = await this.resolve(ctx, inner, depth + 1);
+    const result = await ctx.reader.search({ types, where, sort: [], limit: this.chainFanout + 1, keysOnly });
+    if (result.hits.length > this.chainFanout) {
+      throw new FhirError(400, 'too-costly', `The search '${label}' matches more than ${this.chainFanout} resources; refine it.`);
+    }
+    return result.hits;
+  }
+
+  private async resolveChain(ctx: Context, chain: ChainSpec, depth: number): Promise<Clause | undefined> {
+    const hits = await this.innerSearch(ctx, chain.targetTypes, chain.inner, depth, true, `${chain.param}.${chain.inner[0]}`);
+    if (!hits) return undefined;
+    return { kind: 'any', param: chain.param, of: hits.map((h) => ({ kind: 'reference' as const, targetType: h.type, targetId: h.id })) };
+  }
+
+  private async resolveHas(ctx: Context, has: HasSpec, outerTypes: readonly string[], depth: number): Promise<Clause | undefined> {
+    const hits = await this.innerSearch(ctx, [has.sourceType], has.inner, depth, false, `_has:${has.sourceType}:${has.param}:${has.inner[0]}`);
+    if (!hits) return undefined;
+    const ids = new Set<string>();
+    for (const h of hits) {
+      if (h.json === undefined) continue;
+      const resource = JSON.parse(h.json) as Resource;
+      for (const e of this.extractor.extractParam(resource, has.param)) {
+        if (e.kind === 'reference' && e.targetId !== null && e.targetType !== null && outerTypes.includes(e.targetType)) ids.add(e.targetId);
+      }
+    }
+    return { kind: 'ids', ids: [...ids] };
+  }
+
+  private async includes(ctx: Context, parsed: ParsedSearch, matches: readonly { hit: SearchHit; resource: Resource }[], seen: Set<string>): Promise<Resource[]> {
+    const out: Resource[] = [];
+    const wanted: { type: string; id: string }[] = [];
+    for (const spec of parsed.include) {
+      for (const m of matches) {
+        if (m.hit.type !== spec.sourceType) continue;
+        const codes =
+          spec.param === '*'
+            ? [...this.registry.forType(spec.sourceType).values()].filter((d) => d.type === 'reference').map((d) => d.code)
+            : [spec.param];
+        for (const code of codes) {
+          for (const e of this.extractor.extractParam(m.resource, code)) {
+            if (e.kind !== 'reference' || e.targetType === null || e.targetId === null) continue;
+            if (e.url !== null && !(ctx.baseUrl && e.url.startsWith(ctx.baseUrl + '/'))) continue;
+            if (spec.targetType !== undefined && e.targetType !== spec.targetType) continue;
+            const key = `${e.targetType}/${e.targetId}`;
+            if (seen.has(key)) continue;
+            seen.add(key);
+            wanted.push({ type: e.targetType, id: e.targetId });
+          }
+        }
+      }
+    }
+    const read = async (k: { type: string; id: string }) => {
+      const v = await ctx.reader.readCurrent(k);
+      return v && !v.deleted && v.json !== undefined ? (JSON.parse(v.json) as Resource) : undefined;
+    };
+    const got = await Promise.all(wanted.map((k) => ctx.limit(() => read(k))));
+    for (const r of got) if (r) out.push(r);
+
+    for (const spec of parsed.revinclude) {
+      const of = matches
+        .filter((m) => spec.targetType === undefined || m.hit.type === spec.targetType)
+        .map((m) => ({ kind: 'reference' as const, targetType: m.hit.type, targetId: m.hit.id }));
+      if (of.length === 0) continue;
+      const where: Clause[] = spec.param === '*' ? [] : [{ kind: 'any', param: spec.param, of }];
+      if (where.length === 0) continue;
+      const res = await ctx.reader.search({ types: [spec.sourceType], where, sort: [], limit: this.maxCount });
+      for (const h of res.hits) {
+        const key = `${h.type}/${h.id}`;
+        if (seen.has(key) || h.json === undefined) continue;
+        seen.add(key);
+        out.push(JSON.parse(h.json) as Resource);
+      }
+    }
+    return out;
+  }
+
+  /** Applies `_elements` and `_summary=text|data`. */
+  private shape(resource: Resource, parsed: ParsedSearch): Resource {
+    const tag = (r: Resource): Resource => {
+      const meta = { ...(r.meta ?? {}) };
+      meta.tag = [...(meta.tag ?? []), { ...SUBSETTED }];
+      r.meta = meta;
+      return r;
+    };
+    if (parsed.elements && parsed.elements.length > 0) {
+      const keep = new Set(['resourceType', 'id', 'meta', ...parsed.elements.map((e) => e.replace(/^[A-Z]\w*\./, ''))]);
+      const out: Resource = { resourceType: resource.resourceType };
+      for (const [k, v] of Object.entries(resource)) if (keep.has(k) || (k.startsWith('_') && keep.has(k.slice(1)))) out[k] = v;
+      return tag(out);
+    }
+    if (parsed.summary === 'text') {
+      const out: Resource = { resourceType: resource.resourceType };
+      for (const k of ['id', 'meta', 'text']) if (resource[k] !== undefined) out[k] = resource[k];
+      return tag(out);
+    }
+    if (parsed.summary === 'data') {
+      const { text: _text, ...rest } = resource;
+      return tag(rest as Resource);
+    }
+    return resource;
+  }
+}
+
+function fullUrl(base: string, type: string, id: string): string {
+  return `${base}/${type}/${id}`;
+}
+
+function linkUrl(base: string, path: string, params: readonly (readonly [string, string])[]): string {
+  const qs = params.map(([k, v]) => `${encodeURIComponent(k).replace(/%3A/g, ':')}=${encodeURIComponent(v).replace(/%7C/g, '|').replace(/%2C/g, ',')}`).join('&');
+  const p = path ? `${base}/${path}` : base;
+  return qs ? `${p}?${qs}` : p;
+}

@@ -1,0 +1,121 @@
+/**
+ * Sort values and keyset positions shared by adapters (see `SortKey` in `src/storage/query.ts`).
+ * @packageDocumentation
+ */
+import type { IndexEntry } from '../storage/index-entry.js';
+import type { SortKey } from '../storage/query.js';
+
+/** A sort value: a string, a number, or undefined when the resource has no value (sorts last). */
+export type SortValue = string | number | undefined;
+
+function entryValue(e: IndexEntry, descending: boolean): SortValue {
+  switch (e.kind) {
+    case 'string':
+    case 'text':
+      return e.folded;
+    case 'token':
+      return e.code;
+    case 'date':
+    case 'number':
+    case 'quantity':
+      return descending ? e.high : e.low;
+    case 'reference':
+      return e.targetType !== null && e.targetId !== null ? `${e.targetType}/${e.targetId}` : (e.url ?? undefined);
+    case 'uri':
+      return e.value;
+  }
+}
+
+/** Compares two defined sort values (numbers before strings when mixed). */
+function cmpDefined(a: string | number, b: string | number): number {
+  if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0;
+  if (typeof a === 'number') return -1;
+  if (typeof b === 'number') return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The value a resource sorts by for `key`: the smallest value of the parameter for an ascending sort,
+ * the largest for a descending one (`folded` for strings, `code` for tokens, `low`/`high` for ranges,
+ * `Type/id` for references). `text` entries are ignored unless the parameter has nothing else.
+ */
+export function sortValue(entries: readonly IndexEntry[], key: SortKey): SortValue {
+  let best: SortValue;
+  let bestText: SortValue;
+  for (const e of entries) {
+    if (e.param !== key.param) continue;
+    const v = entryValue(e, key.descending);
+    if (v === undefined) continue;
+    if (e.kind === 'text') {
+      if (bestText === undefined || (key.descending ? cmpDefined(v, bestText) > 0 : cmpDefined(v, bestText) < 0)) bestText = v;
+      continue;
+    }
+    if (best === undefined || (key.descending ? cmpDefined(v, best) > 0 : cmpDefined(v, best) < 0)) best = v;
+  }
+  return best ?? bestText;
+}
+
+/** Compares two sort values for one key: missing values last in both directions. */
+export function compareSortValues(a: SortValue, b: SortValue, descending: boolean): number {
+  if (a === undefined) return b === undefined ? 0 : 1;
+  if (b === undefined) return -1;
+  const c = cmpDefined(a, b);
+  return descending ? -c : c;
+}
+
+/** A resource's full position: sort values, then type and id (the unique tiebreaker). */
+export interface SortPosition {
+  readonly values: readonly SortValue[];
+  readonly type: string;
+  readonly id: string;
+}
+
+/** Compares two positions under `keys` (type then id ascending as tiebreaker). */
+export function comparePositions(a: SortPosition, b: SortPosition, keys: readonly SortKey[]): number {
+  for (let i = 0; i < keys.length; i++) {
+    const c = compareSortValues(a.values[i], b.values[i], (keys[i] as SortKey).descending);
+    if (c !== 0) return c;
+  }
+  if (a.type !== b.type) return a.type < b.type ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+function encodeValue(v: SortValue): unknown {
+  if (v === undefined) return null;
+  if (typeof v === 'number') {
+    if (v === Infinity) return { n: 'inf' };
+    if (v === -Infinity) return { n: '-inf' };
+    return { n: v };
+  }
+  return v;
+}
+
+function decodeValue(v: unknown): SortValue {
+  if (v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object' && v !== null && 'n' in v) {
+    const n = (v as { n: unknown }).n;
+    if (n === 'inf') return Infinity;
+    if (n === '-inf') return -Infinity;
+    if (typeof n === 'number') return n;
+  }
+  throw new Error('bad position');
+}
+
+/** Encodes a position as an opaque URL-safe string. */
+export function encodePosition(p: SortPosition): string {
+  return Buffer.from(JSON.stringify([p.type, p.id, p.values.map(encodeValue)]), 'utf8').toString('base64url');
+}
+
+/** Decodes {@link encodePosition}; undefined when the text is not a position. */
+export function decodePosition(text: string): SortPosition | undefined {
+  try {
+    const raw = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
+    if (!Array.isArray(raw) || raw.length !== 3) return undefined;
+    const [type, id, values] = raw as [unknown, unknown, unknown];
+    if (typeof type !== 'string' || typeof id !== 'string' || !Array.isArray(values)) return undefined;
+    return { type, id, values: values.map(decodeValue) };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,19 @@
+export type * from './index-entry.js';
+export type * from './query.js';
+export type * from './job-record.js';
+export {
+  StorageConflictError,
+  isStorageConflict,
+  type Expectation,
+  type HistoryPage,
+  type HistoryResult,
+  type HistoryScope,
+  type ResourceKey,
+  type StorageAdapter,
+  type StorageCapabilities,
+  type StorageReader,
+  type StorageTx,
+  type StoredVersion,
+  type VersionMethod,
+  type VersionWrite,
+} from './storage-adapter.js';

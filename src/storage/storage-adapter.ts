@@ -1,0 +1,174 @@
+/**
+ * The storage adapter contract. An adapter stores versioned resource JSON, the index entries the
+ * core extracted from each version, and job records; it answers typed queries. It never decides FHIR
+ * semantics: version numbers, If-Match, what a delete means and every HTTP status are the engine's.
+ *
+ * To write an adapter, implement {@link StorageAdapter} and run the conformance suite
+ * (`runAdapterConformance` in `test/conformance/`) against it.
+ *
+ * @packageDocumentation
+ */
+import type { IndexEntry } from './index-entry.js';
+import type { JobRecord } from './job-record.js';
+import type { SearchHits, StorageQuery } from './query.js';
+
+/** Identifies one logical resource. */
+export interface ResourceKey {
+  readonly type: string;
+  readonly id: string;
+}
+
+/** The interaction that produced a version; history shows it as `request.method`. */
+export type VersionMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** One stored version, exactly as the engine wrote it. */
+export interface StoredVersion extends ResourceKey {
+  readonly versionId: string;
+  /** Adapter-assigned commit sequence: unique, increases with every write, never reused. */
+  readonly seq: number;
+  readonly lastUpdated: string;
+  readonly method: VersionMethod;
+  /** True for the tombstone a soft delete writes. */
+  readonly deleted: boolean;
+  /**
+   * The resource JSON as the engine serialised it (meta included). Present for every version,
+   * tombstones included (`{resourceType, id, meta}`). May be undefined on search hits when the
+   * query set `keysOnly`.
+   */
+  readonly json: string | undefined;
+}
+
+/** What a write expects to find; checked atomically with the write (compare-and-set). */
+export type Expectation =
+  /** No version of type/id exists (or only history that was hard-deleted). */
+  | { readonly kind: 'absent' }
+  /** The current version (tombstone or not) is exactly `versionId`. */
+  | { readonly kind: 'current'; readonly versionId: string };
+
+/** A new version to store. */
+export interface VersionWrite extends ResourceKey {
+  readonly versionId: string;
+  readonly expect: Expectation;
+  readonly lastUpdated: string;
+  readonly method: VersionMethod;
+  readonly deleted: boolean;
+  readonly json: string;
+  /** Replaces every index entry of this resource; empty for a tombstone. */
+  readonly index: readonly IndexEntry[];
+}
+
+/** Which versions a history read covers. */
+export type HistoryScope =
+  | { readonly level: 'instance'; readonly type: string; readonly id: string }
+  | { readonly level: 'type'; readonly type: string }
+  | { readonly level: 'system' };
+
+/** One page request of a history read, newest first. */
+export interface HistoryPage {
+  /** Most versions to return. */
+  readonly count: number;
+  /** Only versions with `lastUpdated >= since` (an ISO instant). */
+  readonly since?: string;
+  /** Only versions with `seq < before` (the cursor of the previous page). */
+  readonly before?: number;
+}
+
+/** A page of versions, newest first. */
+export interface HistoryResult {
+  readonly items: readonly StoredVersion[];
+}
+
+/** Reads, available both outside and inside a unit of work. */
+export interface StorageReader {
+  /** The current version of a resource, tombstones included; undefined when none exists. */
+  readCurrent(key: ResourceKey): Promise<StoredVersion | undefined>;
+  /** One version of a resource; undefined when it never existed or was purged. */
+  readVersion(key: ResourceKey, versionId: string): Promise<StoredVersion | undefined>;
+  /** Versions of a resource, a type or everything, newest first (highest `seq` first). */
+  readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult>;
+  /** Current, non-deleted resources matching a query, in its order. */
+  search(query: StorageQuery): Promise<SearchHits>;
+  /** A stored job record. */
+  readJob(id: string): Promise<JobRecord | undefined>;
+  /** Every stored job record that is not finished (`queued` or `running`). */
+  listUnfinishedJobs(): Promise<readonly JobRecord[]>;
+}
+
+/**
+ * A unit of work. Reads see this unit's own writes; nothing is visible outside it until it commits.
+ * It must not be used after the unit has ended.
+ */
+export interface StorageTx extends StorageReader {
+  /**
+   * Stores a new current version and replaces the resource's index entries.
+   * Throws {@link StorageConflictError} (and writes nothing) when `write.expect` does not hold.
+   * @returns the `seq` assigned to the version.
+   */
+  writeVersion(write: VersionWrite): Promise<number>;
+  /**
+   * Physically removes versions. `keep: 'none'` removes every version, the current pointer and the
+   * index entries (hard delete). `keep: 'current'` removes all but the current version (purge history).
+   * @returns the number of versions removed.
+   */
+  purge(key: ResourceKey, keep: 'none' | 'current'): Promise<number>;
+  /**
+   * Holds a named lock until this unit ends. The engine takes one on the normalised criteria of a
+   * conditional interaction, so that racing conditional creates make exactly one resource.
+   * Adapters whose units of work run one at a time may do nothing.
+   */
+  lock(name: string): Promise<void>;
+  /**
+   * Stores a job record. Throws {@link StorageConflictError} unless the stored record's revision is
+   * `expectedRevision` (`null` = the job must not exist yet). The record passed in already carries
+   * its new revision.
+   */
+  writeJob(job: JobRecord, expectedRevision: number | null): Promise<void>;
+}
+
+/** What an adapter tells the engine about itself. */
+export interface StorageCapabilities {
+  /**
+   * `serial`: one unit of work at a time (memory, SQLite); `concurrent`: many at once, in which case
+   * `writeVersion` must be a true compare-and-set and `lock` must block.
+   */
+  readonly concurrency: 'serial' | 'concurrent';
+  /** Data survives `close()` and a new adapter on the same store; jobs resume only when true. */
+  readonly durable: boolean;
+}
+
+/** A storage backend for {@link FhirEngine}. */
+export interface StorageAdapter extends StorageReader {
+  /** A short name for logs and errors, e.g. `memory`. */
+  readonly name: string;
+  readonly capabilities: StorageCapabilities;
+  /**
+   * Runs `work` as one atomic unit: everything it wrote commits when it resolves and nothing does
+   * when it rejects (the rejection is passed on). Reads outside the unit never see its writes before
+   * commit. Calling `transact` from inside `work` is an error.
+   */
+  transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T>;
+  /** Releases resources; the adapter is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/**
+ * Thrown by an adapter when a compare-and-set fails (a version or job-revision expectation did not
+ * hold). The engine maps it to 409/412; a unit of work that threw it has written nothing.
+ * Recognised by its `code`, so that bundled copies of this class interoperate.
+ */
+export class StorageConflictError extends Error {
+  readonly code = 'STORAGE_CONFLICT' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'StorageConflictError';
+  }
+}
+
+/** True for a {@link StorageConflictError} from any copy of this module. */
+export function isStorageConflict(error: unknown): error is StorageConflictError {
+  return (
+    typeof error === 'object' &&
+    error !== null &&
+    (error as { code?: unknown }).code === 'STORAGE_CONFLICT'
+  );
+}

@@ -1,0 +1,536 @@
+/**
+ * Search conformance cases for a storage adapter: every predicate kind, modifier and prefix, `none`,
+ * `missing`, `ids`, sorting, keyset paging under concurrent writes, `total`, `maxSeq`, tombstones, and a
+ * differential test against brute-force `matchClause` over the official R4 examples.
+ *
+ * Usage: `registerSearchConformance('memory', async () => new MemoryAdapter())`.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Resource } from '../../src/resource/resource.js';
+import { IndexExtractor } from '../../src/search/extract.js';
+import { matchClause } from '../../src/search/match.js';
+import { SearchParameterRegistry } from '../../src/search/registry.js';
+import { sortValue, compareSortValues } from '../../src/search/sort.js';
+import type { IndexEntry } from '../../src/storage/index-entry.js';
+import type { Clause, Predicate, SearchHit, SortKey, StorageQuery } from '../../src/storage/query.js';
+import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
+
+const registry = SearchParameterRegistry.r4();
+const extractor = new IndexExtractor(registry);
+
+let clock = Date.UTC(2024, 0, 1);
+function nextInstant(): string {
+  clock += 1000;
+  return new Date(clock).toISOString();
+}
+
+/** Writes (creates or updates) resources, one unit of work each; returns the seq of each write. */
+export async function put(adapter: StorageAdapter, resources: readonly Resource[]): Promise<number[]> {
+  const seqs: number[] = [];
+  for (const r of resources) {
+    const type = r.resourceType;
+    const id = r.id as string;
+    const seq = await adapter.transact(async (tx) => {
+      const cur = await tx.readCurrent({ type, id });
+      const versionId = String(cur ? Number(cur.versionId) + 1 : 1);
+      const lastUpdated = nextInstant();
+      const json = { ...r, meta: { ...(r.meta ?? {}), versionId, lastUpdated } };
+      return tx.writeVersion({
+        type,
+        id,
+        versionId,
+        expect: cur ? { kind: 'current', versionId: cur.versionId } : { kind: 'absent' },
+        lastUpdated,
+        method: cur ? 'PUT' : 'POST',
+        deleted: false,
+        json: JSON.stringify(json),
+        index: extractor.extract(json),
+      });
+    });
+    seqs.push(seq);
+  }
+  return seqs;
+}
+
+/** Soft-deletes a resource (tombstone). */
+export async function tombstone(adapter: StorageAdapter, type: string, id: string): Promise<void> {
+  await adapter.transact(async (tx) => {
+    const cur = await tx.readCurrent({ type, id });
+    if (!cur) throw new Error('missing');
+    const versionId = String(Number(cur.versionId) + 1);
+    const lastUpdated = nextInstant();
+    await tx.writeVersion({
+      type,
+      id,
+      versionId,
+      expect: { kind: 'current', versionId: cur.versionId },
+      lastUpdated,
+      method: 'DELETE',
+      deleted: true,
+      json: JSON.stringify({ resourceType: type, id, meta: { versionId, lastUpdated } }),
+      index: [],
+    });
+  });
+}
+
+const q = (types: string[], where: Clause[], extra: Partial<StorageQuery> = {}): StorageQuery => ({
+  types,
+  where,
+  sort: [],
+  limit: 1000,
+  ...extra,
+});
+const any = (param: string, ...of: Predicate[]): Clause => ({ kind: 'any', param, of });
+const ids = (hits: readonly SearchHit[]): string[] => hits.map((h) => h.id).sort();
+
+/** A small hand-made corpus with known values. */
+export function smallCorpus(): Resource[] {
+  return [
+    {
+      resourceType: 'Patient',
+      id: 'p1',
+      active: true,
+      gender: 'female',
+      birthDate: '1987-02-20',
+      name: [{ family: 'Müller', given: ['Anna', 'Maria'] }],
+      address: [{ city: 'Zürich', postalCode: '8001', line: ['Bahnhofstrasse 1'] }],
+      identifier: [{ system: 'urn:mrn', value: 'A1', type: { text: 'Medical record' } }],
+      telecom: [{ system: 'email', value: 'anna@example.org' }],
+      generalPractitioner: [{ reference: 'Practitioner/dr1' }],
+      managingOrganization: { reference: 'http://other.example/fhir/Organization/o9' },
+      meta: { tag: [{ system: 'urn:tags', code: 'vip' }], profile: ['http://example.org/fhir/StructureDefinition/p'] },
+    },
+    {
+      resourceType: 'Patient',
+      id: 'p2',
+      active: false,
+      gender: 'male',
+      birthDate: '1990',
+      name: [{ family: 'Muller', given: ['Bob'] }],
+      address: [{ city: 'Basel' }],
+      identifier: [{ value: 'B2' }, { system: 'urn:mrn', value: 'B2x' }],
+      generalPractitioner: [{ reference: 'Practitioner/dr2' }],
+    },
+    {
+      resourceType: 'Patient',
+      id: 'p3',
+      gender: 'female',
+      birthDate: '2001-07-04',
+      name: [{ family: 'Smith', given: ['Carla'] }],
+      address: [{ city: 'Bern' }],
+      meta: { tag: [{ system: 'urn:tags', code: 'test' }] },
+    },
+    {
+      resourceType: 'Observation',
+      id: 'o1',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8480-6', display: 'Systolic blood pressure' }], text: 'BP sys' },
+      subject: { reference: 'Patient/p1' },
+      effectiveDateTime: '2020-05-01T10:00:00Z',
+      valueQuantity: { value: 120, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
+    },
+    {
+      resourceType: 'Observation',
+      id: 'o2',
+      status: 'preliminary',
+      code: { coding: [{ system: 'http://loinc.org', code: '8310-5' }] },
+      subject: { reference: 'Patient/p2' },
+      effectivePeriod: { start: '2021-01-01', end: '2021-01-31' },
+      valueQuantity: { value: 37.5, unit: 'Cel', system: 'http://unitsofmeasure.org', code: 'Cel' },
+    },
+    {
+      resourceType: 'Observation',
+      id: 'o3',
+      status: 'final',
+      code: { coding: [{ code: 'local-1' }] },
+      subject: { reference: 'Patient/p1' },
+      effectivePeriod: { start: '2022-03-01' },
+      valueQuantity: { value: 0.5, unit: 'mg', code: 'mg' },
+    },
+    {
+      resourceType: 'RiskAssessment',
+      id: 'r1',
+      status: 'final',
+      subject: { reference: 'Patient/p1' },
+      prediction: [{ probabilityDecimal: 0.25 }],
+    },
+    {
+      resourceType: 'RiskAssessment',
+      id: 'r2',
+      status: 'final',
+      subject: { reference: 'Patient/p2' },
+      prediction: [{ probabilityRange: { low: { value: 0.1 }, high: { value: 0.4 } } }],
+    },
+    {
+      resourceType: 'ValueSet',
+      id: 'v1',
+      status: 'active',
+      url: 'http://example.org/fhir/ValueSet/a/b',
+    },
+    {
+      resourceType: 'ValueSet',
+      id: 'v2',
+      status: 'active',
+      url: 'http://example.org/fhir/ValueSet/a',
+    },
+  ];
+}
+
+function loadDir(dir: URL): Resource[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Resource);
+}
+
+/** Registers the search conformance cases for an adapter. */
+export function registerSearchConformance(name: string, makeAdapter: () => Promise<StorageAdapter>): void {
+  describe(`search conformance: ${name}`, () => {
+    describe('predicates', () => {
+      let a: StorageAdapter;
+      beforeAll(async () => {
+        a = await makeAdapter();
+        await put(a, smallCorpus());
+      });
+      const run = async (types: string[], where: Clause[]) => ids((await a.search(q(types, where))).hits);
+
+      it('token: code, system|code, |code, system|', async () => {
+        expect(await run(['Patient'], [any('identifier', { kind: 'token', code: 'A1' })])).toEqual(['p1']);
+        expect(await run(['Patient'], [any('identifier', { kind: 'token', system: 'urn:mrn', code: 'B2x' })])).toEqual(['p2']);
+        expect(await run(['Patient'], [any('identifier', { kind: 'token', system: null, code: 'B2' })])).toEqual(['p2']);
+        expect(await run(['Patient'], [any('identifier', { kind: 'token', system: null, code: 'A1' })])).toEqual([]);
+        expect(await run(['Patient'], [any('identifier', { kind: 'token', system: 'urn:mrn' })])).toEqual(['p1', 'p2']);
+        expect(await run(['Patient'], [any('gender', { kind: 'token', code: 'female' })])).toEqual(['p1', 'p3']);
+        expect(await run(['Patient'], [any('active', { kind: 'token', code: 'true' })])).toEqual(['p1']);
+        expect(await run(['Observation'], [any('code', { kind: 'token', system: 'http://loinc.org', code: '8480-6' }, { kind: 'token', code: 'local-1' })])).toEqual(['o1', 'o3']);
+        expect(await run(['Patient'], [any('_tag', { kind: 'token', system: 'urn:tags', code: 'vip' })])).toEqual(['p1']);
+        expect(await run(['Patient'], [any('_id', { kind: 'token', code: 'p2' })])).toEqual(['p2']);
+      });
+
+      it('token :not (none) includes resources without the parameter', async () => {
+        expect(await run(['Patient'], [{ kind: 'none', param: 'gender', of: [{ kind: 'token', code: 'male' }] }])).toEqual(['p1', 'p3']);
+        expect(await run(['Patient'], [{ kind: 'none', param: 'active', of: [{ kind: 'token', code: 'false' }] }])).toEqual(['p1', 'p3']);
+      });
+
+      it('text (:text)', async () => {
+        expect(await run(['Observation'], [any('code', { kind: 'text', folded: 'systolic' })])).toEqual(['o1']);
+        expect(await run(['Observation'], [any('code', { kind: 'text', folded: 'bp' })])).toEqual(['o1']);
+        expect(await run(['Patient'], [any('identifier', { kind: 'text', folded: 'medical' })])).toEqual(['p1']);
+      });
+
+      it('string: prefix (accent/case-insensitive), contains, exact', async () => {
+        const s = (match: 'prefix' | 'contains' | 'exact', folded: string, exact = folded): Predicate => ({ kind: 'string', match, folded, exact });
+        expect(await run(['Patient'], [any('family', s('prefix', 'mul'))])).toEqual(['p1', 'p2']);
+        expect(await run(['Patient'], [any('family', s('exact', 'muller', 'Müller'))])).toEqual(['p1']);
+        expect(await run(['Patient'], [any('family', s('contains', 'ith'))])).toEqual(['p3']);
+        expect(await run(['Patient'], [any('name', s('prefix', 'anna maria'))])).toEqual(['p1']);
+        expect(await run(['Patient'], [any('address-city', s('prefix', 'zur'), s('prefix', 'bas'))])).toEqual(['p1', 'p2']);
+        expect(await run(['Patient'], [any('address', s('prefix', 'bahnhof'))])).toEqual(['p1']);
+        expect(await run(['Patient'], [any('family', s('prefix', 'x'))])).toEqual([]);
+      });
+
+      it('date: every prefix', async () => {
+        const d = (op: Predicate & { kind: 'date' } extends infer P ? P extends { op: infer O } ? O : never : never, low: string, high: string): Predicate => ({
+          kind: 'date',
+          op,
+          low: Date.parse(low),
+          high: Date.parse(high),
+        });
+        const y1990 = ['1990-01-01T00:00:00.000Z', '1990-12-31T23:59:59.999Z'] as const;
+        expect(await run(['Patient'], [any('birthdate', d('eq', ...y1990))])).toEqual(['p2']);
+        expect(await run(['Patient'], [any('birthdate', d('ne', ...y1990))])).toEqual(['p1', 'p3']);
+        expect(await run(['Patient'], [any('birthdate', d('gt', ...y1990))])).toEqual(['p3']);
+        expect(await run(['Patient'], [any('birthdate', d('ge', ...y1990))])).toEqual(['p2', 'p3']);
+        expect(await run(['Patient'], [any('birthdate', d('lt', ...y1990))])).toEqual(['p1']);
+        expect(await run(['Patient'], [any('birthdate', d('le', ...y1990))])).toEqual(['p1', 'p2']);
+        expect(await run(['Patient'], [any('birthdate', d('sa', ...y1990))])).toEqual(['p3']);
+        expect(await run(['Patient'], [any('birthdate', d('eb', ...y1990))])).toEqual(['p1']);
+        expect(await run(['Patient'], [any('birthdate', d('ap', '1986-06-01T00:00:00.000Z', '1988-01-01T00:00:00.000Z'))])).toEqual(['p1']);
+        // periods, open end = +Infinity
+        expect(await run(['Observation'], [any('date', d('eq', '2021-01-01T00:00:00.000Z', '2021-01-31T23:59:59.999Z'))])).toEqual(['o2']);
+        expect(await run(['Observation'], [any('date', d('gt', '2030-01-01T00:00:00.000Z', '2030-12-31T23:59:59.999Z'))])).toEqual(['o3']);
+        expect(await run(['Observation'], [any('date', d('sa', '2020-12-31T00:00:00.000Z', '2020-12-31T23:59:59.999Z'))])).toEqual(['o2', 'o3']);
+      });
+
+      it('number and quantity with prefixes and units', async () => {
+        const n = (op: 'eq' | 'gt' | 'lt' | 'ge' | 'le' | 'ne' | 'sa' | 'eb' | 'ap', low: number, high: number): Predicate => ({ kind: 'number', op, low, high });
+        expect(await run(['RiskAssessment'], [any('probability', n('eq', 0.245, 0.255))])).toEqual(['r1']);
+        expect(await run(['RiskAssessment'], [any('probability', n('gt', 0.295, 0.305))])).toEqual(['r2']);
+        expect(await run(['RiskAssessment'], [any('probability', n('lt', 0.045, 0.055))])).toEqual([]);
+        expect(await run(['RiskAssessment'], [any('probability', n('lt', 0.095, 0.105))])).toEqual(['r2']);
+        expect(await run(['RiskAssessment'], [any('probability', n('ne', 0.245, 0.255))])).toEqual(['r2']);
+        const qty = (op: 'eq' | 'gt' | 'lt' | 'ge' | 'le' | 'ap', low: number, high: number, system?: string, code?: string): Predicate => ({
+          kind: 'quantity',
+          op,
+          low,
+          high,
+          ...(system !== undefined ? { system } : {}),
+          ...(code !== undefined ? { code } : {}),
+        });
+        expect(await run(['Observation'], [any('value-quantity', qty('eq', 119.5, 120.5))])).toEqual(['o1']);
+        expect(await run(['Observation'], [any('value-quantity', qty('eq', 119.5, 120.5, 'http://unitsofmeasure.org', 'mm[Hg]'))])).toEqual(['o1']);
+        expect(await run(['Observation'], [any('value-quantity', qty('eq', 119.5, 120.5, undefined, 'Cel'))])).toEqual([]);
+        expect(await run(['Observation'], [any('value-quantity', qty('gt', 36.5, 37.5))])).toEqual(['o1', 'o2']);
+        expect(await run(['Observation'], [any('value-quantity', qty('le', 0.45, 0.55, undefined, 'mg'))])).toEqual(['o3']);
+        expect(await run(['Observation'], [any('value-quantity', qty('ap', 108, 132))])).toEqual(['o1']);
+      });
+
+      it('reference: Type/id, id, type only, url', async () => {
+        expect(await run(['Observation'], [any('subject', { kind: 'reference', targetType: 'Patient', targetId: 'p1' })])).toEqual(['o1', 'o3']);
+        expect(await run(['Observation'], [any('patient', { kind: 'reference', targetId: 'p2' })])).toEqual(['o2']);
+        expect(await run(['Patient'], [any('general-practitioner', { kind: 'reference', targetType: 'Practitioner', targetId: 'dr2' })])).toEqual(['p2']);
+        expect(await run(['Patient'], [any('organization', { kind: 'reference', url: 'http://other.example/fhir/Organization/o9' })])).toEqual(['p1']);
+        expect(await run(['Patient'], [any('organization', { kind: 'reference', targetType: 'Organization', targetId: 'o9' })])).toEqual(['p1']);
+        expect(await run(['Patient'], [any('general-practitioner', { kind: 'reference', targetType: 'Practitioner' })])).toEqual(['p1', 'p2']);
+      });
+
+      it('uri: exact, below, above', async () => {
+        const u = (match: 'exact' | 'above' | 'below', value: string): Predicate => ({ kind: 'uri', match, value });
+        expect(await run(['ValueSet'], [any('url', u('exact', 'http://example.org/fhir/ValueSet/a'))])).toEqual(['v2']);
+        expect(await run(['ValueSet'], [any('url', u('below', 'http://example.org/fhir/ValueSet/a'))])).toEqual(['v1', 'v2']);
+        expect(await run(['ValueSet'], [any('url', u('below', 'http://example.org/fhir/ValueSet/a/b'))])).toEqual(['v1']);
+        expect(await run(['ValueSet'], [any('url', u('above', 'http://example.org/fhir/ValueSet/a/b/c'))])).toEqual(['v1', 'v2']);
+        expect(await run(['Patient'], [any('_profile', u('exact', 'http://example.org/fhir/StructureDefinition/p'))])).toEqual(['p1']);
+      });
+
+      it('missing, ids, AND of clauses, several types, empty OR', async () => {
+        expect(await run(['Patient'], [{ kind: 'missing', param: 'active', missing: true }])).toEqual(['p3']);
+        expect(await run(['Patient'], [{ kind: 'missing', param: 'active', missing: false }])).toEqual(['p1', 'p2']);
+        expect(await run(['Patient'], [{ kind: 'ids', ids: ['p1', 'p3', 'nope', 'p1'] }])).toEqual(['p1', 'p3']);
+        expect(await run(['Patient'], [{ kind: 'ids', ids: [] }])).toEqual([]);
+        expect(await run(['Patient'], [any('gender', { kind: 'token', code: 'female' }), any('family', { kind: 'string', match: 'prefix', folded: 'sm', exact: 'sm' })])).toEqual(['p3']);
+        expect(await run(['Patient', 'Observation'], [any('_id', { kind: 'token', code: 'p1' }, { kind: 'token', code: 'o1' })])).toEqual(['o1', 'p1']);
+        expect(await run(['Patient'], [any('gender')])).toEqual([]);
+        expect(await run(['Patient'], [])).toEqual(['p1', 'p2', 'p3']);
+      });
+
+      it('total ignores limit and after', async () => {
+        const r = await a.search(q(['Patient'], [], { limit: 1, total: true }));
+        expect(r.hits.length).toBe(1);
+        expect(r.total).toBe(3);
+        const r2 = await a.search(q(['Patient'], [], { limit: 1, total: true, after: r.hits[0]!.position }));
+        expect(r2.total).toBe(3);
+        expect(r2.hits[0]!.id).not.toBe(r.hits[0]!.id);
+        const r0 = await a.search(q(['Patient'], [], { limit: 0, total: true }));
+        expect(r0.hits).toEqual([]);
+        expect(r0.total).toBe(3);
+      });
+
+      it('hits carry the current version and its json (unless keysOnly)', async () => {
+        const r = await a.search(q(['Patient'], [any('_id', { kind: 'token', code: 'p1' })]));
+        const hit = r.hits[0]!;
+        expect(hit.type).toBe('Patient');
+        expect(hit.deleted).toBe(false);
+        expect(JSON.parse(hit.json!).id).toBe('p1');
+        expect(typeof hit.position).toBe('string');
+      });
+
+      it('sort: asc/desc, multi-key, missing values last', async () => {
+        const sorted = async (sort: SortKey[], types = ['Patient']) => (await a.search(q(types, [], { sort }))).hits.map((h) => h.id);
+        expect(await sorted([{ param: 'birthdate', descending: false }])).toEqual(['p1', 'p2', 'p3']);
+        expect(await sorted([{ param: 'birthdate', descending: true }])).toEqual(['p3', 'p2', 'p1']);
+        expect(await sorted([{ param: 'family', descending: false }])).toEqual(['p1', 'p2', 'p3']);
+        expect(await sorted([{ param: 'gender', descending: false }, { param: 'birthdate', descending: true }])).toEqual(['p3', 'p1', 'p2']);
+        expect(await sorted([{ param: 'active', descending: false }])).toEqual(['p2', 'p1', 'p3']);
+        expect(await sorted([{ param: 'active', descending: true }])).toEqual(['p1', 'p2', 'p3']);
+        expect(await sorted([{ param: '_id', descending: true }])).toEqual(['p3', 'p2', 'p1']);
+      });
+    });
+
+    describe('lifecycle', () => {
+      it('tombstones and hard deletes are not returned; updates replace entries', async () => {
+        const a = await makeAdapter();
+        await put(a, smallCorpus().filter((r) => r.resourceType === 'Patient'));
+        await tombstone(a, 'Patient', 'p2');
+        expect(ids((await a.search(q(['Patient'], []))).hits)).toEqual(['p1', 'p3']);
+        expect(ids((await a.search(q(['Patient'], [any('family', { kind: 'string', match: 'prefix', folded: 'mul', exact: 'mul' })]))).hits)).toEqual(['p1']);
+        await put(a, [{ resourceType: 'Patient', id: 'p1', name: [{ family: 'Other' }] }]);
+        expect(ids((await a.search(q(['Patient'], [any('family', { kind: 'string', match: 'prefix', folded: 'mul', exact: 'mul' })]))).hits)).toEqual([]);
+        expect(ids((await a.search(q(['Patient'], [any('family', { kind: 'string', match: 'prefix', folded: 'oth', exact: 'oth' })]))).hits)).toEqual(['p1']);
+        await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p3' }, 'none'));
+        expect(ids((await a.search(q(['Patient'], []))).hits)).toEqual(['p1']);
+        // a resurrected resource is searchable again
+        await put(a, [{ resourceType: 'Patient', id: 'p2', gender: 'other' }]);
+        expect(ids((await a.search(q(['Patient'], [any('gender', { kind: 'token', code: 'other' })]))).hits)).toEqual(['p2']);
+      });
+
+      it('maxSeq hides later writes', async () => {
+        const a = await makeAdapter();
+        const seqs = await put(a, [
+          { resourceType: 'Patient', id: 'a' },
+          { resourceType: 'Patient', id: 'b' },
+          { resourceType: 'Patient', id: 'c' },
+        ]);
+        expect(ids((await a.search(q(['Patient'], [], { maxSeq: seqs[1] }))).hits)).toEqual(['a', 'b']);
+        await put(a, [{ resourceType: 'Patient', id: 'a', gender: 'male' }]);
+        expect(ids((await a.search(q(['Patient'], [], { maxSeq: seqs[2] }))).hits)).toEqual(['b', 'c']);
+      });
+
+      it('paging with after visits every match exactly once, even with writes between pages', async () => {
+        const a = await makeAdapter();
+        const n = 57;
+        const patients: Resource[] = [];
+        for (let i = 0; i < n; i++) {
+          patients.push({ resourceType: 'Patient', id: `pg${String(i).padStart(3, '0')}`, gender: i % 2 ? 'male' : 'female', birthDate: `19${50 + (i % 40)}-01-0${1 + (i % 9)}` });
+        }
+        await put(a, patients);
+        for (const sort of [[], [{ param: 'birthdate', descending: false }], [{ param: 'birthdate', descending: true }, { param: 'gender', descending: false }]] as SortKey[][]) {
+          const seen: string[] = [];
+          let after: string | undefined;
+          let round = 0;
+          for (;;) {
+            const r = await a.search(q(['Patient'], [], { sort, limit: 10, ...(after ? { after } : {}) }));
+            seen.push(...r.hits.map((h) => h.id));
+            if (r.hits.length < 10) break;
+            after = r.hits[r.hits.length - 1]!.position;
+            // concurrent writes: an update of a visited resource (same sort values), a new resource
+            round++;
+            await put(a, [{ ...(patients[round] as Resource), active: true }, { resourceType: 'Patient', id: `new${sort.length}${round}`, birthDate: '1800' }]);
+          }
+          const original = seen.filter((id) => id.startsWith('pg'));
+          expect(original.sort()).toEqual(patients.map((p) => p.id).sort());
+          expect(new Set(seen).size).toBe(seen.length);
+        }
+      });
+    });
+
+    describe('differential: adapter vs brute-force matchClause over the R4 examples', () => {
+      let a: StorageAdapter;
+      const corpus: { type: string; id: string; entries: IndexEntry[] }[] = [];
+      beforeAll(async () => {
+        a = await makeAdapter();
+        const resources = loadDir(new URL('../../../shared/testdata/r4-examples/resources/', import.meta.url));
+        await put(a, resources);
+        for (const r of resources) {
+          const hit = await a.readCurrent({ type: r.resourceType, id: r.id as string });
+          corpus.push({ type: r.resourceType, id: r.id as string, entries: extractor.extract(JSON.parse(hit!.json!) as Resource) });
+        }
+      }, 120_000);
+
+      it('generated single- and two-clause queries give the same ids', async () => {
+        const byType = new Map<string, typeof corpus>();
+        for (const c of corpus) {
+          let l = byType.get(c.type);
+          if (!l) byType.set(c.type, (l = []));
+          l.push(c);
+        }
+        const queries: { type: string; where: Clause[] }[] = [];
+        let seed = 42;
+        const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+        for (const [type, list] of byType) {
+          const params = new Map<string, IndexEntry[]>();
+          for (const c of list) for (const e of c.entries) {
+            let l = params.get(e.param);
+            if (!l) params.set(e.param, (l = []));
+            l.push(e);
+          }
+          for (const [param, entries] of params) {
+            for (let k = 0; k < 3; k++) {
+              const e = entries[Math.floor(rnd() * entries.length)]!;
+              for (const p of predicatesFor(e, rnd)) {
+                queries.push({ type, where: [{ kind: 'any', param, of: [p] }] });
+                if (k === 0) queries.push({ type, where: [{ kind: 'none', param, of: [p] }] });
+              }
+            }
+            queries.push({ type, where: [{ kind: 'missing', param, missing: rnd() < 0.5 }] });
+          }
+          // two-clause ANDs from one resource's entries
+          for (let k = 0; k < 5; k++) {
+            const c = list[Math.floor(rnd() * list.length)]!;
+            if (c.entries.length < 2) continue;
+            const e1 = c.entries[Math.floor(rnd() * c.entries.length)]!;
+            const e2 = c.entries[Math.floor(rnd() * c.entries.length)]!;
+            const p1 = predicatesFor(e1, rnd)[0];
+            const p2 = predicatesFor(e2, rnd)[0];
+            if (p1 && p2) queries.push({ type, where: [{ kind: 'any', param: e1.param, of: [p1] }, { kind: 'any', param: e2.param, of: [p2] }] });
+          }
+        }
+        expect(queries.length).toBeGreaterThan(2000);
+        let nonEmpty = 0;
+        for (const query of queries) {
+          const expected = corpus
+            .filter((c) => c.type === query.type && query.where.every((cl) => matchClause(c.entries, cl, c.id)))
+            .map((c) => c.id)
+            .sort();
+          const got = ids((await a.search(q([query.type], query.where, { limit: 100_000 }))).hits);
+          if (JSON.stringify(got) !== JSON.stringify(expected)) {
+            expect({ query, got }).toEqual({ query, got: expected });
+          }
+          if (expected.length > 0) nonEmpty++;
+        }
+        expect(nonEmpty).toBeGreaterThan(queries.length / 3);
+      });
+
+      it('sorted results agree with sortValue', async () => {
+        for (const [type, param] of [['Observation', 'date'], ['Patient', 'family'], ['Observation', 'code'], ['MedicationRequest', 'authoredon']] as const) {
+          for (const descending of [false, true]) {
+            const key = { param, descending };
+            const got = (await a.search(q([type], [], { sort: [key], limit: 100_000 }))).hits.map((h) => h.id);
+            const expected = corpus
+              .filter((c) => c.type === type)
+              .map((c) => ({ id: c.id, v: sortValue(c.entries, key) }))
+              .sort((x, y) => compareSortValues(x.v, y.v, descending) || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0))
+              .map((x) => x.id);
+            expect(got).toEqual(expected);
+          }
+        }
+      });
+    });
+  });
+}
+
+/** Predicates that an entry should (mostly) match, with some variation. */
+function predicatesFor(e: IndexEntry, rnd: () => number): Predicate[] {
+  switch (e.kind) {
+    case 'token':
+      return [
+        { kind: 'token', code: e.code },
+        { kind: 'token', system: e.system, code: e.code },
+        ...(e.system !== null ? [{ kind: 'token' as const, system: e.system }] : []),
+      ];
+    case 'text':
+      return [{ kind: 'text', folded: e.folded.slice(0, 1 + Math.floor(rnd() * e.folded.length)) }];
+    case 'string': {
+      const cut = Math.max(1, Math.floor(rnd() * e.folded.length));
+      return [
+        { kind: 'string', match: 'prefix', folded: e.folded.slice(0, cut), exact: e.exact.slice(0, cut) },
+        { kind: 'string', match: 'contains', folded: e.folded.slice(Math.floor(cut / 2), cut), exact: '' },
+        { kind: 'string', match: 'exact', folded: e.folded, exact: e.exact },
+      ];
+    }
+    case 'date':
+    case 'number':
+    case 'quantity': {
+      const lo = Number.isFinite(e.low) ? e.low : Number.isFinite(e.high) ? e.high : 0;
+      const hi = Number.isFinite(e.high) ? e.high : lo;
+      const ops = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
+      const op = ops[Math.floor(rnd() * ops.length)]!;
+      const base = { op, low: lo, high: Math.max(lo, hi) };
+      if (e.kind === 'quantity') {
+        return [
+          { kind: 'quantity', ...base },
+          { kind: 'quantity', op: 'eq', low: lo, high: Math.max(lo, hi), ...(e.code ? { code: e.code } : {}), ...(e.system ? { system: e.system } : {}) },
+        ];
+      }
+      return [{ kind: e.kind, ...base }, { kind: e.kind, op: 'eq', low: lo, high: Math.max(lo, hi) }];
+    }
+    case 'reference':
+      if (e.targetId !== null) {
+        return [
+          { kind: 'reference', targetId: e.targetId },
+          ...(e.targetType !== null ? [{ kind: 'reference' as const, targetType: e.targetType, targetId: e.targetId }] : []),
+          ...(e.targetType !== null ? [{ kind: 'reference' as const, targetType: e.targetType }] : []),
+        ];
+      }
+      return e.url !== null ? [{ kind: 'reference', url: e.url }] : [];
+    case 'uri': {
+      const cut = e.value.lastIndexOf('/');
+      return [
+        { kind: 'uri', match: 'exact', value: e.value },
+        ...(cut > 8 ? [{ kind: 'uri' as const, match: 'below' as const, value: e.value.slice(0, cut) }] : []),
+        { kind: 'uri', match: 'above', value: `${e.value}/x` },
+      ];
+    }
+  }
+}

@@ -1,0 +1,480 @@
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+import { SqliteAdapter, SCHEMA_VERSION } from '../../adapters/sqlite/index.js';
+import type { IndexEntry } from '../../src/storage/index-entry.js';
+import type { JobRecord } from '../../src/storage/job-record.js';
+import type { StorageQuery } from '../../src/storage/query.js';
+import { isStorageConflict, type VersionWrite } from '../../src/storage/storage-adapter.js';
+
+let dir: string;
+const open: SqliteAdapter[] = [];
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'sqlite-adapter-test-'));
+});
+
+afterEach(async () => {
+  for (const a of open.splice(0)) await a.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function adapter(options: ConstructorParameters<typeof SqliteAdapter>[0]): SqliteAdapter {
+  const a = new SqliteAdapter(options);
+  open.push(a);
+  return a;
+}
+
+const T0 = Date.parse('2024-01-01T00:00:00.000Z');
+
+function write(
+  id: string,
+  versionId: string,
+  options: {
+    type?: string;
+    expect?: VersionWrite['expect'];
+    deleted?: boolean;
+    index?: IndexEntry[];
+    at?: number;
+  } = {},
+): VersionWrite {
+  const type = options.type ?? 'Patient';
+  const lastUpdated = new Date(options.at ?? T0 + Number(versionId) * 1000).toISOString();
+  const expect =
+    options.expect ??
+    (versionId === '1' ? { kind: 'absent' as const } : { kind: 'current' as const, versionId: String(Number(versionId) - 1) });
+  return {
+    type,
+    id,
+    versionId,
+    expect,
+    lastUpdated,
+    method: options.deleted ? 'DELETE' : versionId === '1' ? 'POST' : 'PUT',
+    deleted: options.deleted ?? false,
+    json: JSON.stringify({ resourceType: type, id, meta: { versionId, lastUpdated } }),
+    index: options.index ?? [{ param: '_id', kind: 'token', system: null, code: id }],
+  };
+}
+
+function query(q: Partial<StorageQuery>): StorageQuery {
+  return { types: ['Patient'], where: [], sort: [], limit: 100, ...q };
+}
+
+function job(id: string, revision: number, status: JobRecord['status'] = 'queued'): JobRecord {
+  return {
+    id,
+    kind: 'bulk-delete',
+    status,
+    cancelRequested: false,
+    revision,
+    params: {},
+    state: {},
+    progress: { processed: 0, byType: {}, chunks: 0 },
+    createdAt: new Date(T0).toISOString(),
+    transitions: [{ status: 'queued', at: new Date(T0).toISOString() }],
+  };
+}
+
+async function expectConflict(p: Promise<unknown>): Promise<void> {
+  const error = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isStorageConflict(error)).toBe(true);
+}
+
+for (const kind of ['memory', 'file'] as const) {
+  describe(`SqliteAdapter (${kind})`, () => {
+    const make = (): SqliteAdapter =>
+      adapter(kind === 'memory' ? { filename: ':memory:' } : { filename: join(dir, 'db.sqlite') });
+
+    it('reports name and capabilities', () => {
+      const a = make();
+      expect(a.name).toBe('sqlite');
+      expect(a.capabilities).toEqual({ concurrency: 'serial', durable: kind === 'file' });
+    });
+
+    it('writes, reads current and versions, assigns increasing seqs', async () => {
+      const a = make();
+      const s1 = await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+      const s2 = await a.transact((tx) => tx.writeVersion(write('p1', '2')));
+      const s3 = await a.transact((tx) => tx.writeVersion(write('p2', '1')));
+      expect(s2).toBeGreaterThan(s1);
+      expect(s3).toBeGreaterThan(s2);
+      const cur = await a.readCurrent({ type: 'Patient', id: 'p1' });
+      expect(cur).toMatchObject({ type: 'Patient', id: 'p1', versionId: '2', seq: s2, method: 'PUT', deleted: false });
+      expect(JSON.parse(cur?.json ?? '{}')).toMatchObject({ id: 'p1', meta: { versionId: '2' } });
+      expect((await a.readVersion({ type: 'Patient', id: 'p1' }, '1'))?.seq).toBe(s1);
+      expect(await a.readVersion({ type: 'Patient', id: 'p1' }, '3')).toBeUndefined();
+      expect(await a.readCurrent({ type: 'Patient', id: 'nope' })).toBeUndefined();
+      expect(await a.readCurrent({ type: 'Observation', id: 'p1' })).toBeUndefined();
+    });
+
+    it('compare-and-set: conflicts throw and write nothing', async () => {
+      const a = make();
+      await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+      await expectConflict(a.transact((tx) => tx.writeVersion(write('p1', '1'))));
+      await expectConflict(
+        a.transact((tx) => tx.writeVersion(write('p1', '3', { expect: { kind: 'current', versionId: '2' } }))),
+      );
+      await expectConflict(
+        a.transact((tx) => tx.writeVersion(write('p9', '2', { expect: { kind: 'current', versionId: '1' } }))),
+      );
+      // A conflict caught inside the unit leaves the unit usable and wrote nothing.
+      await a.transact(async (tx) => {
+        await expectConflict(tx.writeVersion(write('p1', '5', { expect: { kind: 'current', versionId: '4' } })));
+        expect((await tx.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
+      });
+      expect((await a.readHistory({ level: 'system' }, { count: 10 })).items).toHaveLength(1);
+      expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
+    });
+
+    it('rollback leaves nothing behind and passes the rejection on', async () => {
+      const a = make();
+      const failure = new Error('boom');
+      await expect(
+        a.transact(async (tx) => {
+          await tx.writeVersion(write('p1', '1', { index: [{ param: 'gender', kind: 'token', system: null, code: 'x' }] }));
+          await tx.writeJob(job('j1', 1), null);
+          expect((await tx.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
+          throw failure;
+        }),
+      ).rejects.toBe(failure);
+      expect(await a.readCurrent({ type: 'Patient', id: 'p1' })).toBeUndefined();
+      expect(await a.readJob('j1')).toBeUndefined();
+      expect((await a.search(query({}))).hits).toHaveLength(0);
+      expect((await a.readHistory({ level: 'system' }, { count: 10 })).items).toHaveLength(0);
+      // `missing` still works although the param/kind registration was rolled back.
+      await a.transact((tx) => tx.writeVersion(write('p2', '1')));
+      expect(
+        (await a.search(query({ where: [{ kind: 'missing', param: 'gender', missing: true }] }))).hits.map((h) => h.id),
+      ).toEqual(['p2']);
+    });
+
+    it('outside reads never see an in-flight unit', async () => {
+      const a = make();
+      await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+      let wrote!: () => void;
+      const written = new Promise<void>((r) => (wrote = r));
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      const unit = a.transact(async (tx) => {
+        await tx.writeVersion(write('p1', '2'));
+        await tx.writeVersion(write('p2', '1'));
+        await tx.writeJob(job('j1', 1), null);
+        expect((await tx.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('2');
+        expect((await tx.search(query({}))).hits.map((h) => h.id)).toEqual(['p1', 'p2']);
+        wrote();
+        await gate;
+      });
+      await written;
+      expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
+      expect(await a.readCurrent({ type: 'Patient', id: 'p2' })).toBeUndefined();
+      expect((await a.search(query({}))).hits.map((h) => h.id)).toEqual(['p1']);
+      expect((await a.readHistory({ level: 'system' }, { count: 10 })).items).toHaveLength(1);
+      expect(await a.readJob('j1')).toBeUndefined();
+      release();
+      await unit;
+      expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('2');
+      expect((await a.search(query({}))).hits.map((h) => h.id)).toEqual(['p1', 'p2']);
+    });
+
+    it('serialises units of work and rejects nested transact and stale tx', async () => {
+      const a = make();
+      const order: string[] = [];
+      const u1 = a.transact(async (tx) => {
+        order.push('1 start');
+        await new Promise((r) => setTimeout(r, 20));
+        await tx.writeVersion(write('p1', '1'));
+        order.push('1 end');
+      });
+      const u2 = a.transact(async (tx) => {
+        order.push('2 start');
+        expect((await tx.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
+        order.push('2 end');
+      });
+      await Promise.all([u1, u2]);
+      expect(order).toEqual(['1 start', '1 end', '2 start', '2 end']);
+
+      await expect(a.transact(async () => a.transact(async () => 1))).rejects.toThrow(/inside a unit of work/);
+      let leaked: Parameters<Parameters<SqliteAdapter['transact']>[0]>[0] | undefined;
+      await a.transact(async (tx) => {
+        leaked = tx;
+      });
+      await expect(leaked!.readCurrent({ type: 'Patient', id: 'p1' })).rejects.toThrow(/ended/);
+      await expect(leaked!.writeVersion(write('p1', '2'))).rejects.toThrow(/ended/);
+      // The adapter still works after all that.
+      expect(await a.transact(async () => 42)).toBe(42);
+    });
+
+    it('replaces index rows on every write', async () => {
+      const a = make();
+      const tok = (code: string): IndexEntry => ({ param: 'gender', kind: 'token', system: null, code });
+      await a.transact((tx) => tx.writeVersion(write('p1', '1', { index: [tok('male')] })));
+      await a.transact((tx) => tx.writeVersion(write('p1', '2', { index: [tok('female')] })));
+      const find = async (code: string) =>
+        (await a.search(query({ where: [{ kind: 'any', param: 'gender', of: [{ kind: 'token', code }] }] }))).hits.map(
+          (h) => h.id,
+        );
+      expect(await find('male')).toEqual([]);
+      expect(await find('female')).toEqual(['p1']);
+      // A tombstone has no entries and is not a search result.
+      await a.transact((tx) => tx.writeVersion(write('p1', '3', { deleted: true, index: [] })));
+      expect(await find('female')).toEqual([]);
+      expect((await a.search(query({}))).hits).toEqual([]);
+      expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.deleted).toBe(true);
+    });
+
+    it('purges history and hard-deletes, never reusing seq', async () => {
+      const a = make();
+      await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+      await a.transact((tx) => tx.writeVersion(write('p1', '2')));
+      const s3 = await a.transact((tx) => tx.writeVersion(write('p1', '3')));
+      await a.transact((tx) => tx.writeVersion(write('p2', '1')));
+      expect(await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p1' }, 'current'))).toBe(2);
+      expect((await a.readHistory({ level: 'instance', type: 'Patient', id: 'p1' }, { count: 10 })).items.map((v) => v.versionId)).toEqual(['3']);
+      expect(await a.readVersion({ type: 'Patient', id: 'p1' }, '1')).toBeUndefined();
+      expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.seq).toBe(s3);
+
+      // Hard delete the resource holding the highest seq: the next write must still get a higher one.
+      const s4 = await a.transact((tx) => tx.writeVersion(write('p3', '1')));
+      expect(await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p3' }, 'none'))).toBe(1);
+      expect(await a.readCurrent({ type: 'Patient', id: 'p3' })).toBeUndefined();
+      expect((await a.readHistory({ level: 'instance', type: 'Patient', id: 'p3' }, { count: 10 })).items).toEqual([]);
+      expect((await a.search(query({ where: [{ kind: 'ids', ids: ['p3'] }] }))).hits).toEqual([]);
+      expect(await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p3' }, 'none'))).toBe(0);
+      // After a hard delete the id is absent again.
+      const s5 = await a.transact((tx) => tx.writeVersion(write('p3', '1')));
+      expect(s5).toBeGreaterThan(s4);
+      expect(await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p1' }, 'none'))).toBe(1);
+    });
+
+    it('reads history newest first with scopes, since and cursors', async () => {
+      const a = make();
+      await a.transact(async (tx) => {
+        await tx.writeVersion(write('p1', '1', { at: T0 + 1000 }));
+        await tx.writeVersion(write('o1', '1', { type: 'Observation', at: T0 + 2000 }));
+        await tx.writeVersion(write('p1', '2', { at: T0 + 3000 }));
+        await tx.writeVersion(write('p2', '1', { at: T0 + 4000 }));
+        await tx.writeVersion(write('p1', '3', { at: T0 + 5000, deleted: true, index: [] }));
+      });
+      const ids = (items: readonly { type: string; id: string; versionId: string }[]) =>
+        items.map((v) => `${v.type}/${v.id}/${v.versionId}`);
+      const system = await a.readHistory({ level: 'system' }, { count: 10 });
+      expect(ids(system.items)).toEqual(['Patient/p1/3', 'Patient/p2/1', 'Patient/p1/2', 'Observation/o1/1', 'Patient/p1/1']);
+      expect(system.items[0]).toMatchObject({ deleted: true, method: 'DELETE' });
+      expect(system.items[0]?.json).toBeDefined();
+      const seqs = system.items.map((v) => v.seq);
+      expect([...seqs].sort((x, y) => y - x)).toEqual(seqs);
+
+      expect(ids((await a.readHistory({ level: 'type', type: 'Patient' }, { count: 10 })).items)).toEqual([
+        'Patient/p1/3',
+        'Patient/p2/1',
+        'Patient/p1/2',
+        'Patient/p1/1',
+      ]);
+      expect(ids((await a.readHistory({ level: 'instance', type: 'Patient', id: 'p1' }, { count: 10 })).items)).toEqual([
+        'Patient/p1/3',
+        'Patient/p1/2',
+        'Patient/p1/1',
+      ]);
+      // since is inclusive.
+      const since = new Date(T0 + 3000).toISOString();
+      expect(ids((await a.readHistory({ level: 'system' }, { count: 10, since })).items)).toEqual([
+        'Patient/p1/3',
+        'Patient/p2/1',
+        'Patient/p1/2',
+      ]);
+      // Paging with `before`.
+      const page1 = await a.readHistory({ level: 'system' }, { count: 2 });
+      expect(ids(page1.items)).toEqual(['Patient/p1/3', 'Patient/p2/1']);
+      const page2 = await a.readHistory({ level: 'system' }, { count: 2, before: page1.items[1]!.seq });
+      expect(ids(page2.items)).toEqual(['Patient/p1/2', 'Observation/o1/1']);
+      const page3 = await a.readHistory({ level: 'system' }, { count: 2, before: page2.items[1]!.seq });
+      expect(ids(page3.items)).toEqual(['Patient/p1/1']);
+      // A write between pages does not disturb the cursor.
+      await a.transact((tx) => tx.writeVersion(write('p9', '1')));
+      expect(ids((await a.readHistory({ level: 'system' }, { count: 2, before: page1.items[1]!.seq })).items)).toEqual([
+        'Patient/p1/2',
+        'Observation/o1/1',
+      ]);
+    });
+
+    it('stores jobs with compare-and-set on revision', async () => {
+      const a = make();
+      await a.transact((tx) => tx.writeJob(job('j1', 1), null));
+      await a.transact((tx) => tx.writeJob(job('j2', 1, 'running'), null));
+      await a.transact((tx) => tx.writeJob(job('j3', 1, 'completed'), null));
+      await expectConflict(a.transact((tx) => tx.writeJob(job('j1', 1), null)));
+      await expectConflict(a.transact((tx) => tx.writeJob(job('j1', 3), 2)));
+      await expectConflict(a.transact((tx) => tx.writeJob(job('nope', 2), 1)));
+      await a.transact((tx) => tx.writeJob({ ...job('j1', 2, 'running'), cancelRequested: true }, 1));
+      expect(await a.readJob('j1')).toMatchObject({ revision: 2, status: 'running', cancelRequested: true });
+      expect(await a.readJob('zzz')).toBeUndefined();
+      expect((await a.listUnfinishedJobs()).map((j) => j.id)).toEqual(['j1', 'j2']);
+      await a.transact((tx) => tx.writeJob(job('j1', 3, 'failed'), 2));
+      expect((await a.listUnfinishedJobs()).map((j) => j.id)).toEqual(['j2']);
+    });
+
+    it('searches with sort and keyset paging that survives writes between pages', async () => {
+      const a = make();
+      const birth = (id: string, year: number | undefined): VersionWrite =>
+        write(id, '1', {
+          index: [
+            { param: '_id', kind: 'token', system: null, code: id },
+            ...(year === undefined
+              ? []
+              : [
+                  {
+                    param: 'birthdate',
+                    kind: 'date' as const,
+                    low: Date.UTC(year, 0, 1),
+                    high: Date.UTC(year + 1, 0, 1) - 1,
+                  },
+                ]),
+          ],
+        });
+      await a.transact(async (tx) => {
+        await tx.writeVersion(birth('a', 1990));
+        await tx.writeVersion(birth('b', 1980));
+        await tx.writeVersion(birth('c', undefined));
+        await tx.writeVersion(birth('d', 1985));
+        await tx.writeVersion(birth('e', 1980));
+      });
+      const sorted = async (descending: boolean) => {
+        const out: string[] = [];
+        let after: string | undefined;
+        for (;;) {
+          const q = query({
+            sort: [
+              { param: 'birthdate', descending },
+              { param: '_id', descending: false },
+            ],
+            limit: 2,
+            total: true,
+            ...(after === undefined ? {} : { after }),
+          });
+          const page = await a.search(q);
+          expect(page.total).toBe(out.length === 0 ? 5 : 6);
+          out.push(...page.hits.map((h) => h.id));
+          if (page.hits.length < 2) break;
+          after = page.hits[page.hits.length - 1]!.position;
+          if (out.length === 2) await a.transact((tx) => tx.writeVersion(birth('x', 1970)));
+        }
+        await a.transact((tx) => tx.purge({ type: 'Patient', id: 'x' }, 'none'));
+        return out;
+      };
+      expect(await sorted(false)).toEqual(['b', 'e', 'd', 'a', 'c']);
+      expect(await sorted(true)).toEqual(['a', 'd', 'b', 'e', 'x', 'c']);
+    });
+
+    it('durability: migrations are idempotent and data survives reopen', async () => {
+      if (kind === 'memory') return;
+      const filename = join(dir, 'db.sqlite');
+      const a = new SqliteAdapter({ filename });
+      await a.transact(async (tx) => {
+        await tx.writeVersion(write('p1', '1'));
+        await tx.writeJob(job('j1', 1), null);
+      });
+      await a.close();
+      await a.close(); // idempotent
+      await expect(a.readCurrent({ type: 'Patient', id: 'p1' })).rejects.toThrow(/closed/);
+      const b = adapter({ filename });
+      expect((await b.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
+      expect((await b.readJob('j1'))?.revision).toBe(1);
+      const raw = new Database(filename, { readonly: true });
+      expect(raw.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+      expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+      raw.close();
+      const seq = await b.transact((tx) => tx.writeVersion(write('p1', '2')));
+      expect(seq).toBe(2);
+    });
+  });
+}
+
+describe('SqliteAdapter opening', () => {
+  it('creates the parent directory of the file', async () => {
+    const filename = join(dir, 'a', 'b', 'fhir.db');
+    const a = adapter({ filename });
+    await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+    expect(existsSync(filename)).toBe(true);
+  });
+
+  it('refuses a file that is not a SQLite database, leaving it untouched', () => {
+    const filename = join(dir, 'not.db');
+    const content = 'This is a plain text file, certainly not a SQLite database. '.repeat(40);
+    writeFileSync(filename, content);
+    expect(() => new SqliteAdapter({ filename })).toThrow(/is not a SQLite database/);
+    expect(() => new SqliteAdapter({ filename })).toThrow(/is not a SQLite database/);
+    expect(readFileSync(filename, 'utf8')).toBe(content);
+  });
+
+  it('refuses a corrupt SQLite file', async () => {
+    const filename = join(dir, 'corrupt.db');
+    const a = new SqliteAdapter({ filename });
+    await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+    await a.close();
+    const fs = await import('node:fs');
+    const bytes = fs.readFileSync(filename);
+    bytes.fill(0x5a, 16, 100); // smash the header fields after the magic string
+    fs.writeFileSync(filename, bytes);
+    expect(() => new SqliteAdapter({ filename })).toThrow(/not a SQLite database|corrupt/);
+  });
+
+  it('refuses a read-only database', () => {
+    const filename = join(dir, 'ro.db');
+    new Database(filename).close();
+    const ro = new Database(filename, { readonly: true });
+    expect(() => new SqliteAdapter({ database: ro })).toThrow(/read-only/);
+    ro.close();
+    if (process.getuid?.() !== 0) {
+      // (root ignores file permissions)
+      chmodSync(filename, 0o444);
+      expect(() => new SqliteAdapter({ filename })).toThrow(/read-only/);
+    }
+  });
+
+  it('rejects an invalid synchronous level and accepts a configured one', () => {
+    expect(() => new SqliteAdapter({ filename: ':memory:', synchronous: 'SOMETIMES' as 'FULL' })).toThrow(/synchronous/);
+    const a = adapter({ filename: join(dir, 'full.db'), synchronous: 'FULL' });
+    expect(a.filename).toContain('full.db');
+  });
+
+  it('accepts a better-sqlite3 database: file and in-memory', async () => {
+    const fileDb = new Database(join(dir, 'given.db'));
+    const a = adapter({ database: fileDb });
+    expect(a.capabilities.durable).toBe(true);
+    await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+    expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
+
+    const memDb = new Database(':memory:');
+    const m = adapter({ database: memDb });
+    expect(m.capabilities.durable).toBe(false);
+    await m.transact((tx) => tx.writeVersion(write('p1', '1')));
+    // Outside reads wait for the unit in flight, so they never see its writes.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let wrote!: () => void;
+    const written = new Promise<void>((r) => (wrote = r));
+    const unit = m.transact(async (tx) => {
+      await tx.writeVersion(write('p1', '2'));
+      wrote();
+      await gate;
+    });
+    await written;
+    const read = m.readCurrent({ type: 'Patient', id: 'p1' });
+    let settled = false;
+    void read.then(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(settled).toBe(false);
+    release();
+    await unit;
+    expect((await read)?.versionId).toBe('2');
+    // From inside the unit, an outside read throws instead of deadlocking.
+    await expect(m.transact(async () => m.readCurrent({ type: 'Patient', id: 'p1' }))).rejects.toThrow(/in flight/);
+  });
+});
