@@ -28,6 +28,8 @@ export interface FhirHttpResponse {
 
 const decoder = new TextDecoder();
 
+const isJson = (mediaType: string): boolean => mediaType === 'application/json' || mediaType.endsWith('+json');
+
 const encoder = new TextEncoder();
 
 function exceeds(body: string | Uint8Array, max: number): boolean {
@@ -61,7 +63,8 @@ export function toRouteRequest(request: FhirHttpRequest, limits: { maxBodyBytes:
       throw new FhirError(413, 'too-long', `The request body exceeds the limit of ${limits.maxBodyBytes} bytes.`);
     }
     const text = typeof raw === 'string' ? raw : decoder.decode(raw);
-    if (text.trim() !== '') body = contentType === 'application/x-www-form-urlencoded' ? text : parseJson(text);
+    // Only JSON is parsed; any other body reaches the router as text, which answers 415 for it.
+    if (text.trim() !== '') body = contentType === undefined || isJson(contentType) ? parseJson(text) : text;
   } else if (raw !== undefined) {
     body = raw;
     bodyIsParsed = true;

@@ -1,4 +1,504 @@
+/**
+ * The engine's FHIR REST behaviour on one adapter: versioning, If-Match, create/update, delete,
+ * history and purge, through both the typed API and handle(). Part of the adapter conformance
+ * suite, so every adapter gives the same answers.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixedClock, sequentialIds } from '../../src/clock.js';
+import { FhirEngine } from '../../src/engine.js';
+import { FhirError } from '../../src/errors.js';
+import type { Resource } from '../../src/resource/resource.js';
 import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
 
-/** Engine-level behaviour on one adapter (filled in below). */
-export function registerEngineConformance(_name: string, _makeAdapter: () => Promise<StorageAdapter>): void {}
+const FHIR_JSON = { 'content-type': 'application/fhir+json' };
+
+/** A test client over one engine: JSON in, parsed JSON out. */
+export function client(engine: FhirEngine) {
+  return async (method: string, url: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const response = await engine.handle({
+      method,
+      url,
+      headers: body === undefined ? headers : { ...FHIR_JSON, ...headers },
+      ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    return { ...response, json: response.body ? (JSON.parse(response.body) as Record<string, any>) : undefined };
+  };
+}
+
+const patient = (extra: Record<string, unknown> = {}): Resource => ({
+  resourceType: 'Patient',
+  name: [{ family: 'Doe', given: ['Jane'] }],
+  ...extra,
+});
+
+export function registerEngineConformance(name: string, makeAdapter: () => Promise<StorageAdapter>): void {
+  describe(`engine conformance: ${name}`, () => {
+    let engine: FhirEngine;
+    const setup = async () => {
+      engine = new FhirEngine({
+        storage: await makeAdapter(),
+        clock: fixedClock('2026-01-01T00:00:00Z', 1000),
+        ids: sequentialIds(),
+        baseUrl: 'http://fhir.test',
+      });
+      return { engine, http: client(engine) };
+    };
+    afterEach(async () => {
+      await engine?.close();
+    });
+
+    describe('create and read', () => {
+      it('POST assigns id, versionId 1, lastUpdated, ETag, Last-Modified and a versioned Location', async () => {
+        const { http } = await setup();
+        const res = await http('POST', '/Patient', patient({ id: 'client-id', meta: { versionId: '7' } }));
+        expect(res.status).toBe(201);
+        expect(res.json).toMatchObject({ resourceType: 'Patient', id: '1', meta: { versionId: '1', lastUpdated: '2026-01-01T00:00:00.000Z' } });
+        expect(res.headers.etag).toBe('W/"1"');
+        expect(res.headers['last-modified']).toBe('Thu, 01 Jan 2026 00:00:00 GMT');
+        expect(res.headers.location).toBe('http://fhir.test/Patient/1/_history/1');
+        expect(res.headers['content-type']).toMatch(/^application\/fhir\+json/);
+        const read = await http('GET', '/Patient/1');
+        expect(read.status).toBe(200);
+        expect(read.json).toEqual(res.json);
+        expect(read.headers.etag).toBe('W/"1"');
+      });
+
+      it('typed create and read give the same resource', async () => {
+        await setup();
+        const created = await engine.create(patient());
+        expect(created).toMatchObject({ outcome: 'created', versionId: '1', etag: 'W/"1"', location: 'http://fhir.test/Patient/1/_history/1' });
+        expect(await engine.read('Patient', '1')).toEqual(created.resource);
+      });
+
+      it('read of an unknown id → 404, of an unknown type → 404, vread of a missing version → 404', async () => {
+        const { http } = await setup();
+        expect((await http('GET', '/Patient/nope')).status).toBe(404);
+        expect((await http('GET', '/Unicorn/1')).status).toBe(404);
+        expect((await http('POST', '/Unicorn', { resourceType: 'Unicorn' })).status).toBe(404);
+        expect((await http('GET', '/patient/1')).status).toBe(404);
+        await http('POST', '/Patient', patient());
+        expect((await http('GET', '/Patient/1/_history/2')).status).toBe(404);
+        await expect(engine.read('Patient', 'nope')).rejects.toMatchObject({ status: 404 });
+      });
+
+      it('malformed JSON → 400, wrong resourceType → 400, bad id syntax → 400, other content types → 415', async () => {
+        const { http } = await setup();
+        const bad = await http('POST', '/Patient', '{"resourceType": ');
+        expect(bad.status).toBe(400);
+        expect(bad.json?.resourceType).toBe('OperationOutcome');
+        expect((await http('POST', '/Patient', { resourceType: 'Observation' })).status).toBe(400);
+        expect((await http('POST', '/Patient', [1, 2])).status).toBe(400);
+        expect((await http('PUT', '/Patient/bad$id', patient({ id: 'bad$id' }))).status).toBe(400);
+        expect((await http('PUT', `/Patient/${'x'.repeat(65)}`, patient({ id: 'x'.repeat(65) }))).status).toBe(400);
+        const xml = await http('POST', '/Patient', '<Patient/>', { 'content-type': 'application/fhir+xml' });
+        expect(xml.status).toBe(415);
+        const none = await engine.handle({ method: 'POST', url: '/Patient', body: JSON.stringify(patient()) });
+        expect(none.status).toBe(415);
+        // Nothing was written by any of them.
+        expect((await http('GET', '/_history')).json?.entry ?? []).toHaveLength(0);
+      });
+
+      it('an unknown route → 404, a wrong method → 405, both as OperationOutcome', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient());
+        const notAllowed = await http('DELETE', '/Patient/1/_history/1');
+        expect(notAllowed.status).toBe(405);
+        expect(notAllowed.json?.resourceType).toBe('OperationOutcome');
+        expect((await http('GET', '/Patient/1/foo/bar/baz')).status).toBe(404);
+      });
+
+      it('GET /metadata returns a CapabilityStatement', async () => {
+        const { http } = await setup();
+        const res = await http('GET', '/metadata');
+        expect(res.status).toBe(200);
+        expect(res.json?.resourceType).toBe('CapabilityStatement');
+        const types = res.json?.rest[0].resource.map((r: { type: string }) => r.type);
+        expect(types).toContain('Patient');
+        expect(types).toContain('Observation');
+      });
+    });
+
+    describe('update and versioning', () => {
+      it('PUT updates with versionId + 1 and no Location; a client versionId never decides', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient());
+        const res = await http('PUT', '/Patient/1', patient({ id: '1', gender: 'female', meta: { versionId: '99' } }));
+        expect(res.status).toBe(200);
+        expect(res.json?.meta).toMatchObject({ versionId: '2', lastUpdated: '2026-01-01T00:00:01.000Z' });
+        expect(res.headers.etag).toBe('W/"2"');
+        expect(res.headers.location).toBeUndefined();
+        expect((await http('GET', '/Patient/1/_history/1')).json?.gender).toBeUndefined();
+      });
+
+      it('PUT of a new id creates it (201, version 1, Location)', async () => {
+        const { http } = await setup();
+        const res = await http('PUT', '/Patient/abc', patient({ id: 'abc' }));
+        expect(res.status).toBe(201);
+        expect(res.json?.meta.versionId).toBe('1');
+        expect(res.headers.location).toBe('http://fhir.test/Patient/abc/_history/1');
+      });
+
+      it('PUT without a body id, or with a different one → 400 and nothing written', async () => {
+        const { http } = await setup();
+        expect((await http('PUT', '/Patient/a', patient())).status).toBe(400);
+        expect((await http('PUT', '/Patient/a', patient({ id: 'b' }))).status).toBe(400);
+        expect((await http('GET', '/Patient/a')).status).toBe(404);
+        expect((await http('GET', '/Patient/b')).status).toBe(404);
+      });
+
+      it('an update with the same content writes no version: 200 with the current one', async () => {
+        const { http } = await setup();
+        const created = await http('POST', '/Patient', patient({ meta: { tag: [{ code: 't' }] } }));
+        const same = await http('PUT', '/Patient/1', { ...created.json, meta: { versionId: '5', lastUpdated: '2020-01-01T00:00:00Z', tag: [{ code: 't' }] } });
+        expect(same.status).toBe(200);
+        expect(same.headers.etag).toBe('W/"1"');
+        expect(same.json?.meta.lastUpdated).toBe(created.json?.meta.lastUpdated);
+        // A change to a tag is a change.
+        const tagged = await http('PUT', '/Patient/1', { ...created.json, meta: { tag: [{ code: 'u' }] } });
+        expect(tagged.headers.etag).toBe('W/"2"');
+        expect((await http('GET', '/Patient/1/_history')).json?.entry).toHaveLength(2);
+      });
+
+      it('If-Match: matching → 200, mismatch → 412, malformed → 400, on a missing id → 404; nothing changes', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient());
+        const body = patient({ id: '1', gender: 'male' });
+        expect((await http('PUT', '/Patient/1', body, { 'if-match': 'W/"2"' })).status).toBe(412);
+        expect((await http('PUT', '/Patient/1', body, { 'if-match': 'W/"abc"' })).status).toBe(412);
+        expect((await http('PUT', '/Patient/1', body, { 'if-match': 'Jibberish' })).status).toBe(400);
+        expect((await http('PUT', '/Patient/9', patient({ id: '9' }), { 'if-match': 'W/"1"' })).status).toBe(404);
+        expect((await http('GET', '/Patient/1')).json?.meta.versionId).toBe('1');
+        expect((await http('GET', '/Patient/9')).status).toBe(404);
+        const ok = await http('PUT', '/Patient/1', body, { 'if-match': 'W/"1"' });
+        expect(ok.status).toBe(200);
+        expect(ok.headers.etag).toBe('W/"2"');
+        expect((await http('PUT', '/Patient/1', patient({ id: '1' }), { 'if-match': '"2"' })).status).toBe(200);
+      });
+
+      it('8 concurrent If-Match: W/"1" updates: exactly one 200, the rest 409/412, no lost update', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient());
+        const results = await Promise.all(
+          Array.from({ length: 8 }, (_, i) =>
+            http('PUT', '/Patient/1', patient({ id: '1', name: [{ family: `F${i}` }] }), { 'if-match': 'W/"1"' }),
+          ),
+        );
+        const ok = results.filter((r) => r.status === 200);
+        expect(ok).toHaveLength(1);
+        expect(results.every((r) => r.status === 200 || r.status === 409 || r.status === 412)).toBe(true);
+        const current = await http('GET', '/Patient/1');
+        expect(current.json?.meta.versionId).toBe('2');
+        expect(current.json?.name).toEqual(ok[0]!.json?.name);
+      });
+
+      it('typed update honours ifMatch and reports unchanged', async () => {
+        await setup();
+        const { resource } = await engine.create(patient());
+        await expect(engine.update({ ...resource, gender: 'other' }, { ifMatch: 'W/"3"' })).rejects.toBeInstanceOf(FhirError);
+        const updated = await engine.update({ ...resource, gender: 'other' }, { ifMatch: 'W/"1"' });
+        expect(updated.outcome).toBe('updated');
+        expect((await engine.update(updated.resource)).outcome).toBe('unchanged');
+      });
+
+      it('lastUpdated increases per resource even when the clock stands still', async () => {
+        engine = new FhirEngine({ storage: await makeAdapter(), clock: fixedClock('2026-01-01T00:00:00Z'), ids: sequentialIds() });
+        const a = await engine.create(patient());
+        const b = await engine.update({ ...a.resource, gender: 'male' });
+        expect(Date.parse(b.lastUpdated)).toBeGreaterThan(Date.parse(a.lastUpdated));
+      });
+    });
+
+    describe('Prefer: return', () => {
+      it('minimal → no body; OperationOutcome → an outcome; representation → the resource', async () => {
+        const { http } = await setup();
+        const minimal = await http('POST', '/Patient', patient(), { prefer: 'return=minimal' });
+        expect(minimal.status).toBe(201);
+        expect(minimal.body).toBeUndefined();
+        expect(minimal.headers.location).toBeDefined();
+        const outcome = await http('POST', '/Patient', patient(), { prefer: 'return=OperationOutcome' });
+        expect(outcome.json?.resourceType).toBe('OperationOutcome');
+        const full = await http('PUT', '/Patient/1', patient({ id: '1', gender: 'male' }), { prefer: 'return=representation' });
+        expect(full.json?.gender).toBe('male');
+      });
+    });
+
+    describe('delete', () => {
+      it('soft delete: 204 with the tombstone ETag, read → 410, history keeps every version, vread works', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient());
+        await http('PUT', '/Patient/1', patient({ id: '1', gender: 'male' }));
+        const del = await http('DELETE', '/Patient/1');
+        expect(del.status).toBe(204);
+        expect(del.headers.etag).toBe('W/"3"');
+        const read = await http('GET', '/Patient/1');
+        expect(read.status).toBe(410);
+        expect(read.headers.etag).toBe('W/"3"');
+        expect((await http('GET', '/Patient/1/_history/1')).status).toBe(200);
+        expect((await http('GET', '/Patient/1/_history/3')).status).toBe(410);
+        const history = await http('GET', '/Patient/1/_history');
+        expect(history.json?.entry.map((e: any) => e.request.method)).toEqual(['DELETE', 'PUT', 'POST']);
+        expect(history.json?.entry.map((e: any) => e.response.status)).toEqual(['204 No Content', '200 OK', '201 Created']);
+        await expect(engine.read('Patient', '1')).rejects.toMatchObject({ status: 410 });
+      });
+
+      it('deleting an unknown or already-deleted id → 204 and no new version', async () => {
+        const { http } = await setup();
+        const unknown = await http('DELETE', '/Patient/zzz');
+        expect(unknown.status).toBe(204);
+        expect(unknown.headers.etag).toBeUndefined();
+        expect((await http('GET', '/Patient/zzz')).status).toBe(404);
+        await http('POST', '/Patient', patient());
+        await http('DELETE', '/Patient/1');
+        const again = await http('DELETE', '/Patient/1');
+        expect(again.status).toBe(204);
+        expect((await http('GET', '/Patient/1/_history')).json?.entry).toHaveLength(2);
+      });
+
+      it('a PUT after a soft delete recreates the resource as the next version', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient());
+        await http('DELETE', '/Patient/1');
+        const revived = await http('PUT', '/Patient/1', patient({ id: '1' }));
+        expect([200, 201]).toContain(revived.status);
+        expect(revived.json?.meta.versionId).toBe('3');
+        expect((await http('GET', '/Patient/1')).status).toBe(200);
+      });
+
+      it('hardDelete=true (or _hardDelete) removes the resource and its whole history', async () => {
+        const { http } = await setup();
+        for (const param of ['hardDelete', '_hardDelete']) {
+          const created = await http('POST', '/Patient', patient());
+          const id = created.json!.id;
+          await http('PUT', `/Patient/${id}`, { ...created.json, gender: 'male' });
+          const del = await http('DELETE', `/Patient/${id}?${param}=true`);
+          expect(del.status).toBe(204);
+          expect((await http('GET', `/Patient/${id}`)).status).toBe(404);
+          expect((await http('GET', `/Patient/${id}/_history/1`)).status).toBe(404);
+          expect((await http('GET', `/Patient/${id}/_history`)).status).toBe(404);
+        }
+      });
+
+      it('typed delete reports what it did', async () => {
+        await setup();
+        await engine.create(patient());
+        expect(await engine.delete('Patient', '1')).toEqual({ deleted: 1, versionId: '2' });
+        expect(await engine.delete('Patient', '1')).toEqual({ deleted: 0 });
+        expect(await engine.delete('Patient', '1', { hard: true })).toEqual({ deleted: 1 });
+      });
+
+      it('$purge-history keeps the current version; versions keep counting afterwards', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient());
+        await http('PUT', '/Patient/1', patient({ id: '1', gender: 'male' }));
+        const purge = await http('DELETE', '/Patient/1/$purge-history');
+        expect(purge.status).toBe(204);
+        expect((await http('GET', '/Patient/1')).json?.meta.versionId).toBe('2');
+        expect((await http('GET', '/Patient/1/_history/2')).status).toBe(200);
+        expect((await http('GET', '/Patient/1/_history/1')).status).toBe(404);
+        expect((await http('GET', '/Patient/1/_history')).json?.entry).toHaveLength(1);
+        const next = await http('PUT', '/Patient/1', patient({ id: '1', gender: 'female' }));
+        expect(next.json?.meta.versionId).toBe('3');
+        expect((await http('DELETE', '/Patient/none/$purge-history')).status).toBe(404);
+      });
+    });
+
+    describe('conditional interactions', () => {
+      const withId = (value: string) => patient({ identifier: [{ system: 'urn:sys', value }] });
+
+      it('conditional create: 0 matches → 201, 1 → 200 with the existing resource, >1 → 412', async () => {
+        const { http } = await setup();
+        const first = await http('POST', '/Patient', withId('a'), { 'if-none-exist': 'identifier=urn:sys|a' });
+        expect(first.status).toBe(201);
+        const again = await http('POST', '/Patient', withId('a'), { 'if-none-exist': 'identifier=urn:sys|a' });
+        expect(again.status).toBe(200);
+        expect(again.json?.id).toBe(first.json?.id);
+        expect(again.headers.etag).toBe('W/"1"');
+        expect(again.headers.location).toBe(`http://fhir.test/Patient/${first.json?.id}/_history/1`);
+        await http('POST', '/Patient', withId('a'));
+        const many = await http('POST', '/Patient', withId('a'), { 'if-none-exist': 'identifier=urn:sys|a' });
+        expect(many.status).toBe(412);
+        expect((await http('POST', '/Patient', withId('b'), { 'if-none-exist': '&' })).status).toBe(400);
+        const typed = await engine.create(withId('c'), { ifNoneExist: 'identifier=urn:sys|c' });
+        expect((await engine.create(withId('c'), { ifNoneExist: 'identifier=urn:sys|c' })).outcome).toBe('matched');
+        expect(typed.outcome).toBe('created');
+      });
+
+      it('10 concurrent conditional creates with the same criteria create exactly one resource', async () => {
+        const { http } = await setup();
+        const results = await Promise.all(
+          Array.from({ length: 10 }, () => http('POST', '/Patient', withId('race'), { 'if-none-exist': 'identifier=urn:sys|race' })),
+        );
+        expect(results.filter((r) => r.status === 201)).toHaveLength(1);
+        expect(results.filter((r) => r.status === 200)).toHaveLength(9);
+        const found = await http('GET', '/Patient?identifier=urn:sys|race');
+        expect(found.json?.entry).toHaveLength(1);
+      });
+
+      it('conditional update: 0 → 201, 1 → 200 on the match, different body id → 400, >1 → 412, no criteria → 400', async () => {
+        const { http } = await setup();
+        const created = await http('PUT', '/Patient?identifier=urn:sys|u', withId('u'));
+        expect(created.status).toBe(201);
+        const id = created.json?.id;
+        const updated = await http('PUT', '/Patient?identifier=urn:sys|u', { ...withId('u'), gender: 'male' });
+        expect(updated.status).toBe(200);
+        expect(updated.json).toMatchObject({ id, gender: 'male', meta: { versionId: '2' } });
+        expect((await http('PUT', '/Patient?identifier=urn:sys|u', { ...withId('u'), id: 'other' })).status).toBe(400);
+        const withClientId = await http('PUT', '/Patient?identifier=urn:sys|new', { ...withId('new'), id: 'mine' });
+        expect(withClientId.status).toBe(201);
+        expect(withClientId.json?.id).toBe('mine');
+        await http('POST', '/Patient', withId('u'));
+        expect((await http('PUT', '/Patient?identifier=urn:sys|u', withId('u'))).status).toBe(412);
+        expect((await http('PUT', '/Patient', withId('u'))).status).toBe(400);
+      });
+
+      it('conditional delete: 1 match deleted, >1 without _count → 412, _count deletes up to N with Items-Deleted', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', withId('d1'));
+        expect((await http('DELETE', '/Patient?identifier=urn:sys|d1')).status).toBe(204);
+        expect((await http('GET', '/Patient?identifier=urn:sys|d1')).json?.entry ?? []).toHaveLength(0);
+        expect((await http('DELETE', '/Patient?identifier=urn:sys|nothing')).status).toBe(204);
+        for (let i = 0; i < 5; i++) await http('POST', '/Patient', patient({ meta: { tag: [{ system: 'urn:t', code: 'many' }] } }));
+        const refused = await http('DELETE', '/Patient?_tag=urn:t|many');
+        expect(refused.status).toBe(412);
+        expect((await http('GET', '/Patient?_tag=urn:t|many')).json?.entry).toHaveLength(5);
+        const three = await http('DELETE', '/Patient?_tag=urn:t|many&_count=3');
+        expect(three.status).toBe(204);
+        expect(three.headers['items-deleted']).toBe('3');
+        expect((await http('GET', '/Patient?_tag=urn:t|many')).json?.entry).toHaveLength(2);
+        const hard = await http('DELETE', '/Patient?_tag=urn:t|many&_count=100&hardDelete=true');
+        expect(hard.headers['items-deleted']).toBe('2');
+        for (const bad of ['0', '-1', '101', '2147483647', 'abc']) {
+          expect((await http('DELETE', `/Patient?_tag=urn:t|many&_count=${bad}`)).status).toBe(400);
+        }
+      });
+
+      it('conditional delete with no usable criteria → 412 or 400, never a delete of everything', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient());
+        expect((await http('DELETE', '/Patient')).status).toBe(400);
+        expect((await http('DELETE', '/Patient?_tag=')).status).toBe(412);
+        expect((await http('DELETE', '/Patient?unknownParam=1')).status).toBe(412);
+        expect((await http('DELETE', '/Patient?_count=10')).status).toBe(412);
+        expect((await http('DELETE', '/Patient?hardDelete=true')).status).toBe(412);
+        expect((await http('GET', '/Patient/1')).status).toBe(200);
+        await expect(engine.conditionalDelete('Patient', '')).rejects.toMatchObject({ status: 412 });
+      });
+
+      it('conditional references in a body resolve to Type/id; none or several → 400', async () => {
+        const { http } = await setup();
+        const p = await http('POST', '/Patient', withId('ref'));
+        const obs = await http('POST', '/Observation', {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { text: 'x' },
+          subject: { reference: 'Patient?identifier=urn:sys|ref' },
+        });
+        expect(obs.status).toBe(201);
+        expect(obs.json?.subject.reference).toBe(`Patient/${p.json?.id}`);
+        const dangling = await http('POST', '/Observation', {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { text: 'x' },
+          subject: { reference: 'Patient?identifier=urn:sys|none' },
+        });
+        expect(dangling.status).toBe(400);
+      });
+    });
+
+    describe('patch', () => {
+      const JSON_PATCH = { 'content-type': 'application/json-patch+json' };
+
+      it('JSON Patch applies, bumps the version, and a no-op patch writes nothing', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient({ gender: 'male' }));
+        const res = await http('PATCH', '/Patient/1', [{ op: 'replace', path: '/gender', value: 'female' }, { op: 'remove', path: '/name' }], JSON_PATCH);
+        expect(res.status).toBe(200);
+        expect(res.json).toMatchObject({ gender: 'female', meta: { versionId: '2' } });
+        expect(res.json?.name).toBeUndefined();
+        const same = await http('PATCH', '/Patient/1', [{ op: 'replace', path: '/gender', value: 'female' }], JSON_PATCH);
+        expect(same.headers.etag).toBe('W/"2"');
+      });
+
+      it('failing test op, immutable paths and bad documents → 400 and nothing changes', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient({ gender: 'male' }));
+        for (const ops of [
+          [{ op: 'test', path: '/gender', value: 'female' }, { op: 'replace', path: '/gender', value: 'other' }],
+          [{ op: 'replace', path: '/id', value: 'x' }],
+          [{ op: 'replace', path: '/resourceType', value: 'Observation' }],
+          [{ op: 'replace', path: '/meta/versionId', value: '9' }],
+          [{ op: 'add', path: '/__proto__/polluted', value: 1 }],
+          [{ op: 'jump', path: '/gender' }],
+          { not: 'an array' },
+        ]) {
+          expect((await http('PATCH', '/Patient/1', ops, JSON_PATCH)).status).toBe(400);
+        }
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+        expect((await http('GET', '/Patient/1')).json?.meta.versionId).toBe('1');
+        expect((await http('PATCH', '/Patient/1', '', JSON_PATCH)).status).toBe(400);
+        expect((await http('PATCH', '/Patient/1', [{ op: 'remove', path: '/gender' }], { 'content-type': 'text/plain' })).status).toBe(415);
+      });
+
+      it('FHIRPath Patch applies a Parameters body', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient());
+        const res = await http('PATCH', '/Patient/1', {
+          resourceType: 'Parameters',
+          parameter: [
+            { name: 'operation', part: [{ name: 'type', valueCode: 'add' }, { name: 'path', valueString: 'Patient' }, { name: 'name', valueString: 'birthDate' }, { name: 'value', valueDate: '1990-02-03' }] },
+          ],
+        });
+        expect(res.status).toBe(200);
+        expect(res.json?.birthDate).toBe('1990-02-03');
+        const bad = await http('PATCH', '/Patient/1', { resourceType: 'Parameters', parameter: [{ name: 'operation', part: [{ name: 'type', valueCode: 'coo' }] }] });
+        expect(bad.status).toBe(400);
+      });
+
+      it('If-Match on patch, missing target → 404, deleted → 410, conditional patch 0/1/>1', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient({ identifier: [{ system: 'urn:sys', value: 'p' }] }));
+        const op = [{ op: 'add', path: '/gender', value: 'male' }];
+        expect((await http('PATCH', '/Patient/1', op, { ...JSON_PATCH, 'if-match': 'W/"5"' })).status).toBe(412);
+        expect((await http('PATCH', '/Patient/1', op, { ...JSON_PATCH, 'if-match': 'W/"1"' })).status).toBe(200);
+        expect((await http('PATCH', '/Patient/404', op, JSON_PATCH)).status).toBe(404);
+        expect((await http('PATCH', '/Patient?identifier=urn:sys|none', op, JSON_PATCH)).status).toBe(404);
+        const cond = await http('PATCH', '/Patient?identifier=urn:sys|p', [{ op: 'replace', path: '/gender', value: 'female' }], JSON_PATCH);
+        expect(cond.status).toBe(200);
+        expect(cond.json?.gender).toBe('female');
+        await http('POST', '/Patient', patient({ identifier: [{ system: 'urn:sys', value: 'p' }] }));
+        expect((await http('PATCH', '/Patient?identifier=urn:sys|p', op, JSON_PATCH)).status).toBe(412);
+        await http('DELETE', '/Patient/1');
+        expect((await http('PATCH', '/Patient/1', op, JSON_PATCH)).status).toBe(410);
+        const typed = await engine.patch('Patient', '2', { jsonPatch: [{ op: 'add', path: '/active', value: true }] });
+        expect(typed.resource.active).toBe(true);
+      });
+    });
+
+    describe('history', () => {
+      it('instance, type and system history, newest first, with _count, next links and _since', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient()); // t0
+        await http('POST', '/Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' } }); // t1
+        await http('PUT', '/Patient/1', patient({ id: '1', gender: 'male' })); // t2
+        await http('POST', '/Patient', patient()); // t3
+        const type = await http('GET', '/Patient/_history');
+        expect(type.json).toMatchObject({ resourceType: 'Bundle', type: 'history' });
+        expect(type.json?.entry.map((e: any) => `${e.resource.id}/${e.resource.meta.versionId}`)).toEqual(['3/1', '1/2', '1/1']);
+        expect(type.json?.entry[0].fullUrl).toBe('http://fhir.test/Patient/3');
+        const page1 = await http('GET', '/_history?_count=2');
+        expect(page1.json?.entry).toHaveLength(2);
+        const next = page1.json?.link.find((l: any) => l.relation === 'next').url as string;
+        expect(next.startsWith('http://fhir.test/_history?')).toBe(true);
+        const page2 = await http('GET', next.replace('http://fhir.test', ''));
+        expect(page2.json?.entry.map((e: any) => e.resource.resourceType)).toEqual(['Observation', 'Patient']);
+        expect(page2.json?.link.find((l: any) => l.relation === 'next')).toBeUndefined();
+        const since = await http('GET', '/_history?_since=2026-01-01T00:00:02Z');
+        expect(since.json?.entry).toHaveLength(2);
+        expect((await http('GET', '/_history?_since=yesterday')).status).toBe(400);
+        expect((await http('GET', '/_history?_count=abc')).status).toBe(400);
+        const typed = await engine.history({ level: 'instance', type: 'Patient', id: '1' });
+        expect((typed as any).entry).toHaveLength(2);
+      });
+    });
+  });
+}

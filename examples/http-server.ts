@@ -1,0 +1,96 @@
+/**
+ * The example FHIR server: `npm start`. node:http in front of engine.handle(), on SQLite by default.
+ *
+ *   PORT      port to listen on (default 8080)
+ *   FHIR_DB   SQLite file (default ./data/fhir.sqlite); `:memory:` selects the in-memory adapter
+ *   MAX_BODY  largest request body in bytes (default 16 MiB)
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { FhirEngine } from '../src/index.js';
+import type { StorageAdapter } from '../src/index.js';
+
+/** Opens the storage `FHIR_DB` names: memory for `:memory:`, otherwise a SQLite file. */
+export async function openStorage(db: string): Promise<StorageAdapter> {
+  if (db === ':memory:') {
+    const { MemoryAdapter } = await import('../adapters/memory/index.js');
+    return new MemoryAdapter();
+  }
+  const { SqliteAdapter } = await import('../adapters/sqlite/index.js');
+  return new SqliteAdapter({ filename: db });
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        reject(new BodyTooLarge());
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+/** A node:http server that serves `engine` at `/`. */
+export function createFhirServer(engine: FhirEngine, maxBodyBytes = 16 * 1024 * 1024): Server {
+  return createServer(async (req, res) => {
+    let body: Buffer;
+    try {
+      body = await readBody(req, maxBodyBytes);
+    } catch (error) {
+      const tooLarge = error instanceof BodyTooLarge;
+      res.writeHead(tooLarge ? 413 : 400, { 'content-type': 'application/fhir+json' });
+      res.end(
+        JSON.stringify({
+          resourceType: 'OperationOutcome',
+          issue: [{ severity: 'error', code: tooLarge ? 'too-long' : 'invalid', diagnostics: tooLarge ? `The request body exceeds ${maxBodyBytes} bytes.` : 'The request body could not be read.' }],
+        }),
+      );
+      return;
+    }
+    const response = await engine.handle({
+      method: req.method ?? 'GET',
+      url: req.url ?? '/',
+      headers: req.headers,
+      ...(body.length > 0 && { body }),
+    });
+    res.writeHead(response.status, response.headers);
+    res.end(response.body);
+  });
+}
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 8080);
+  const db = process.env.FHIR_DB ?? './data/fhir.sqlite';
+  const maxBody = Number(process.env.MAX_BODY ?? 16 * 1024 * 1024);
+  let storage: StorageAdapter;
+  try {
+    storage = await openStorage(db);
+  } catch (error) {
+    console.error(`fhir-engine: cannot open FHIR_DB '${db}': ${(error as Error).message}`);
+    process.exit(1);
+  }
+  const engine = new FhirEngine({
+    storage,
+    baseUrl: process.env.BASE_URL ?? `http://localhost:${port}`,
+    limits: { maxBodyBytes: maxBody },
+    onError: (error) => console.error(error),
+  });
+  const server = createFhirServer(engine, maxBody);
+  server.listen(port, () => console.log(`fhir-engine listening on http://localhost:${port}/ (storage: ${storage.name}, FHIR_DB=${db})`));
+  const shutdown = (): void => {
+    server.close(() => void engine.close().then(() => process.exit(0)));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) void main();
