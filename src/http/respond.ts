@@ -58,7 +58,8 @@ export function writeResult(
       },
     };
   }
-  return { status, headers, body: resource };
+  // The stored JSON is the resource as written: send it without serialising again.
+  return { status, headers, body: version.json ?? resource };
 }
 
 /** The response to an error. */

@@ -5,8 +5,6 @@ import type { EngineContext } from './context.js';
 
 /** `Type?criteria`: a conditional reference (FHIR http.html §3.1.0.8.1, transactions; Azure resolves it on every write). */
 const CONDITIONAL_REFERENCE = /^([A-Z][A-Za-z]+)\?(.+)$/;
-/** A cheap look at the serialised body before walking it. */
-const MAY_HAVE_CONDITIONAL = /"reference"\s*:\s*"[A-Z][A-Za-z]+\?/;
 
 /** Calls `visit` on every object that has a string `reference`, depth first. */
 export function forEachReference(value: unknown, visit: (holder: { reference: string }) => void): void {
@@ -36,7 +34,11 @@ export async function resolveConditionalReferences(
   reader: StorageReader,
   resource: Resource,
 ): Promise<Resource> {
-  if (!MAY_HAVE_CONDITIONAL.test(JSON.stringify(resource))) return resource;
+  let found = false;
+  forEachReference(resource, (holder) => {
+    found ||= CONDITIONAL_REFERENCE.test(holder.reference);
+  });
+  if (!found) return resource;
   const copy = structuredClone(resource);
   const holders: { reference: string }[] = [];
   forEachReference(copy, (holder) => {

@@ -1,0 +1,78 @@
+/**
+ * Core CRUD throughput through handle() on the memory adapter (issue: core engine).
+ * Prints JSON lines: ops/s for create, read, update, delete, history at 20k Patients, and the heap
+ * growth per stored Patient version after 100k creates.
+ */
+import { MemoryAdapter } from '../adapters/memory/index.js';
+import { FhirEngine } from '../src/index.js';
+
+const N = 20_000;
+const HEAP_N = 100_000;
+
+const patient = (i: number) => ({
+  resourceType: 'Patient',
+  identifier: [{ system: 'http://hospital.example/mrn', value: `MRN${i}` }],
+  active: true,
+  name: [{ family: `Family${i % 1000}`, given: [`Given${i % 97}`] }],
+  gender: i % 2 ? 'male' : 'female',
+  birthDate: `19${String(50 + (i % 50)).padStart(2, '0')}-0${1 + (i % 9)}-1${i % 10}`,
+  address: [{ city: `City${i % 50}`, postalCode: `${10000 + (i % 9000)}`, country: 'US' }],
+});
+
+const json = { 'content-type': 'application/fhir+json' };
+
+function report(bench: string, ops: number, ms: number, extra: Record<string, unknown> = {}): void {
+  console.log(JSON.stringify({ bench, ops, ms: Math.round(ms), opsPerSec: Math.round((ops / ms) * 1000), ...extra }));
+}
+
+async function timed(bench: string, n: number, fn: (i: number) => Promise<unknown>): Promise<void> {
+  const start = performance.now();
+  for (let i = 0; i < n; i++) await fn(i);
+  report(bench, n, performance.now() - start);
+}
+
+async function crud(): Promise<void> {
+  const engine = new FhirEngine({ storage: new MemoryAdapter() });
+  const bodies = Array.from({ length: N }, (_, i) => JSON.stringify(patient(i)));
+  const ids: string[] = [];
+  // Warm-up: compile FHIRPath, JIT the hot paths.
+  for (let i = 0; i < 2000; i++) await engine.handle({ method: 'POST', url: '/Patient', headers: json, body: bodies[i]! });
+
+  await timed('core.create', N, async (i) => {
+    const res = await engine.handle({ method: 'POST', url: '/Patient', headers: json, body: bodies[i]! });
+    ids.push(JSON.parse(res.body!).id);
+  });
+  await timed('core.read', N, (i) => engine.handle({ method: 'GET', url: `/Patient/${ids[i]}` }));
+  const updates = ids.map((id, i) => JSON.stringify({ ...patient(i), id, active: false }));
+  await timed('core.update', N, (i) => engine.handle({ method: 'PUT', url: `/Patient/${ids[i]}`, headers: json, body: updates[i]! }));
+  await timed('core.history', N, (i) => engine.handle({ method: 'GET', url: `/Patient/${ids[i]}/_history` }));
+  await timed('core.delete', N, (i) => engine.handle({ method: 'DELETE', url: `/Patient/${ids[i]}` }));
+
+}
+
+/** Heap per stored version: 100k creates into a fresh adapter. */
+async function heap(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const heapEngine = new FhirEngine({ storage: new MemoryAdapter() });
+  gc?.();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < HEAP_N; i++) {
+    await heapEngine.handle({ method: 'POST', url: '/Patient', headers: json, body: JSON.stringify(patient(i)) });
+  }
+  gc?.();
+  const after = process.memoryUsage();
+  console.log(
+    JSON.stringify({
+      bench: 'core.memory',
+      versions: HEAP_N,
+      heapGrowthBytesPerVersion: Math.round((after.heapUsed - before) / HEAP_N),
+      peakRssMB: Math.round(after.rss / 2 ** 20),
+      gcExposed: gc !== undefined,
+      // Keeps the engine reachable until after the measurement.
+      stored: (await heapEngine.storage.readHistory({ level: 'system' }, { count: 1 })).items.length,
+    }),
+  );
+}
+
+await crud();
+await heap();
