@@ -3,7 +3,7 @@
  * prototype-pollution defences.
  * @packageDocumentation
  */
-import { isDeepStrictEqual } from 'node:util';
+import { jsonEqual } from '../resource/equal.js';
 import { FhirError } from '../errors.js';
 import type { Resource } from '../resource/resource.js';
 
@@ -86,7 +86,7 @@ export function assertPatchResultAllowed(original: Resource, patched: unknown): 
     throw new FhirError(400, 'invalid', 'The patched document is not a FHIR resource (a JSON object with a resourceType).');
   }
   for (const path of IMMUTABLE_ELEMENTS) {
-    if (!isDeepStrictEqual(getPath(original, path), getPath(patched, path))) {
+    if (!jsonEqual(getPath(original, path), getPath(patched, path))) {
       throw new FhirError(400, 'invalid', IMMUTABLE_MESSAGE, { expression: [[original.resourceType, ...path].join('.')] });
     }
   }

@@ -1,0 +1,44 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    return name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+const importsOf = (file: string): string[] =>
+  [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\b[^'"]*?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]/gm)].map(
+    (m) => (m[1] ?? m[2])!,
+  );
+
+describe('package boundaries', () => {
+  it('the core (src/) imports no adapter, no native module and no node: built-in', () => {
+    const offenders = sourceFiles(join(root, 'src')).flatMap((file) =>
+      importsOf(file)
+        .filter((spec) => spec.startsWith('node:') || spec === 'better-sqlite3' || spec.includes('/adapters/'))
+        .map((spec) => `${file.slice(root.length)} imports ${spec}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('only the SQLite adapter imports better-sqlite3', () => {
+    const importers = [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'adapters'))]
+      .filter((file) => importsOf(file).includes('better-sqlite3'))
+      .map((file) => file.slice(root.length));
+    expect(importers.every((file) => file.startsWith('adapters/sqlite/'))).toBe(true);
+  });
+
+  it('package.json exposes the core and each adapter as separate entry points', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining(['.', './adapters/memory', './adapters/sqlite']));
+    expect(pkg.dependencies['better-sqlite3']).toBeUndefined();
+    expect(pkg.peerDependenciesMeta['better-sqlite3'].optional).toBe(true);
+  });
+});
