@@ -28,8 +28,10 @@ function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) {
+        // Stop buffering; the connection is closed once the 413 is written.
+        req.removeAllListeners('data');
+        req.pause();
         reject(new BodyTooLarge());
-        req.destroy();
         return;
       }
       chunks.push(chunk);
@@ -47,12 +49,13 @@ export function createFhirServer(engine: FhirEngine, maxBodyBytes = 16 * 1024 * 
       body = await readBody(req, maxBodyBytes);
     } catch (error) {
       const tooLarge = error instanceof BodyTooLarge;
-      res.writeHead(tooLarge ? 413 : 400, { 'content-type': 'application/fhir+json' });
+      res.writeHead(tooLarge ? 413 : 400, { 'content-type': 'application/fhir+json', connection: 'close' });
       res.end(
         JSON.stringify({
           resourceType: 'OperationOutcome',
           issue: [{ severity: 'error', code: tooLarge ? 'too-long' : 'invalid', diagnostics: tooLarge ? `The request body exceeds ${maxBodyBytes} bytes.` : 'The request body could not be read.' }],
         }),
+        () => req.destroy(),
       );
       return;
     }

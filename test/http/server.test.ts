@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, chmodSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryAdapter } from '../../adapters/memory/index.js';
+import { createFhirServer } from '../../examples/http-server.js';
+import { FhirEngine } from '../../src/engine.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const children: ChildProcess[] = [];
+
+afterEach(() => {
+  for (const child of children.splice(0)) child.kill('SIGKILL');
+});
+
+/** Starts `npm start`'s script with the given environment; resolves with its port once it listens. */
+function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/http-server.ts'], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('listening')) resolve({ child, port });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
+  });
+}
+
+const exited = (child: ChildProcess): Promise<number | null> =>
+  new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+
+describe('example HTTP server', () => {
+  it('serves the engine over node:http with FHIR content types and a body size limit', async () => {
+    const engine = new FhirEngine({ storage: new MemoryAdapter() });
+    const server = createFhirServer(engine, 1000);
+    await new Promise<void>((resolve) => server.listen(0, resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const created = await fetch(`${base}/Patient`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Doe' }] }),
+      });
+      expect(created.status).toBe(201);
+      expect(created.headers.get('etag')).toBe('W/"1"');
+      const id = ((await created.json()) as { id: string }).id;
+      const read = await fetch(`${base}/Patient/${id}`);
+      expect(read.status).toBe(200);
+      expect(read.headers.get('content-type')).toMatch(/application\/fhir\+json/);
+      const xml = await fetch(`${base}/Patient`, { method: 'POST', headers: { 'content-type': 'text/xml' }, body: '<Patient/>' });
+      expect(xml.status).toBe(415);
+      const big = await fetch(`${base}/Patient`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({ resourceType: 'Patient', text: 'x'.repeat(5000) }),
+      });
+      expect(big.status).toBe(413);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('keeps data in the SQLite file across a restart (FHIR_DB)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fhir-engine-'));
+    const env = { FHIR_DB: join(dir, 'nested', 'fhir.sqlite') };
+    const first = await startServer(env);
+    const created = await fetch(`http://127.0.0.1:${first.port}/Patient`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Persistent' }] }),
+    });
+    expect(created.status).toBe(201);
+    const id = ((await created.json()) as { id: string }).id;
+    const gone = exited(first.child);
+    first.child.kill('SIGTERM');
+    await gone;
+    const second = await startServer(env);
+    const read = await fetch(`http://127.0.0.1:${second.port}/Patient/${id}`);
+    expect(read.status).toBe(200);
+    expect(((await read.json()) as { name: { family: string }[] }).name[0]!.family).toBe('Persistent');
+    const search = await fetch(`http://127.0.0.1:${second.port}/Patient?family=persist`);
+    expect(((await search.json()) as { entry?: unknown[] }).entry).toHaveLength(1);
+  });
+
+  it('refuses to start on a file that is not a SQLite database, with a clear message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fhir-engine-'));
+    const file = join(dir, 'not-a-db.sqlite');
+    writeFileSync(file, 'this is not a database, but it is precious data '.repeat(100));
+    chmodSync(file, 0o644);
+    await expect(startServer({ FHIR_DB: file })).rejects.toThrow(/cannot open FHIR_DB/);
+  });
+});
