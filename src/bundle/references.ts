@@ -1,0 +1,136 @@
+/**
+ * fullUrl resolution of transaction bundles (FHIR R4 bundle.html#references, http.html#trules):
+ * the ids of new resources are assigned up front, and every reference to an entry's fullUrl
+ * (`urn:uuid:…`, `urn:oid:…`, or an absolute URL) becomes `Type/id`.
+ * @packageDocumentation
+ */
+import type { EngineContext } from '../interactions/context.js';
+import { forEachReference } from '../interactions/references.js';
+import type { Resource } from '../resource/resource.js';
+import type { StorageReader } from '../storage/storage-adapter.js';
+import type { EntryRequest } from './preprocess.js';
+
+/** What the up-front resolution decided for the entries of a transaction. */
+export interface Assignment {
+  /** fullUrl (and, for a RESTful fullUrl, its `Type/id` tail) → `Type/id`. */
+  readonly references: Map<string, string>;
+  /** Entry index → the id a create of that entry must get. */
+  readonly presetIds: Map<number, string>;
+  /** Entry index → `Type/id` the entry resolved to (created or matched), checked after it ran. */
+  readonly expected: Map<number, string>;
+  /** Entry index → `Type/id` of an existing resource a conditional entry matched. */
+  readonly matched: Map<number, string>;
+}
+
+/** `[base]/Type/id` → `Type/id` (when the last two segments look like one). */
+function restfulTail(fullUrl: string, type: string): string | undefined {
+  const match = /^https?:\/\/.+\/([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(fullUrl);
+  return match && match[1] === type ? `${match[1]}/${match[2]}` : undefined;
+}
+
+/**
+ * Assigns ids to the creates of a transaction, inside its unit of work `reader` (after its DELETEs):
+ * a POST gets a new id; a conditional create (`ifNoneExist`) or conditional update (`PUT Type?q`)
+ * that matches exactly one resource maps to that resource, one that matches none gets a new id
+ * (a conditional update keeps the id in its body, if any). Several matches are left for the
+ * interaction to refuse (412).
+ */
+export async function assignIds(
+  ctx: EngineContext,
+  reader: StorageReader,
+  entries: readonly EntryRequest[],
+): Promise<Assignment> {
+  const assignment: Assignment = { references: new Map(), presetIds: new Map(), expected: new Map(), matched: new Map() };
+  for (const entry of entries) {
+    const { type } = entry;
+    if (type === undefined || !entry.writes) continue;
+    let target: string | undefined;
+    if (entry.method === 'POST' && entry.id === undefined) {
+      if (entry.criteriaPairs !== undefined) {
+        const found = await ctx.search.findMatches(reader, type, entry.criteriaPairs, { limit: 2 });
+        if (found.selective && found.hits.length > 1) continue;
+        if (found.selective && found.hits.length === 1) {
+          target = `${type}/${found.hits[0]!.id}`;
+          assignment.matched.set(entry.index, target);
+        }
+      }
+      if (target === undefined) {
+        const id = ctx.ids.resourceId();
+        assignment.presetIds.set(entry.index, id);
+        target = `${type}/${id}`;
+      }
+    } else if (entry.method === 'PUT' && entry.criteriaPairs !== undefined) {
+      const found = await ctx.search.findMatches(reader, type, entry.criteriaPairs, { limit: 2 });
+      if (!found.selective || found.hits.length > 1) continue;
+      if (found.hits.length === 1) {
+        target = `${type}/${found.hits[0]!.id}`;
+        assignment.matched.set(entry.index, target);
+      } else {
+        const bodyId = (entry.body as Resource | undefined)?.id;
+        const id = typeof bodyId === 'string' ? bodyId : ctx.ids.resourceId();
+        if (typeof bodyId !== 'string') assignment.presetIds.set(entry.index, id);
+        target = `${type}/${id}`;
+      }
+    } else if ((entry.method === 'PUT' || entry.method === 'PATCH') && entry.id !== undefined) {
+      target = `${type}/${entry.id}`;
+    } else {
+      continue;
+    }
+    assignment.expected.set(entry.index, target);
+    if (entry.fullUrl !== undefined && entry.fullUrl !== target) {
+      assignment.references.set(entry.fullUrl, target);
+      // A POST with a RESTful fullUrl (`http://x/fhir/Patient/a2`) is also what `Patient/a2` means
+      // inside the bundle (bundle.html#references: relative references resolve against the fullUrl base).
+      const tail = entry.method === 'POST' ? restfulTail(entry.fullUrl, type) : undefined;
+      if (tail !== undefined && tail !== target) assignment.references.set(tail, target);
+    }
+  }
+  return assignment;
+}
+
+/**
+ * Rewrites, in place, every `reference` equal to a mapped fullUrl. `value` must be the bundle
+ * layer's own copy. Returns the number of references rewritten.
+ */
+export function rewriteReferences(value: unknown, references: ReadonlyMap<string, string>): number {
+  if (references.size === 0) return 0;
+  let count = 0;
+  forEachReference(value, (holder) => {
+    const target = references.get(holder.reference);
+    if (target !== undefined) {
+      holder.reference = target;
+      count++;
+    }
+  });
+  return count;
+}
+
+/**
+ * Rewrites query values equal to a mapped fullUrl (`Observation?subject=urn:uuid:…`) in a relative
+ * URL, and in the `If-None-Exist` header of the entry.
+ */
+export function rewriteUrlReferences(entry: EntryRequest, references: ReadonlyMap<string, string>): void {
+  if (references.size === 0) return;
+  const rewrite = (query: string): string | undefined => {
+    const pairs = [...new URLSearchParams(query)];
+    let changed = false;
+    const out = pairs.map(([k, v]) => {
+      const target = references.get(v);
+      if (target === undefined) return [k, v] as const;
+      changed = true;
+      return [k, target] as const;
+    });
+    return changed ? new URLSearchParams(out.map(([k, v]): [string, string] => [k, v])).toString() : undefined;
+  };
+  const q = entry.url.indexOf('?');
+  if (q >= 0) {
+    const next = rewrite(entry.url.slice(q + 1));
+    if (next !== undefined) entry.url = `${entry.url.slice(0, q)}?${next}`;
+  }
+  const ifNoneExist = entry.headers['if-none-exist'];
+  if (ifNoneExist !== undefined) {
+    const prefix = /^[A-Za-z]+\?/.exec(ifNoneExist)?.[0] ?? '';
+    const next = rewrite(ifNoneExist.slice(prefix.length).replace(/^\?/, ''));
+    if (next !== undefined) entry.headers['if-none-exist'] = next;
+  }
+}
