@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { IndexEntry } from '../../src/storage/index-entry.js';
-import type { Clause, Predicate, SearchHit, SearchHits, StorageQuery } from '../../src/storage/query.js';
+import type { Clause, Predicate, SearchHit, SearchHits, SortKey, StorageQuery } from '../../src/storage/query.js';
 import type { StoredVersion } from '../../src/storage/storage-adapter.js';
 import { matchClause, matchPredicate } from '../../src/search/match.js';
 import {
@@ -97,6 +97,9 @@ class ParamIndex {
   private stringKeys: string[] | null = null;
   private textKeys: string[] | null = null;
   private rows: RangeRow[] | null = null;
+  private rowsDesc: RangeRow[] | null = null;
+  /** Whether the parameter also has non-range entries (computed with the rows). */
+  private mixed = false;
   private maxSpan = 0;
 
   addEntries(id: string, entries: IndexEntry[]): void {
@@ -140,8 +143,77 @@ class ParamIndex {
       case 'number':
       case 'quantity':
         this.rows = null;
+        this.rowsDesc = null;
         return;
     }
+  }
+
+  /** The slice `[start, end)` of the rows sorted by `low` that can match a range predicate. */
+  rowWindow(p: Predicate & { op: string; low: number; high: number }): [number, number] {
+    const rows = this.rangeRows();
+    const span = this.maxSpan;
+    const { low: vl, high: vh } = p;
+    let from = -Infinity;
+    let to = Infinity;
+    switch (p.op) {
+      case 'eq':
+        from = vl;
+        to = vh;
+        break;
+      case 'gt':
+        from = vh - span;
+        break;
+      case 'ge':
+        from = Math.min(vl, vh - span);
+        break;
+      case 'sa':
+        from = vh;
+        break;
+      case 'lt':
+      case 'eb':
+        to = vl;
+        break;
+      case 'le':
+        to = vh;
+        break;
+      case 'ap':
+        from = vl - span;
+        to = vh;
+        break;
+    }
+    if (Number.isNaN(from)) from = -Infinity;
+    const start = from === -Infinity ? 0 : lowerBoundRows(rows, from);
+    const end = to === Infinity ? rows.length : upperBoundRows(rows, to);
+    return [start, Math.max(start, end)];
+  }
+
+  /** True when every resource has exactly one range row (so row order is sort order). */
+  singleValued(): boolean {
+    return this.rangeRows().length === this.byId.size && !this.mixed;
+  }
+
+  /**
+   * Range rows in sort order for a single-key sort: ascending by (`low`, id) or descending by
+   * (`high` desc, id asc). Undefined when the parameter has no range entries.
+   */
+  sortRows(descending: boolean): RangeRow[] | undefined {
+    const rows = this.rangeRows();
+    if (rows.length === 0 || this.mixed) return undefined;
+    if (!descending) return rows;
+    return (this.rowsDesc ??= [...rows].sort((a, b) => (a.high > b.high ? -1 : a.high < b.high ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0)));
+  }
+
+  /** The sort value of a resource for a range parameter (min low / max high). */
+  rangeSortValue(id: string, descending: boolean): number | undefined {
+    const entries = this.byId.get(id);
+    if (!entries) return undefined;
+    let v: number | undefined;
+    for (const e of entries) {
+      if (e.kind !== 'date' && e.kind !== 'number' && e.kind !== 'quantity') continue;
+      const x = descending ? e.high : e.low;
+      if (v === undefined || (descending ? x > v : x < v)) v = x;
+    }
+    return v;
   }
 
   private sortedStrings(text: boolean): string[] {
@@ -153,18 +225,21 @@ class ParamIndex {
     if (!this.rows) {
       const rows: RangeRow[] = [];
       let span = 0;
+      let mixed = false;
       for (const [id, entries] of this.byId) {
         for (const e of entries) {
-          if (e.kind === 'date' || e.kind === 'number' || e.kind === 'quantity') {
+          if (e.kind !== 'date' && e.kind !== 'number' && e.kind !== 'quantity') mixed = true;
+          else {
             rows.push({ low: e.low, high: e.high, id, entry: e });
             const s = e.high - e.low;
             if (s > span || Number.isNaN(s)) span = Number.isNaN(s) ? Infinity : s;
           }
         }
       }
-      rows.sort((a, b) => (a.low < b.low ? -1 : a.low > b.low ? 1 : 0));
+      rows.sort((a, b) => (a.low < b.low ? -1 : a.low > b.low ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       this.rows = rows;
       this.maxSpan = span;
+      this.mixed = mixed;
     }
     return this.rows;
   }
@@ -232,41 +307,7 @@ class ParamIndex {
       case 'number':
       case 'quantity': {
         const rows = this.rangeRows();
-        const span = this.maxSpan;
-        const { op, low: vl, high: vh } = p;
-        let from = -Infinity;
-        let to = Infinity;
-        switch (op) {
-          case 'eq':
-            from = vl;
-            to = vh;
-            break;
-          case 'gt':
-            from = vh - span;
-            break;
-          case 'ge':
-            from = Math.min(vl, vh - span);
-            break;
-          case 'sa':
-            from = vh;
-            break;
-          case 'lt':
-          case 'eb':
-            to = vl;
-            break;
-          case 'le':
-            to = vh;
-            break;
-          case 'ap':
-            from = vl - span;
-            to = vh;
-            break;
-          case 'ne':
-            break;
-        }
-        if (Number.isNaN(from)) from = -Infinity;
-        const start = from === -Infinity ? 0 : lowerBoundRows(rows, from);
-        const end = to === Infinity ? rows.length : upperBoundRows(rows, to);
+        const [start, end] = this.rowWindow(p);
         return {
           estimate: Math.max(0, end - start),
           run: (out) => {
@@ -311,25 +352,48 @@ function foldExact(s: string): string {
   return /^[\x00-\x7f]*$/.test(s) ? s.toLowerCase() : s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
 }
 
-/** The index of one resource type. */
+/**
+ * The index of one resource type: every resource's entries, plus per-parameter posting structures
+ * that are built on the first query of a parameter and maintained on every write from then on (so
+ * that parameters nobody searches cost nothing on writes).
+ */
 class TypeIndex {
   readonly entries = new Map<string, readonly IndexEntry[]>();
-  readonly params = new Map<string, ParamIndex>();
+  private readonly params = new Map<string, ParamIndex>();
   private sorted: string[] | null = null;
 
+  /** The index of a parameter if it has been built. */
+  built(code: string): ParamIndex | undefined {
+    return this.params.get(code);
+  }
+
+  /** The built index of a parameter (building it now if needed). */
   param(code: string): ParamIndex {
     let p = this.params.get(code);
-    if (!p) this.params.set(code, (p = new ParamIndex()));
+    if (!p) {
+      p = new ParamIndex();
+      for (const [id, entries] of this.entries) {
+        const own = entries.filter((e) => e.param === code);
+        if (own.length > 0) p.addEntries(id, own);
+      }
+      this.params.set(code, p);
+    }
     return p;
   }
 
-  setEntries(id: string, entries: readonly IndexEntry[]): void {
+  set(id: string, entries: readonly IndexEntry[]): void {
     if (!this.entries.has(id)) this.sorted = null;
     this.entries.set(id, entries);
+    for (const [code, p] of this.params) {
+      const own = entries.filter((e) => e.param === code);
+      if (own.length > 0) p.addEntries(id, own);
+    }
   }
 
-  deleteEntries(id: string): void {
-    if (this.entries.delete(id)) this.sorted = null;
+  delete(id: string): void {
+    if (!this.entries.delete(id)) return;
+    this.sorted = null;
+    for (const p of this.params.values()) p.removeEntries(id);
   }
 
   /** Every indexed id, ascending (rebuilt lazily after inserts and removals). */
@@ -365,41 +429,14 @@ export class MemoryIndex {
 
   /** Replaces the entries of a resource (an empty array makes it unsearchable, as for a tombstone). */
   replace(type: string, id: string, entries: readonly IndexEntry[]): void {
-    this.remove(type, id);
-    if (entries.length === 0) return;
     const t = this.typeIndex(type);
-    t.setEntries(id, entries);
-    // entries of one parameter are contiguous when they come from the extractor; group defensively
-    let i = 0;
-    while (i < entries.length) {
-      const param = (entries[i] as IndexEntry).param;
-      let j = i + 1;
-      while (j < entries.length && (entries[j] as IndexEntry).param === param) j++;
-      const pi = t.param(param);
-      const existing = pi.byId.get(id);
-      if (existing) {
-        // non-contiguous parameter: merge
-        const merged = [...existing, ...entries.slice(i, j)];
-        pi.removeEntries(id);
-        pi.addEntries(id, merged);
-      } else pi.addEntries(id, entries.slice(i, j));
-      i = j;
-    }
+    t.delete(id);
+    if (entries.length > 0) t.set(id, entries);
   }
 
   /** Removes a resource from the index (hard delete). */
   remove(type: string, id: string): void {
-    const t = this.types.get(type);
-    if (!t) return;
-    const old = t.entries.get(id);
-    if (!old) return;
-    t.deleteEntries(id);
-    let last: string | undefined;
-    for (const e of old) {
-      if (e.param === last) continue;
-      last = e.param;
-      t.params.get(e.param)?.removeEntries(id);
-    }
+    this.types.get(type)?.delete(id);
   }
 
   /** The current entries of a resource, if indexed. */
@@ -441,7 +478,7 @@ export class MemoryIndex {
         for (; i < ids.length && page.length < limit; i++) {
           const id = ids[i] as string;
           const entries = t.entries.get(id) as readonly IndexEntry[];
-          if (!verify(entries, id, query.where)) continue;
+          if (!verify(t, entries, id, query.where)) continue;
           const version = accept(type, id);
           if (!version) continue;
           page.push({ version, pos: { type, id, values: NO_VALUES } });
@@ -450,15 +487,31 @@ export class MemoryIndex {
         continue;
       }
 
+      // Sorted walk: one range sort key, no total, unselective driver → walk the sort order.
+      if (
+        sort.length === 1 &&
+        types.length === 1 &&
+        !query.total &&
+        limit > 0 &&
+        (!plan || plan.estimate * plan.estimate > limit * n)
+      ) {
+        const key = sort[0] as SortKey;
+        const sp = t.param(key.param);
+        const rows = sp.sortRows(key.descending);
+        if (rows && this.sortedWalk(t, type, sp, key.param, rows, key.descending, query.where, after, limit, accept, page)) continue;
+      }
+
       const candidates = plan ? plan.run() : t.entries.keys();
+      const sortParams: Record<string, ParamIndex> = {};
+      for (const k of sort) sortParams[k.param] = t.param(k.param);
       for (const id of candidates) {
         const entries = t.entries.get(id);
-        if (!entries || !verify(entries, id, rest)) continue;
+        if (!entries || !verify(t, entries, id, rest)) continue;
         const version = accept(type, id);
         if (!version) continue;
         total++;
         if (limit === 0) continue;
-        const values = sort.length === 0 ? NO_VALUES : sort.map((k) => sortValue(entries, k));
+        const values = sort.length === 0 ? NO_VALUES : sort.map((k) => sortValue(sortParams[k.param]?.byId.get(id) ?? entries, k));
         const pos: SortPosition = { type, id, values };
         if (after && comparePositions(pos, after, sort) <= 0) continue;
         if (page.length === limit) {
@@ -479,6 +532,83 @@ export class MemoryIndex {
     return query.total ? { hits, total } : { hits };
   }
 
+  /**
+   * Fills `page` in the order of one range sort key by walking its sorted rows, then the resources
+   * without a value (by id). False when the parameter also has non-range entries (caller falls back).
+   */
+  private sortedWalk(
+    t: TypeIndex,
+    type: string,
+    sp: ParamIndex,
+    sortKeyParam: string,
+    rows: readonly RangeRow[],
+    descending: boolean,
+    where: readonly Clause[],
+    after: SortPosition | undefined,
+    limit: number,
+    accept: (type: string, id: string) => StoredVersion | undefined,
+    page: Match[],
+  ): boolean {
+    const value = (r: RangeRow) => (descending ? r.high : r.low);
+    const afterValue = after?.values[0];
+    if (afterValue !== undefined && typeof afterValue !== 'number') return false;
+    const sortParam = sortKeyParam;
+    let i = 0;
+    if (after && afterValue !== undefined) {
+      // first row strictly after (afterValue, after.id) in walk order
+      let lo = 0;
+      let hi = rows.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        const r = rows[mid] as RangeRow;
+        const v = value(r);
+        const before = descending ? v > afterValue : v < afterValue;
+        if (before || (v === afterValue && r.id <= after.id)) lo = mid + 1;
+        else hi = mid;
+      }
+      i = lo;
+    } else if (after) i = rows.length; // the last page ended among resources without a value
+    let end = rows.length;
+    if (!descending && sp.singleValued()) {
+      // rows outside a range clause on the sort parameter itself cannot match
+      for (const c of where) {
+        if (c.kind !== 'any' || c.param !== sortParam || c.of.length !== 1) continue;
+        const pr = c.of[0] as Predicate;
+        if (pr.kind !== 'date' && pr.kind !== 'number' && pr.kind !== 'quantity') continue;
+        const [ws, we] = sp.rowWindow(pr);
+        i = Math.max(i, ws);
+        end = Math.min(end, we);
+      }
+    }
+    const visited = new Set<string>();
+    for (; i < end && page.length < limit; i++) {
+      const r = rows[i] as RangeRow;
+      if (visited.has(r.id)) continue;
+      const own = sp.rangeSortValue(r.id, descending);
+      if (own !== value(r)) continue; // not this resource's sort position
+      visited.add(r.id);
+      const entries = t.entries.get(r.id);
+      if (!entries || !verify(t, entries, r.id, where)) continue;
+      const version = accept(type, r.id);
+      if (!version) continue;
+      page.push({ version, pos: { type, id: r.id, values: [own] } });
+    }
+    if (page.length < limit) {
+      const ids = t.sortedIds();
+      let j = after && afterValue === undefined ? upperBound(ids, after.id) : 0;
+      for (; j < ids.length && page.length < limit; j++) {
+        const id = ids[j] as string;
+        if (sp.byId.has(id)) continue;
+        const entries = t.entries.get(id) as readonly IndexEntry[];
+        if (!verify(t, entries, id, where)) continue;
+        const version = accept(type, id);
+        if (!version) continue;
+        page.push({ version, pos: { type, id, values: [undefined] } });
+      }
+    }
+    return true;
+  }
+
   /** The most selective clause that postings can answer; undefined = scan every id. */
   private plan(t: TypeIndex, where: readonly Clause[]): Plan | undefined {
     let best: Plan | undefined;
@@ -488,8 +618,8 @@ export class MemoryIndex {
       if (c.kind === 'ids') {
         plan = { estimate: c.ids.length, run: () => new Set(c.ids), exactClause: ci };
       } else if (c.kind === 'any') {
-        const p = t.params.get(c.param);
-        if (!p) return { estimate: 0, run: () => [], exactClause: ci };
+        const p = t.param(c.param);
+        if (p.byId.size === 0) return { estimate: 0, run: () => [], exactClause: ci };
         const parts = c.of.map((pr) => p.plan(pr));
         const estimate = parts.reduce((n, x) => n + x.estimate, 0);
         plan = {
@@ -502,8 +632,8 @@ export class MemoryIndex {
           exactClause: ci,
         };
       } else if (c.kind === 'missing' && !c.missing) {
-        const p = t.params.get(c.param);
-        if (!p) return { estimate: 0, run: () => [], exactClause: ci };
+        const p = t.param(c.param);
+        if (p.byId.size === 0) return { estimate: 0, run: () => [], exactClause: ci };
         plan = { estimate: p.byId.size, run: () => p.byId.keys(), exactClause: ci };
       }
       if (plan && (!best || plan.estimate < best.estimate)) best = plan;
@@ -513,8 +643,20 @@ export class MemoryIndex {
   }
 }
 
-function verify(entries: readonly IndexEntry[], id: string, where: readonly Clause[]): boolean {
-  for (const c of where) if (!matchClause(entries, c, id)) return false;
+const EMPTY: readonly IndexEntry[] = [];
+
+/** Verifies clauses, using a built parameter index's per-resource entries when there is one. */
+function verify(t: TypeIndex, entries: readonly IndexEntry[], id: string, where: readonly Clause[]): boolean {
+  for (const c of where) {
+    if (c.kind !== 'ids') {
+      const p = t.built(c.param);
+      if (p) {
+        if (!matchClause(p.byId.get(id) ?? EMPTY, c, id)) return false;
+        continue;
+      }
+    }
+    if (!matchClause(entries, c, id)) return false;
+  }
   return true;
 }
 

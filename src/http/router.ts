@@ -108,7 +108,8 @@ export async function route(ctx: EngineContext, request: RouteRequest, extension
   const search = async (types: readonly string[], searchParams: RouteRequest['params']): Promise<HttpResult> => ({
     status: 200,
     headers: {},
-    body: await ctx.search.search(tx ?? ctx.storage, {
+    // The JSON form splices the stored resources in as they are, without parsing them.
+    body: await ctx.search.searchJson(tx ?? ctx.storage, {
       types,
       params: searchParams,
       strict: options.strict,

@@ -88,7 +88,6 @@ export class IndexExtractor {
   }
 
   private extractInto(resource: Resource, p: CompiledParameter, out: IndexEntry[]): void {
-    const seen = new Set<string>();
     const start = out.length;
     for (const b of p.branches) {
       let values: unknown[];
@@ -103,7 +102,23 @@ export class IndexExtractor {
       }
     }
     // de-duplicate this parameter's entries
-    if (out.length - start > 1) {
+    const n = out.length - start;
+    if (n > 1 && n <= 12) {
+      let w = start;
+      for (let r = start; r < out.length; r++) {
+        const e = out[r] as IndexEntry;
+        let dup = false;
+        for (let k = start; k < w; k++) {
+          if (sameEntry(out[k] as IndexEntry, e)) {
+            dup = true;
+            break;
+          }
+        }
+        if (!dup) out[w++] = e;
+      }
+      out.length = w;
+    } else if (n > 12) {
+      const seen = new Set<string>();
       let w = start;
       for (let r = start; r < out.length; r++) {
         const e = out[r] as IndexEntry;
@@ -114,6 +129,31 @@ export class IndexExtractor {
       }
       out.length = w;
     }
+  }
+}
+
+function sameEntry(a: IndexEntry, b: IndexEntry): boolean {
+  if (a.kind !== b.kind) return false;
+  switch (a.kind) {
+    case 'token':
+      return a.code === (b as typeof a).code && a.system === (b as typeof a).system;
+    case 'text':
+      return a.folded === (b as typeof a).folded;
+    case 'string':
+      return a.exact === (b as typeof a).exact;
+    case 'date':
+    case 'number':
+      return a.low === (b as typeof a).low && a.high === (b as typeof a).high;
+    case 'quantity': {
+      const c = b as typeof a;
+      return a.low === c.low && a.high === c.high && a.system === c.system && a.code === c.code;
+    }
+    case 'reference': {
+      const c = b as typeof a;
+      return a.targetType === c.targetType && a.targetId === c.targetId && a.url === c.url;
+    }
+    case 'uri':
+      return a.value === (b as typeof a).value;
   }
 }
 

@@ -182,7 +182,10 @@ export class SearchParser {
         case '_summary':
           if (!['true', 'text', 'data', 'count', 'false'].includes(value)) throw badRequest(`Invalid _summary value '${value}'.`, ['_summary']);
           summary = value as ParsedSearch['summary'];
-          if (value === 'true') unsupported(`_summary=true is not supported; full resources are returned.`, '_summary');
+          if (value === 'true') {
+            // a hint only, never an error: returning more than asked is allowed
+            warnings.push({ severity: 'warning', code: 'not-supported', diagnostics: '_summary=true is not supported; full resources are returned.', expression: ['_summary'] });
+          }
           continue;
         case '_elements':
           elements = [...(elements ?? []), ...value.split(',').map((s) => s.trim()).filter(Boolean)];

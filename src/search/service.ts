@@ -75,6 +75,24 @@ export class SearchService {
 
   /** Full FHIR search → searchset Bundle. */
   async search(reader: StorageReader, request: SearchRequest): Promise<Resource> {
+    return this.run(reader, request, undefined);
+  }
+
+  /**
+   * The same search, serialised: the Bundle as JSON text, with the stored JSON of each matched
+   * resource spliced in without a parse/stringify round trip (when no `_elements`/`_summary`
+   * subsetting applies). Same content as `JSON.stringify(await search(...))`.
+   */
+  async searchJson(reader: StorageReader, request: SearchRequest): Promise<string> {
+    const raw = { nonce: Math.random().toString(36).slice(2), texts: [] as string[] };
+    const bundle = await this.run(reader, request, raw);
+    const text = JSON.stringify(bundle);
+    if (raw.texts.length === 0) return text;
+    const marker = new RegExp(`"\\\\u0000raw:${raw.nonce}:(\\d+)"`, 'g');
+    return text.replace(marker, (_m, n: string) => raw.texts[Number(n)] as string);
+  }
+
+  private async run(reader: StorageReader, request: SearchRequest, raw: { nonce: string; texts: string[] } | undefined): Promise<Resource> {
     const ctx = this.context(reader, request.strict ?? false, request.baseUrl, request.parallel ?? false);
     const parsed = this.parser.parse(request.types, request.params, this.parseOptions(ctx));
     ctx.warnings.push(...parsed.warnings);
@@ -108,12 +126,18 @@ export class SearchService {
 
     const entry: Record<string, unknown>[] = [];
     const matches: { hit: SearchHit; resource: Resource }[] = [];
+    const needParse = !raw || parsed.include.length > 0 || (parsed.elements?.length ?? 0) > 0 || parsed.summary === 'text' || parsed.summary === 'data';
     for (const hit of page) {
       if (hit.json === undefined) continue;
-      matches.push({ hit, resource: JSON.parse(hit.json) as Resource });
+      if (needParse) matches.push({ hit, resource: JSON.parse(hit.json) as Resource });
+      else {
+        // placeholder, replaced by the stored JSON text in searchJson
+        matches.push({ hit, resource: `\u0000raw:${raw.nonce}:${raw.texts.length}` as unknown as Resource });
+        raw.texts.push(hit.json);
+      }
     }
     for (const m of matches) {
-      entry.push({ fullUrl: fullUrl(base, m.hit.type, m.hit.id), resource: this.shape(m.resource, parsed), search: { mode: 'match' } });
+      entry.push({ fullUrl: fullUrl(base, m.hit.type, m.hit.id), resource: needParse ? this.shape(m.resource, parsed) : m.resource, search: { mode: 'match' } });
     }
     if (matches.length > 0 && (parsed.include.length > 0 || parsed.revinclude.length > 0)) {
       const seen = new Set(matches.map((m) => `${m.hit.type}/${m.hit.id}`));

@@ -102,17 +102,17 @@ function decodeValue(v: unknown): SortValue {
   throw new Error('bad position');
 }
 
-/** Encodes a position as an opaque URL-safe string. */
+/** Encodes a position as an opaque string (compact JSON; callers URL-encode it). */
 export function encodePosition(p: SortPosition): string {
-  return Buffer.from(JSON.stringify([p.type, p.id, p.values.map(encodeValue)]), 'utf8').toString('base64url');
+  return JSON.stringify(p.values.length === 0 ? [p.type, p.id] : [p.type, p.id, p.values.map(encodeValue)]);
 }
 
 /** Decodes {@link encodePosition}; undefined when the text is not a position. */
 export function decodePosition(text: string): SortPosition | undefined {
   try {
-    const raw = JSON.parse(Buffer.from(text, 'base64url').toString('utf8')) as unknown;
-    if (!Array.isArray(raw) || raw.length !== 3) return undefined;
-    const [type, id, values] = raw as [unknown, unknown, unknown];
+    const raw = JSON.parse(text) as unknown;
+    if (!Array.isArray(raw) || raw.length < 2 || raw.length > 3) return undefined;
+    const [type, id, values = []] = raw as [unknown, unknown, unknown];
     if (typeof type !== 'string' || typeof id !== 'string' || !Array.isArray(values)) return undefined;
     return { type, id, values: values.map(decodeValue) };
   } catch {

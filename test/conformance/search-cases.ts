@@ -462,6 +462,42 @@ export function registerSearchConformance(name: string, makeAdapter: () => Promi
         expect(nonEmpty).toBeGreaterThan(queries.length / 3);
       });
 
+      it('paging (small limits, several sorts) returns the full result in the same order', async () => {
+        const cases: { type: string; where: Clause[] }[] = [
+          { type: 'Observation', where: [] },
+          { type: 'Observation', where: [{ kind: 'any', param: 'status', of: [{ kind: 'token', code: 'final' }] }] },
+          { type: 'Observation', where: [{ kind: 'any', param: 'date', of: [{ kind: 'date', op: 'ge', low: Date.UTC(2012, 0, 1), high: Date.UTC(2013, 0, 1) - 1 }] }] },
+          { type: 'Observation', where: [{ kind: 'none', param: 'code', of: [{ kind: 'token', system: 'http://loinc.org' }] }] },
+          { type: 'Patient', where: [{ kind: 'missing', param: 'birthdate', missing: false }] },
+          { type: 'MedicationRequest', where: [] },
+        ];
+        const sorts: SortKey[][] = [
+          [],
+          [{ param: 'date', descending: false }],
+          [{ param: 'date', descending: true }],
+          [{ param: '_lastUpdated', descending: true }],
+          [{ param: 'birthdate', descending: false }],
+          [{ param: 'authoredon', descending: true }, { param: '_id', descending: false }],
+          [{ param: 'code', descending: false }],
+        ];
+        for (const c of cases) {
+          for (const sort of sorts) {
+            const full = (await a.search(q([c.type], c.where, { sort, limit: 100_000, total: true }))).hits.map((h) => h.id);
+            for (const limit of [1, 3, 7]) {
+              const paged: string[] = [];
+              let after: string | undefined;
+              for (let guard = 0; guard < 1000; guard++) {
+                const r = await a.search(q([c.type], c.where, { sort, limit, ...(after ? { after } : {}) }));
+                paged.push(...r.hits.map((h) => h.id));
+                if (r.hits.length < limit) break;
+                after = r.hits[r.hits.length - 1]!.position;
+              }
+              expect({ c, sort, limit, paged }).toEqual({ c, sort, limit, paged: full });
+            }
+          }
+        }
+      });
+
       it('sorted results agree with sortValue', async () => {
         for (const [type, param] of [['Observation', 'date'], ['Patient', 'family'], ['Observation', 'code'], ['MedicationRequest', 'authoredon']] as const) {
           for (const descending of [false, true]) {

@@ -201,6 +201,18 @@ describe('SearchService.search', () => {
   });
 });
 
+describe('SearchService.searchJson', () => {
+  it('gives the same bundle as search(), without re-serialising stored JSON', async () => {
+    for (const query of ['family=mul', '_id=p1&_elements=gender', 'Cookie=1&_sort=-birthdate', '_id=o1&_include=Observation:subject&_revinclude=Provenance:target', '_summary=count', '_count=1']) {
+      const type = query.includes('o1') ? 'Observation' : 'Patient';
+      const params = [...new URLSearchParams(query)] as [string, string][];
+      const request = { types: [type], params, baseUrl: BASE };
+      const text = await service.searchJson(adapter, request);
+      expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(await service.search(adapter, request))));
+    }
+  });
+});
+
 describe('SearchService.findMatches', () => {
   it('finds current matches with json, bounded by limit', async () => {
     const r = await service.findMatches(adapter, 'Patient', [['identifier', 'urn:mrn|A1']], { limit: 2 });
