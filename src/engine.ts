@@ -1,4 +1,5 @@
 import { randomIds, systemClock, type Clock, type IdGenerator } from './clock.js';
+import { bundleRoute, processBundle, responseBundleOf, type ResponseBundle } from './bundle/index.js';
 import { FhirError } from './errors.js';
 import { handle, type FhirHttpRequest, type FhirHttpResponse } from './http/handle.js';
 import type { RouteExtensions } from './http/router.js';
@@ -14,6 +15,8 @@ import { IndexExtractor } from './search/extract.js';
 import { SearchParameterRegistry, type SearchParameterDefinition } from './search/registry.js';
 import { SearchService } from './search/service.js';
 import type { HistoryScope, StorageAdapter, StoredVersion } from './storage/storage-adapter.js';
+import type { JobRecord } from './storage/job-record.js';
+import { BULK_DELETE, bulkDeleteHandler, bulkDeleteRoutes, InProcessJobRunner, type BulkDeleteRequest, type JobRunner } from './jobs/index.js';
 
 /** Options of {@link FhirEngine}. */
 export interface FhirEngineOptions {
@@ -37,6 +40,12 @@ export interface FhirEngineOptions {
    * An exception thrown here is swallowed.
    */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Runs background jobs (bulk delete). Default: an {@link InProcessJobRunner} with the engine's
+   * limits. It starts lazily on first use; call {@link FhirEngine.start} to resume unfinished jobs
+   * right after a restart.
+   */
+  readonly jobs?: JobRunner;
 }
 
 /** The result of a write through the typed API. */
@@ -81,6 +90,7 @@ export type PatchInput =
 export class FhirEngine {
   readonly #ctx: EngineContext;
   readonly #onError: (error: unknown) => void;
+  readonly #jobs: JobRunner;
   /** Routes that later layers (bundles, jobs) plug into the router. @internal */
   protected readonly extensions: RouteExtensions = {};
 
@@ -106,6 +116,21 @@ export class FhirEngine {
         // A failing logger must not turn one error into two.
       }
     };
+    this.extensions.bundle = bundleRoute(this.#ctx, this.extensions, this.#onError);
+    this.#jobs = options.jobs ?? new InProcessJobRunner();
+    this.#jobs.attach({
+      storage: this.#ctx.storage,
+      clock: this.#ctx.clock,
+      ids: this.#ctx.ids,
+      handlers: new Map([[BULK_DELETE, bulkDeleteHandler(this.#ctx)]]),
+      chunkSize: limits.bulkDeleteChunkSize,
+      maxConcurrentJobs: limits.maxConcurrentJobs,
+      onError: this.#onError,
+    });
+    const jobRoutes = bulkDeleteRoutes(this.#ctx, this.#jobs);
+    this.extensions.bulkDelete = jobRoutes.bulkDelete;
+    this.extensions.jobStatus = jobRoutes.jobStatus;
+    this.extensions.jobCancel = jobRoutes.jobCancel;
   }
 
   /** @internal The context interactions run with. */
@@ -263,8 +288,72 @@ export class FhirEngine {
     return capabilityStatement(this.#ctx);
   }
 
+  /**
+   * Processes a `batch` Bundle: every entry is its own interaction (as through {@link handle}), and
+   * one entry's failure never affects another. Entries run one after the other, or concurrently
+   * with `parallel: true` (then entries writing the same resource make it a 400).
+   * Throws FhirError for a body that is not a batch Bundle (400) or has too many entries (413).
+   *
+   * @example
+   * ```ts
+   * const response = await engine.batch({ resourceType: 'Bundle', type: 'batch', entry: [
+   *   { resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
+   *   { request: { method: 'GET', url: 'Patient?_count=5' } },
+   * ] });
+   * // response.entry[0].response.status === '201 Created'
+   * ```
+   */
+  async batch(bundle: Resource, options: { parallel?: boolean } = {}): Promise<ResponseBundle> {
+    if (bundle.resourceType === 'Bundle' && bundle['type'] !== 'batch') {
+      throw new FhirError(400, 'invalid', `Expected a Bundle of type 'batch', got '${String(bundle['type'])}'.`);
+    }
+    return responseBundleOf(
+      await processBundle(this.#ctx, bundle, this.extensions, { parallel: options.parallel ?? false, onUnexpected: this.#onError }),
+    );
+  }
+
+  /**
+   * Processes a `transaction` Bundle atomically: DELETE, POST, PUT/PATCH then GET entries in one
+   * unit of work, with `urn:uuid:` fullUrl references rewritten to the assigned ids. Any failing
+   * entry rolls everything back and is thrown as a FhirError (its status; first issue "Transaction
+   * failed on …", then the entry's issues).
+   */
+  async transaction(bundle: Resource): Promise<ResponseBundle> {
+    if (bundle.resourceType === 'Bundle' && bundle['type'] !== 'transaction') {
+      throw new FhirError(400, 'invalid', `Expected a Bundle of type 'transaction', got '${String(bundle['type'])}'.`);
+    }
+    return responseBundleOf(await processBundle(this.#ctx, bundle, this.extensions, { onUnexpected: this.#onError }));
+  }
+
+  /**
+   * Starts a bulk delete (`$bulk-delete`) as a background job and returns it `queued`. Deletes the
+   * current resources matching `criteria` that exist now (later writes survive): soft by default,
+   * `hardDelete` removes every version, `purgeHistory` keeps only the current version.
+   * Throws FhirError 400 for unknown parameters.
+   *
+   * @example
+   * ```ts
+   * const job = await engine.bulkDelete({ type: 'Patient', criteria: '_tag=old' });
+   * const done = await engine.jobs.settled(job.id); // done.progress.byType.Patient
+   * ```
+   */
+  async bulkDelete(request: BulkDeleteRequest): Promise<JobRecord> {
+    return this.#jobs.submit(BULK_DELETE, request);
+  }
+
+  /** The background jobs: `get`, `cancel`, `settled`, `on('progress', …)`. */
+  get jobs(): JobRunner {
+    return this.#jobs;
+  }
+
+  /** Starts the job runner now: resumes every unfinished job (otherwise it starts on first use). */
+  async start(): Promise<void> {
+    await this.#jobs.start();
+  }
+
   /** Closes the storage adapter. */
   async close(): Promise<void> {
+    await this.#jobs.stop();
     await this.#ctx.storage.close();
   }
 }

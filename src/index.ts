@@ -11,3 +11,4 @@ export { sortValue } from './search/sort.js';
 export { SearchParameterRegistry, type SearchParameterDefinition } from './search/registry.js';
 export { IndexExtractor } from './search/extract.js';
 export * from './storage/index.js';
+export { BULK_DELETE, InProcessJobRunner, JobRunnerStoppedError, TRANSITIONS, canTransition, isTerminal, type AnyJobHandler, type BulkDeleteMode, type BulkDeleteParams, type BulkDeleteRequest, type BulkDeleteState, type CriteriaInput, type InProcessJobRunnerOptions, type JobContext, type JobHandler, type JobHost, type JobListener, type JobRunner, type PlannedJob, type StepOutcome } from './jobs/index.js';

@@ -1,0 +1,99 @@
+/**
+ * Bulk delete throughput on SQLite (file database, WAL): deletes N tagged Patients (default
+ * 100,000; `BENCH_N` to change) with a soft and with a hard `$bulk-delete`, and prints one JSON line
+ * per measurement: `{"bench":"bulk-delete","mode":"soft","criteria":"_tag=…","n":100000,"seconds":…}`.
+ * Target: < 5 s. Runs with `_tag` criteria and with none (every Patient).
+ *
+ * Run: `npx tsx bench/bulk-delete.bench.ts`. Patients are loaded in large units of work straight
+ * through the adapter, with index entries from the core's extractor (the load is not measured).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { SqliteAdapter } from '../adapters/sqlite/index.js';
+import { FhirEngine } from '../src/engine.js';
+import type { Resource } from '../src/resource/resource.js';
+import { IndexExtractor } from '../src/search/extract.js';
+import { SearchParameterRegistry } from '../src/search/registry.js';
+
+const N = Number(process.env.BENCH_N ?? 100_000);
+const CHUNK = process.env.BENCH_CHUNK ? Number(process.env.BENCH_CHUNK) : undefined;
+const TAG = { system: 'http://example.org/bench', code: 'bench' };
+const FAMILIES = ['Smith', 'Jones', 'Müller', 'García', 'Nguyen', 'Kowalski', 'Rossi', 'Dubois'];
+const extractor = new IndexExtractor(SearchParameterRegistry.r4([]));
+
+async function load(storage: SqliteAdapter, n: number): Promise<number> {
+  const started = performance.now();
+  const batch = 10_000;
+  const lastUpdated = '2026-01-01T00:00:00.000Z';
+  for (let from = 0; from < n; from += batch) {
+    await storage.transact(async (tx) => {
+      for (let i = from; i < Math.min(n, from + batch); i++) {
+        const id = `p${i}`;
+        const resource: Resource = {
+          resourceType: 'Patient',
+          id,
+          meta: { versionId: '1', lastUpdated, tag: [TAG] },
+          identifier: [{ system: 'http://example.org/mrn', value: String(i) }],
+          name: [{ family: FAMILIES[i % FAMILIES.length], given: ['Anna', 'B'] }],
+          gender: i % 2 ? 'female' : 'male',
+          birthDate: `19${String(50 + (i % 50)).padStart(2, '0')}-01-0${1 + (i % 9)}`,
+          address: [{ city: 'Berlin', postalCode: String(10000 + (i % 999)) }],
+        };
+        await tx.writeVersion({
+          type: 'Patient',
+          id,
+          versionId: '1',
+          expect: { kind: 'absent' },
+          lastUpdated,
+          method: 'POST',
+          deleted: false,
+          json: JSON.stringify(resource),
+          index: extractor.extract(resource),
+        });
+      }
+    });
+  }
+  return (performance.now() - started) / 1000;
+}
+
+async function run(mode: 'soft' | 'hard', criteria: string): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fhir-engine-bulk-delete-bench-'));
+  try {
+    const storage = new SqliteAdapter({ filename: join(dir, 'fhir.db') });
+    const loadSeconds = await load(storage, N);
+    const engine = new FhirEngine({ storage, ...(CHUNK !== undefined && { limits: { bulkDeleteChunkSize: CHUNK } }) });
+    const started = performance.now();
+    const job = await engine.bulkDelete({ type: 'Patient', criteria, hardDelete: mode === 'hard' });
+    const done = await engine.jobs.settled(job.id);
+    const seconds = (performance.now() - started) / 1000;
+    const left = (await engine.search('Patient', '_summary=count')).total;
+    console.log(
+      JSON.stringify({
+        bench: 'bulk-delete',
+        adapter: 'sqlite',
+        mode,
+        criteria: criteria || '(none)',
+        n: N,
+        status: done.status,
+        deleted: done.progress.byType.Patient ?? 0,
+        left,
+        chunks: done.progress.chunks,
+        seconds: Number(seconds.toFixed(3)),
+        perSecond: Math.round(N / seconds),
+        targetSeconds: 5,
+        loadSeconds: Number(loadSeconds.toFixed(3)),
+      }),
+    );
+    await engine.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const TAGGED = '_tag=http://example.org/bench|bench';
+await run('soft', TAGGED);
+await run('hard', TAGGED);
+await run('soft', '');
+await run('hard', '');

@@ -1,0 +1,20 @@
+/**
+ * Background jobs: the runner contract, the in-process runner, the job state machine and the
+ * bulk-delete handler with its HTTP routes.
+ * @packageDocumentation
+ */
+export type { AnyJobHandler, JobContext, JobHandler, JobHost, JobListener, JobRunner, PlannedJob, StepOutcome } from './job-runner.js';
+export { TRANSITIONS, canTransition, isTerminal, transition, nextRevision, InvalidTransitionError } from './job-state.js';
+export { InProcessJobRunner, JobRunnerStoppedError, type InProcessJobRunnerOptions } from './in-process-runner.js';
+export {
+  BULK_DELETE,
+  bulkDeleteHandler,
+  criteriaPairs,
+  type BulkDeleteMode,
+  type BulkDeleteParams,
+  type BulkDeleteRequest,
+  type BulkDeleteState,
+  type CriteriaInput,
+} from './bulk-delete.js';
+export { bulkDeleteRequestOf, bulkDeleteRoutes, bulkDeleteParameters, jobStatusResult } from './http.js';
+export { resolveCriteria, type ResolvedCriteria } from './criteria.js';

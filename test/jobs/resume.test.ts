@@ -1,0 +1,190 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemoryAdapter } from '../../adapters/memory/index.js';
+import { SqliteAdapter } from '../../adapters/sqlite/index.js';
+import { fixedClock, sequentialIds } from '../../src/clock.js';
+import { FhirEngine } from '../../src/engine.js';
+import { InProcessJobRunner } from '../../src/jobs/index.js';
+import type { JobRecord } from '../../src/storage/job-record.js';
+import type { StorageAdapter, StorageTx } from '../../src/storage/storage-adapter.js';
+import { makeEngine, seed } from './helpers.js';
+
+/** Versions of type `Patient` by method, over the whole history. */
+async function patientHistory(storage: StorageAdapter): Promise<{ total: number; deletes: number; perId: Map<string, number> }> {
+  const { items } = await storage.readHistory({ level: 'type', type: 'Patient' }, { count: 1_000_000 });
+  const perId = new Map<string, number>();
+  for (const v of items) perId.set(v.id, (perId.get(v.id) ?? 0) + 1);
+  return { total: items.length, deletes: items.filter((v) => v.method === 'DELETE').length, perId };
+}
+
+describe('resume after a stop (memory, deterministic)', () => {
+  it('a new runner on the same adapter finishes the job: nothing lost, nothing counted twice', async () => {
+    const storage = new MemoryAdapter();
+    const first = makeEngine({ storage, chunkSize: 3 });
+    await seed(first, 'Patient', 20);
+    await seed(first, 'Patient', 2, false);
+    let stopping: Promise<void> | undefined;
+    first.jobs.on('progress', (job) => {
+      if (job.progress.chunks === 2 && !stopping) stopping = first.jobs.stop();
+    });
+    const job = await first.bulkDelete({ type: 'Patient', criteria: '_tag=T' });
+    await new Promise((r) => setTimeout(r, 20));
+    await stopping;
+    const paused = (await storage.readJob(job.id))!;
+    expect(paused.status).toBe('running');
+    expect(paused.progress).toEqual({ processed: 6, byType: { Patient: 6 }, chunks: 2 });
+
+    const second = new FhirEngine({ storage, clock: fixedClock('2026-01-02T00:00:00Z', 1000), ids: sequentialIds('x'), limits: { bulkDeleteChunkSize: 3 } });
+    await second.start();
+    const done = await second.jobs.settled(job.id);
+    expect(done.status).toBe('completed');
+    expect(done.progress.byType).toEqual({ Patient: 20 });
+    expect(done.progress.processed).toBe(20);
+    expect(done.progress.chunks).toBe(7);
+    expect(done.transitions.map((t) => t.status)).toEqual(['queued', 'running', 'completed']);
+    const hist = await patientHistory(storage);
+    expect(hist.deletes).toBe(20);
+    expect(hist.total).toBe(42);
+    expect([...hist.perId.values()].every((n) => n <= 2)).toBe(true);
+  });
+
+  it('a chunk that crashes before commit rolls back and is redone by the next runner', async () => {
+    const storage = new MemoryAdapter();
+    const seeder = makeEngine({ storage });
+    await seed(seeder, 'Patient', 10);
+    let units = 0;
+    let crashed = false;
+    let runner: InProcessJobRunner | undefined;
+    // Crashes the 4th unit of work after the chunk did its work, before it commits.
+    const crashing = new Proxy(storage, {
+      get(target, prop) {
+        if (prop === 'transact') {
+          return <T>(work: (tx: StorageTx) => Promise<T>) =>
+            target.transact(async (tx) => {
+              const result = await work(tx);
+              if (++units === 4) {
+                crashed = true;
+                void runner!.stop(); // the process "dies": no failure is recorded
+                throw new Error('crash');
+              }
+              return result;
+            });
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    runner = new InProcessJobRunner({ chunkSize: 2 });
+    const first = makeEngine({ storage: crashing, jobs: runner });
+    const job = await first.bulkDelete({ type: 'Patient', criteria: '_tag=T' }); // unit 1
+    await new Promise((r) => setTimeout(r, 20));
+    expect(crashed).toBe(true);
+    const paused = (await storage.readJob(job.id))!;
+    expect(paused.status).toBe('running');
+    expect(paused.progress.processed).toBe(4); // units 2 and 3 committed; unit 4 rolled back
+    expect((await patientHistory(storage)).deletes).toBe(4);
+
+    const second = makeEngine({ storage, chunkSize: 2 });
+    await second.start();
+    const done = await second.jobs.settled(job.id);
+    expect(done.progress).toEqual({ processed: 10, byType: { Patient: 10 }, chunks: 5 });
+    const hist = await patientHistory(storage);
+    expect(hist.deletes).toBe(10);
+    expect(hist.total).toBe(20);
+  });
+
+  it('start() resumes queued jobs too, and a runner that was never started starts on first use', async () => {
+    const storage = new MemoryAdapter();
+    const first = makeEngine({ storage });
+    await seed(first, 'Patient', 3);
+    await first.jobs.stop();
+    // A queued job written by a process that died right after submitting it.
+    const queued: JobRecord = {
+      ...(await makeEngine({ storage: new MemoryAdapter() }).bulkDelete({ type: 'Patient', criteria: '_tag=T' })),
+    };
+    const { params } = queued as JobRecord<{ maxSeq: number }>;
+    await storage.transact((tx) => tx.writeJob({ ...queued, id: 'orphan', params: { ...params, maxSeq: 1_000 } }, null));
+    const second = makeEngine({ storage });
+    const polled = await second.handle({ method: 'GET', url: '/_operations/bulk-delete/orphan' }); // first use starts the runner
+    expect([200, 202]).toContain(polled.status);
+    const done = await second.jobs.settled('orphan');
+    expect(done.progress.byType).toEqual({ Patient: 3 });
+  });
+});
+
+describe('resume after kill -9 (SQLite file database, child process)', () => {
+  let dir: string | undefined;
+  afterEach(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the job resumes on start() with exact counts', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fhir-jobs-'));
+    const filename = join(dir, 'fhir.db');
+    const N = 600;
+    {
+      const storage = new SqliteAdapter({ filename });
+      const engine = new FhirEngine({ storage, clock: fixedClock('2026-01-01T00:00:00Z', 1), ids: sequentialIds() });
+      await seed(engine, 'Patient', N);
+      await seed(engine, 'Patient', 5, false);
+      await engine.close();
+    }
+
+    const lines: Record<string, unknown>[] = [];
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
+      const child = spawn('npx', ['tsx', 'test/jobs/crash-child.ts', filename, '10'], {
+        cwd: process.cwd(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true, // its own process group: npx, tsx and node all die together
+      });
+      let killed = false;
+      let buffer = '';
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout.on('data', (d: Buffer) => {
+        buffer += d.toString();
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>;
+          buffer = buffer.slice(nl + 1);
+          lines.push(line);
+          if (typeof line.chunks === 'number' && line.chunks >= 8 && !killed) {
+            killed = true;
+            process.kill(-child.pid!, 'SIGKILL');
+          }
+        }
+      });
+      child.on('error', reject);
+      child.on('exit', (code, signal) => (signal === null && code !== 0 ? reject(new Error(stderr)) : resolve({ code, signal })));
+    });
+    expect(exit.signal).toBe('SIGKILL');
+    expect(lines.some((l) => l.finished === true)).toBe(false);
+    const jobId = String(lines[0]!.id);
+
+    const storage = new SqliteAdapter({ filename });
+    const engine = new FhirEngine({ storage, clock: fixedClock('2026-03-01T00:00:00Z', 1), ids: sequentialIds('r'), limits: { bulkDeleteChunkSize: 10 } });
+    try {
+      const killed = (await storage.readJob(jobId))!;
+      expect(killed.status).toBe('running');
+      expect(killed.progress.chunks).toBeGreaterThanOrEqual(8);
+      expect(killed.progress.chunks).toBeLessThan(N / 10);
+      expect(killed.progress.processed).toBe((await patientHistory(storage)).deletes); // progress committed with its chunk
+
+      await engine.start();
+      const done = await engine.jobs.settled(jobId);
+      expect(done.status).toBe('completed');
+      expect(done.progress.byType).toEqual({ Patient: N });
+      expect(done.progress.processed).toBe(N);
+      const hist = await patientHistory(storage);
+      expect(hist.deletes).toBe(N);
+      expect(hist.total).toBe(2 * N + 5);
+      expect([...hist.perId.values()].every((n) => n <= 2)).toBe(true);
+      expect((await engine.search('Patient', '_summary=count')).total).toBe(5);
+    } finally {
+      await engine.close();
+    }
+  }, 60_000);
+});
