@@ -40,6 +40,17 @@ function exceeds(body: string | Uint8Array, max: number): boolean {
 
 /** Splits a URL into path segments and query parameters. */
 export function parseUrl(url: string): { segments: string[]; params: [string, string][] } {
+  // Fast path for the common relative URL with nothing to decode in its path.
+  if (!url.includes('://') && !url.includes('#')) {
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    if (!path.includes('%')) {
+      return {
+        segments: path.split('/').filter(Boolean),
+        params: q < 0 ? [] : [...new URLSearchParams(url.slice(q + 1))],
+      };
+    }
+  }
   const parsed = new URL(url, 'http://fhir.invalid/');
   let segments: string[];
   try {
