@@ -48,6 +48,22 @@ async function crud(): Promise<void> {
   await timed('core.history', N, (i) => engine.handle({ method: 'GET', url: `/Patient/${ids[i]}/_history` }));
   await timed('core.delete', N, (i) => engine.handle({ method: 'DELETE', url: `/Patient/${ids[i]}` }));
 
+  // Conditional create on 20k Patients, half of the criteria matching an existing one.
+  const conditional = new FhirEngine({ storage: new MemoryAdapter() });
+  for (let i = 0; i < N; i++) await conditional.handle({ method: 'POST', url: '/Patient', headers: json, body: bodies[i]! });
+  await timed('core.conditional-create', N, (i) => {
+    const n = i % 2 ? i : N + i; // odd: exists, even: new
+    return conditional.handle({
+      method: 'POST',
+      url: '/Patient',
+      headers: { ...json, 'if-none-exist': `identifier=http://hospital.example/mrn|MRN${n}` },
+      body: JSON.stringify(patient(n)),
+    });
+  });
+  await timed('core.search.identifier', N, (i) =>
+    conditional.handle({ method: 'GET', url: `/Patient?identifier=http://hospital.example/mrn|MRN${i}` }),
+  );
+
 }
 
 /** Heap per stored version: 100k creates into a fresh adapter. */
