@@ -9,7 +9,7 @@ import { history, type HistoryOptions } from './interactions/history.js';
 import { criteriaOf } from './interactions/references.js';
 import type { WriteKind, WriteOutcome } from './interactions/write.js';
 import { capabilityStatement } from './http/capabilities.js';
-import type { Resource } from './resource/resource.js';
+import type { Meta, Resource } from './resource/resource.js';
 import { weakETag } from './resource/version.js';
 import { IndexExtractor } from './search/extract.js';
 import { SearchParameterRegistry, type SearchParameterDefinition } from './search/registry.js';
@@ -50,7 +50,8 @@ export interface FhirEngineOptions {
 
 /** The result of a write through the typed API. */
 export interface WriteResult<T extends Resource = Resource> {
-  readonly resource: T;
+  /** The stored resource: always with its id and meta (versionId, lastUpdated). */
+  readonly resource: T & { id: string; meta: Meta };
   /** `created` (201), `updated`, `unchanged` (no new version) or `matched` (conditional create found one). */
   readonly outcome: WriteKind;
   readonly versionId: string;
@@ -164,7 +165,7 @@ export class FhirEngine {
   #writeResult<T extends Resource>(result: WriteOutcome): WriteResult<T> {
     const v = result.version;
     return {
-      resource: result.resource as T,
+      resource: result.resource as T & { id: string; meta: Meta },
       outcome: result.outcome,
       versionId: v.versionId,
       lastUpdated: v.lastUpdated,
