@@ -3,6 +3,9 @@
  * Run: `npx tsx bench/sqlite.bench.ts` — prints one JSON line per measurement:
  * `{"bench":"sqlite.create","opsPerSec":…}`.
  *
+ * Environment: `BENCH_SCALE` (default 1) scales the write counts; `BENCH_WRITES_ONLY=1` stops after
+ * the write benches; `BENCH_PAGE_SIZE` creates the database with another page size.
+ *
  * Index entries are hand-built (~25 per Patient: identifiers, name parts, birthdate, gender,
  * address parts, telecom, _id, _lastUpdated), like the core's extractor would produce.
  */
@@ -132,7 +135,15 @@ async function main(): Promise<void> {
     db.close();
   }
 
-  const adapter = new SqliteAdapter({ filename: join(dir, 'bench.db') });
+  const pageSize = process.env.BENCH_PAGE_SIZE;
+  let adapter: SqliteAdapter;
+  if (pageSize !== undefined) {
+    const db = new Database(join(dir, 'bench.db'));
+    db.pragma(`page_size = ${Number(pageSize)}`);
+    adapter = new SqliteAdapter({ database: db });
+  } else {
+    adapter = new SqliteAdapter({ filename: join(dir, 'bench.db') });
+  }
 
   // One transact per write, like a create.
   {
@@ -154,6 +165,11 @@ async function main(): Promise<void> {
       });
     }
     report('sqlite.batch1000', batches * 1000, now() - t);
+  }
+
+  if (process.env.BENCH_WRITES_ONLY) {
+    await adapter.close();
+    return;
   }
 
   // Fill to 100k resources for reads and search.
@@ -204,7 +220,7 @@ async function main(): Promise<void> {
 
   // Unselective token search: gender=female (~50k matches), first page of 20, no total.
   {
-    const n = 2_000;
+    const n = 1_000;
     const q: StorageQuery = {
       types: ['Patient'],
       where: [{ kind: 'any', param: 'gender', of: [{ kind: 'token', code: 'female' }] }],
@@ -241,7 +257,7 @@ async function main(): Promise<void> {
 
   // String prefix on family, sorted by birthdate, first page.
   {
-    const n = 200;
+    const n = 100;
     const t = now();
     let hits = 0;
     for (let i = 0; i < n; i++) {

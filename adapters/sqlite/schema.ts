@@ -6,11 +6,16 @@
  * - `resource_version`: every stored version, the resource JSON stored once per version. `seq` is an
  *   `INTEGER PRIMARY KEY AUTOINCREMENT`, so it increases with every write and is never reused, not
  *   even after a purge or hard delete removed the highest rows.
- * - `resource`: the current pointer per (type, id): version, seq, deleted flag and a bit mask of the
- *   index tables the resource has rows in (so a replacement only deletes from those).
- * - `ix_<kind>`: one table per index-entry kind with `(res_type, res_id, param, …values)`; an index
- *   leading with `(param, value…)` (covering: it ends with `res_type, res_id`) for candidate scans and
- *   one on `(res_type, res_id, param)` for replacement and per-resource probes.
+ * - `resource`: the current pointer per (type, id): version, seq, deleted flag and, per index kind,
+ *   the rowid range `<kind>_lo…<kind>_hi` of the resource's rows in `ix_<kind>` (NULL when it has
+ *   none). A resource's entries of one kind are inserted by one writer in one go, so they get
+ *   consecutive rowids; the range replaces a `(res_type, res_id)` index on every index table: the
+ *   rows of a resource are found (for replacement, per-resource probes and sort values) by a rowid
+ *   range scan of the table itself, which saves one b-tree insert per index entry on every write.
+ * - `ix_<kind>`: one table per index-entry kind with `(res_type, res_id, param, …values)` and one
+ *   index leading with `(param, value…)` for candidate scans. `:exact` string matches use the
+ *   `(param, folded)` index too (the core guarantees `folded = fold(exact)`), and external reference
+ *   URLs are rare enough to be scanned per parameter.
  * - `param_kind`: which index kinds a parameter has ever had entries in (a superset; used to compile
  *   `missing` clauses and sort keys, which do not name a kind).
  * - `job`: job records, stored opaquely as JSON with their revision and status.
@@ -23,7 +28,7 @@ import type { IndexEntryKind } from '../../src/storage/index-entry.js';
 
 type Db = BetterSqlite3.Database;
 
-/** Every index-entry kind, in a fixed order: a kind's bit in `resource.ix_kinds` is `1 << position`. */
+/** Every index-entry kind, in a fixed order. */
 export const INDEX_KINDS: readonly IndexEntryKind[] = [
   'token',
   'text',
@@ -34,18 +39,6 @@ export const INDEX_KINDS: readonly IndexEntryKind[] = [
   'reference',
   'uri',
 ];
-
-/** The bit of an index kind in `resource.ix_kinds`. */
-export const KIND_BIT: Readonly<Record<IndexEntryKind, number>> = {
-  token: 1,
-  text: 2,
-  string: 4,
-  date: 8,
-  number: 16,
-  quantity: 32,
-  reference: 64,
-  uri: 128,
-};
 
 /** The value columns of each index table, in insertion order. */
 export const KIND_COLUMNS: Readonly<Record<IndexEntryKind, readonly string[]>> = {
@@ -82,7 +75,22 @@ export const MIGRATIONS: readonly string[] = [
     version_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
     deleted INTEGER NOT NULL,
-    ix_kinds INTEGER NOT NULL,
+    token_lo INTEGER,
+    token_hi INTEGER,
+    text_lo INTEGER,
+    text_hi INTEGER,
+    string_lo INTEGER,
+    string_hi INTEGER,
+    date_lo INTEGER,
+    date_hi INTEGER,
+    number_lo INTEGER,
+    number_hi INTEGER,
+    quantity_lo INTEGER,
+    quantity_hi INTEGER,
+    reference_lo INTEGER,
+    reference_hi INTEGER,
+    uri_lo INTEGER,
+    uri_hi INTEGER,
     PRIMARY KEY (res_type, res_id)
   ) WITHOUT ROWID;
 
@@ -90,59 +98,42 @@ export const MIGRATIONS: readonly string[] = [
     res_type TEXT NOT NULL, res_id TEXT NOT NULL, param TEXT NOT NULL,
     system TEXT, code TEXT NOT NULL
   );
-  CREATE INDEX ix_token_value ON ix_token (param, code, system, res_type, res_id);
-  CREATE INDEX ix_token_res ON ix_token (res_type, res_id, param);
-
+  CREATE INDEX ix_token_value ON ix_token (param, code, system);
   CREATE TABLE ix_text (
     res_type TEXT NOT NULL, res_id TEXT NOT NULL, param TEXT NOT NULL,
     folded TEXT NOT NULL
   );
-  CREATE INDEX ix_text_value ON ix_text (param, folded, res_type, res_id);
-  CREATE INDEX ix_text_res ON ix_text (res_type, res_id, param);
-
+  CREATE INDEX ix_text_value ON ix_text (param, folded);
   CREATE TABLE ix_string (
     res_type TEXT NOT NULL, res_id TEXT NOT NULL, param TEXT NOT NULL,
     folded TEXT NOT NULL, exact TEXT NOT NULL
   );
-  CREATE INDEX ix_string_value ON ix_string (param, folded, res_type, res_id);
-  CREATE INDEX ix_string_exact ON ix_string (param, exact, res_type, res_id);
-  CREATE INDEX ix_string_res ON ix_string (res_type, res_id, param);
-
+  CREATE INDEX ix_string_value ON ix_string (param, folded);
   CREATE TABLE ix_date (
     res_type TEXT NOT NULL, res_id TEXT NOT NULL, param TEXT NOT NULL,
     low REAL NOT NULL, high REAL NOT NULL
   );
-  CREATE INDEX ix_date_value ON ix_date (param, low, high, res_type, res_id);
-  CREATE INDEX ix_date_res ON ix_date (res_type, res_id, param);
-
+  CREATE INDEX ix_date_value ON ix_date (param, low, high);
   CREATE TABLE ix_number (
     res_type TEXT NOT NULL, res_id TEXT NOT NULL, param TEXT NOT NULL,
     low REAL NOT NULL, high REAL NOT NULL
   );
-  CREATE INDEX ix_number_value ON ix_number (param, low, high, res_type, res_id);
-  CREATE INDEX ix_number_res ON ix_number (res_type, res_id, param);
-
+  CREATE INDEX ix_number_value ON ix_number (param, low, high);
   CREATE TABLE ix_quantity (
     res_type TEXT NOT NULL, res_id TEXT NOT NULL, param TEXT NOT NULL,
     low REAL NOT NULL, high REAL NOT NULL, system TEXT, code TEXT
   );
-  CREATE INDEX ix_quantity_value ON ix_quantity (param, code, low, high, res_type, res_id);
-  CREATE INDEX ix_quantity_res ON ix_quantity (res_type, res_id, param);
-
+  CREATE INDEX ix_quantity_value ON ix_quantity (param, code, low);
   CREATE TABLE ix_reference (
     res_type TEXT NOT NULL, res_id TEXT NOT NULL, param TEXT NOT NULL,
     target_type TEXT, target_id TEXT, url TEXT
   );
-  CREATE INDEX ix_reference_value ON ix_reference (param, target_id, target_type, res_type, res_id);
-  CREATE INDEX ix_reference_url ON ix_reference (param, url, res_type, res_id);
-  CREATE INDEX ix_reference_res ON ix_reference (res_type, res_id, param);
-
+  CREATE INDEX ix_reference_value ON ix_reference (param, target_id, target_type);
   CREATE TABLE ix_uri (
     res_type TEXT NOT NULL, res_id TEXT NOT NULL, param TEXT NOT NULL,
     value TEXT NOT NULL
   );
-  CREATE INDEX ix_uri_value ON ix_uri (param, value, res_type, res_id);
-  CREATE INDEX ix_uri_res ON ix_uri (res_type, res_id, param);
+  CREATE INDEX ix_uri_value ON ix_uri (param, value);
 
   CREATE TABLE param_kind (
     param TEXT NOT NULL,

@@ -3,14 +3,21 @@
  * always bound as parameters, never spliced into the SQL text; only table, column and alias names
  * (all fixed by this module) and `?` placeholders are.
  *
+ * The SQL is a translation of `matchClause` / `matchPredicate` (`src/search/match.ts`) and of
+ * `sortValue` (`src/search/sort.ts`); the conformance suite compares both.
+ *
  * Plan: the most selective indexable `any` clause (if any) drives the query through
- * `(r.res_type, r.res_id) IN (SELECT … FROM ix_<kind> WHERE param = ? AND …)`, which SQLite answers
- * from the covering `(param, value…, res_type, res_id)` index; every other clause becomes a correlated
- * `EXISTS` / `NOT EXISTS` probe through the `(res_type, res_id, param)` index. Sort values are
- * per-resource `MIN`/`MAX` subqueries, keyset paging compares the tuple (sort values…, type, id).
+ * `(r.res_type, r.res_id) IN (SELECT … FROM ix_<kind> WHERE param = ? AND …)`, answered from the
+ * `(param, value…)` index; every other clause becomes a correlated `EXISTS` / `NOT EXISTS` probe over
+ * the resource's own rows (a rowid range scan: `rowid BETWEEN r.<kind>_lo AND r.<kind>_hi`). When
+ * the page order is the primary-key order (no sort keys, or only `_id`) and the best clause turns out
+ * to match many rows, the query instead walks `resource` in key order and probes, which stops after
+ * `limit` hits. Sort values are per-resource `MIN`/`MAX` subqueries; keyset paging compares the tuple
+ * (sort values…, type, id).
  *
  * @packageDocumentation
  */
+import { fold } from '../../src/search/normalize.js';
 import type { IndexEntryKind } from '../../src/storage/index-entry.js';
 import type { Clause, Predicate, RangeOp, SortKey, StorageQuery } from '../../src/storage/query.js';
 
@@ -18,8 +25,10 @@ import type { Clause, Predicate, RangeOp, SortKey, StorageQuery } from '../../sr
 export interface CompiledSearch {
   readonly sql: string;
   readonly params: unknown[];
-  /** Number of sort-value columns (`s0`…) the page query returns before `t`/`i`. */
+  /** Number of sort keys. */
   readonly sortColumns: number;
+  /** The result column holding each sort key's value (`sN`, or `i` for `_id`). */
+  readonly sortColumnNames: readonly string[];
   readonly countSql?: string;
   readonly countParams?: unknown[];
 }
@@ -122,10 +131,7 @@ function startsWith(column: string, prefix: string, params: unknown[]): string {
   return `(${column} >= ? AND ${column} < ?)`;
 }
 
-/**
- * `[low, high]` of an entry against the value range by prefix `op`, mirroring `matchPredicate` of
- * the core. `ap` widens the value by 10% of its magnitude (at least the value range itself).
- */
+/** `[low, high]` of an entry against the value range by prefix `op`: `compareRange` of the core. */
 function rangeSql(alias: string, op: RangeOp, low: number, high: number, params: unknown[]): string {
   const lo = `${alias}.low`;
   const hi = `${alias}.high`;
@@ -143,30 +149,22 @@ function rangeSql(alias: string, op: RangeOp, low: number, high: number, params:
       params.push(low);
       return `${lo} < ?`;
     case 'ge':
-      params.push(low);
-      return `${hi} >= ?`;
+      params.push(high, low, high);
+      return `(${hi} > ? OR (${lo} >= ? AND ${hi} <= ?))`;
     case 'le':
-      params.push(high);
-      return `${lo} <= ?`;
+      params.push(low, low, high);
+      return `(${lo} < ? OR (${lo} >= ? AND ${hi} <= ?))`;
     case 'sa':
       params.push(high);
       return `${lo} > ?`;
     case 'eb':
       params.push(low);
       return `${hi} < ?`;
-    case 'ap': {
-      const [wLow, wHigh] = approximateRange(low, high);
-      params.push(wHigh, wLow);
+    case 'ap':
+      // The parser already widened the value range; `ap` is overlap.
+      params.push(high, low);
       return `(${lo} <= ? AND ${hi} >= ?)`;
-    }
   }
-}
-
-/** The value range `ap` compares against: widened by 10% of the value on each side. */
-export function approximateRange(low: number, high: number): [number, number] {
-  const mid = Number.isFinite(low) && Number.isFinite(high) ? (low + high) / 2 : Number.isFinite(low) ? low : high;
-  const delta = Math.abs(mid) * 0.1;
-  return [low - delta, high + delta];
 }
 
 /** SQL for one predicate over the index row alias `x` (of the predicate kind's table). */
@@ -195,52 +193,44 @@ export function predicateSql(p: Predicate, x: string, params: unknown[]): string
           params.push(p.folded);
           return `instr(${x}.folded, ?) > 0`;
         case 'exact':
-          params.push(p.exact);
-          return `${x}.exact = ?`;
+          // `folded = fold(exact)` holds for every entry, so the folded index narrows the scan.
+          params.push(fold(p.exact), p.exact);
+          return `(${x}.folded = ? AND ${x}.exact = ?)`;
       }
       break;
     case 'date':
     case 'number':
       return rangeSql(x, p.op, p.low, p.high, params);
     case 'quantity': {
-      const parts = [rangeSql(x, p.op, p.low, p.high, params)];
-      if (p.system === null) parts.push(`${x}.system IS NULL`);
-      else if (p.system !== undefined) {
-        parts.push(`${x}.system = ?`);
-        params.push(p.system);
-      }
-      if (p.code === null) parts.push(`${x}.code IS NULL`);
-      else if (p.code !== undefined) {
+      // `null` system/code means "not given" here (see matchPredicate).
+      const parts: string[] = [];
+      if (p.code !== undefined && p.code !== null) {
         parts.push(`${x}.code = ?`);
         params.push(p.code);
       }
+      if (p.system !== undefined && p.system !== null) {
+        parts.push(`${x}.system = ?`);
+        params.push(p.system);
+      }
+      parts.push(rangeSql(x, p.op, p.low, p.high, params));
       return parts.join(' AND ');
     }
-    case 'reference': {
-      const local: string[] = [];
+    case 'reference':
       if (p.targetId !== undefined) {
-        local.push(`${x}.target_id = ?`);
         params.push(p.targetId);
-        if (p.targetType !== undefined) {
-          local.push(`${x}.target_type = ?`);
-          params.push(p.targetType);
-        }
+        if (p.targetType === undefined) return `${x}.target_id = ?`;
+        params.push(p.targetType);
+        return `(${x}.target_id = ? AND ${x}.target_type = ?)`;
       }
-      const alternatives: string[] = [];
-      if (local.length > 0) alternatives.push(local.join(' AND '));
       if (p.url !== undefined) {
-        alternatives.push(`${x}.url = ?`);
         params.push(p.url);
+        return `${x}.url = ?`;
       }
-      if (alternatives.length === 0) {
-        if (p.targetType !== undefined) {
-          params.push(p.targetType);
-          return `${x}.target_type = ?`;
-        }
-        return '0';
+      if (p.targetType !== undefined) {
+        params.push(p.targetType);
+        return `${x}.target_type = ?`;
       }
-      return alternatives.length === 1 ? (alternatives[0] as string) : `(${alternatives.join(' OR ')})`;
-    }
+      return '0';
     case 'uri':
       switch (p.match) {
         case 'exact':
@@ -276,7 +266,7 @@ function uriAboveBoundary(x: string, value: string, params: unknown[]): string {
 function predicateScore(p: Predicate): number {
   switch (p.kind) {
     case 'token':
-      return p.code !== undefined ? 3 : p.system !== undefined ? 1 : 0;
+      return p.code !== undefined ? 3 : 0;
     case 'text':
       return p.folded.length >= 2 ? 2 : p.folded.length === 1 ? 1 : 0;
     case 'string':
@@ -284,19 +274,21 @@ function predicateScore(p: Predicate): number {
       if (p.match === 'prefix') return p.folded.length >= 2 ? 2 : p.folded.length === 1 ? 1 : 0;
       return 0;
     case 'reference':
-      return p.targetId !== undefined || p.url !== undefined ? 3 : 1;
+      return p.targetId !== undefined ? 3 : 0;
     case 'uri':
-      return p.match === 'exact' ? 3 : p.match === 'below' ? 1 : 0;
+      return p.match === 'exact' ? 3 : 0;
     case 'date':
     case 'number':
+      return p.op === 'eq' && Number.isFinite(p.low) && Number.isFinite(p.high) ? 2 : 0;
     case 'quantity':
-      return p.op === 'eq' && Number.isFinite(p.low) && Number.isFinite(p.high) ? 1 : 0;
+      return p.code !== undefined && p.code !== null ? 2 : 0;
   }
 }
 
 function clauseScore(c: Clause): number {
   if (c.kind !== 'any' || c.of.length === 0) return 0;
-  if (new Set(c.of.map((p) => p.kind)).size !== 1) return 0;
+  const kind = (c.of[0] as Predicate).kind;
+  if (c.of.some((p) => p.kind !== kind)) return 0;
   return Math.min(...c.of.map(predicateScore));
 }
 
@@ -311,21 +303,24 @@ function byKind(of: readonly Predicate[]): Map<IndexEntryKind, Predicate[]> {
   return groups;
 }
 
+/** The rows of resource `r` in `kind`'s table, as a condition on alias `x`. */
+function ownRows(kind: IndexEntryKind): string {
+  return `x.rowid BETWEEN r.${kind}_lo AND r.${kind}_hi`;
+}
+
 /** `EXISTS` probe: resource `r` has an entry of `param` in `kind`'s table matching `preds`. */
 function existsSql(kind: IndexEntryKind, param: string, preds: readonly Predicate[] | undefined, params: unknown[]): string {
-  const table = tableOf(kind);
   params.push(param);
-  let sql = `EXISTS (SELECT 1 FROM ${table} x INDEXED BY ${table}_res WHERE x.res_type = r.res_type AND x.res_id = r.res_id AND x.param = ?`;
+  let sql = `EXISTS (SELECT 1 FROM ${tableOf(kind)} x NOT INDEXED WHERE ${ownRows(kind)} AND x.param = ?`;
   if (preds) sql += ` AND (${preds.map((p) => predicateSql(p, 'x', params)).join(' OR ')})`;
   return `${sql})`;
 }
 
-/** Driving `IN`: resource `r` is among the resources with a matching entry (value-index scan). */
-function drivingSql(kind: IndexEntryKind, param: string, preds: readonly Predicate[], params: unknown[]): string {
-  const table = tableOf(kind);
+/** The value-index scan of a driving clause: `FROM ix_<kind> x WHERE param = ? AND (…)`. */
+function scanSql(kind: IndexEntryKind, param: string, preds: readonly Predicate[], params: unknown[]): string {
   params.push(param);
   const where = preds.map((p) => predicateSql(p, 'x', params)).join(' OR ');
-  return `(r.res_type, r.res_id) IN (SELECT x.res_type, x.res_id FROM ${table} x WHERE x.param = ? AND (${where}))`;
+  return `FROM ${tableOf(kind)} x WHERE x.param = ? AND (${where})`;
 }
 
 function clauseSql(c: Clause, kindsOf: KindsOf, params: unknown[]): string {
@@ -337,8 +332,7 @@ function clauseSql(c: Clause, kindsOf: KindsOf, params: unknown[]): string {
     }
     case 'none': {
       if (c.of.length === 0) return '1';
-      const parts = [...byKind(c.of)].map(([kind, preds]) => `NOT ${existsSql(kind, c.param, preds, params)}`);
-      return parts.join(' AND ');
+      return [...byKind(c.of)].map(([kind, preds]) => `NOT ${existsSql(kind, c.param, preds, params)}`).join(' AND ');
     }
     case 'missing': {
       const kinds = kindsOf(c.param);
@@ -357,7 +351,7 @@ function clauseSql(c: Clause, kindsOf: KindsOf, params: unknown[]): string {
 // Sort
 // ---------------------------------------------------------------------------------------------
 
-/** The per-resource value expression of one kind for a sort direction. */
+/** The per-resource value expression of one kind for a sort direction (`sortValue` of the core). */
 function sortValueExpr(kind: IndexEntryKind, descending: boolean): string {
   const agg = descending ? 'MAX' : 'MIN';
   switch (kind) {
@@ -371,20 +365,25 @@ function sortValueExpr(kind: IndexEntryKind, descending: boolean): string {
     case 'quantity':
       return descending ? 'MAX(x.high)' : 'MIN(x.low)';
     case 'reference':
-      return `${agg}(CASE WHEN x.target_id IS NOT NULL THEN coalesce(x.target_type, '') || '/' || x.target_id ELSE x.url END)`;
+      return `${agg}(CASE WHEN x.target_type IS NOT NULL AND x.target_id IS NOT NULL THEN x.target_type || '/' || x.target_id ELSE x.url END)`;
     case 'uri':
       return `${agg}(x.value)`;
   }
 }
 
+const NUMERIC_KINDS: ReadonlySet<IndexEntryKind> = new Set(['date', 'number', 'quantity']);
+
 function sortSql(key: SortKey, kindsOf: KindsOf, params: unknown[]): string {
-  if (key.param === '_id') return 'r.res_id';
-  const kinds = kindsOf(key.param);
+  // Numbers sort before strings: an ascending sort takes a numeric value first, a descending one a
+  // string value first; `text` entries count only when the parameter has nothing else.
+  const kinds: IndexEntryKind[] = [...kindsOf(key.param)]
+    .filter((k) => k !== 'text')
+    .sort((a, b) => (NUMERIC_KINDS.has(a) === NUMERIC_KINDS.has(b) ? 0 : NUMERIC_KINDS.has(a) !== key.descending ? -1 : 1));
+  if (kindsOf(key.param).includes('text')) kinds.push('text');
   if (kinds.length === 0) return 'NULL';
   const parts = kinds.map((kind) => {
-    const table = tableOf(kind);
     params.push(key.param);
-    return `(SELECT ${sortValueExpr(kind, key.descending)} FROM ${table} x INDEXED BY ${table}_res WHERE x.res_type = r.res_type AND x.res_id = r.res_id AND x.param = ?)`;
+    return `(SELECT ${sortValueExpr(kind, key.descending)} FROM ${tableOf(kind)} x NOT INDEXED WHERE ${ownRows(kind)} AND x.param = ?)`;
   });
   return parts.length === 1 ? (parts[0] as string) : `coalesce(${parts.join(', ')})`;
 }
@@ -393,59 +392,99 @@ function sortSql(key: SortKey, kindsOf: KindsOf, params: unknown[]): string {
 // The query
 // ---------------------------------------------------------------------------------------------
 
+/** Counts rows of a driving scan, up to a cap (to decide whether it is worth driving with). */
+export type EstimateRows = (sql: string, params: unknown[], cap: number) => number;
+
+/** A driving clause matching at least this many index rows is not used for key-ordered pages. */
+const DRIVER_CAP = 1000;
+
 /** Compiles `query` to SQL. */
-export function compileSearch(query: StorageQuery, kindsOf: KindsOf): CompiledSearch {
-  // WHERE over `resource r`.
-  const whereParams: unknown[] = [];
-  const where: string[] = ['r.deleted = 0'];
-  if (query.types.length > 0) {
-    where.push(`r.res_type IN (${query.types.map(() => '?').join(', ')})`);
-    whereParams.push(...query.types);
+export function compileSearch(query: StorageQuery, kindsOf: KindsOf, estimate?: EstimateRows): CompiledSearch {
+  // Sort: `_id` keys are the key column itself; others are computed columns s0, s1, …
+  const sortParams: unknown[] = [];
+  const sortCols: { expr: string; col: string; key: SortKey }[] = [];
+  for (const key of query.sort) {
+    if (key.param === '_id') {
+      sortCols.push({ expr: 'r.res_id', col: 'i', key });
+    } else {
+      const col = `s${sortCols.length}`;
+      sortCols.push({ expr: sortSql(key, kindsOf, sortParams), col, key });
+    }
   }
-  if (query.maxSeq !== undefined) {
-    where.push('r.seq <= ?');
-    whereParams.push(query.maxSeq);
-  }
+  /** Page order follows the primary key (type, id): a key-order walk can stop early. */
+  const keyOrdered =
+    sortCols.every((c) => c.col === 'i' && !c.key.descending) && (query.types.length === 1 || sortCols.length === 0);
 
   // The driver: the best indexable `any` clause, unless an `ids` clause already pins the rows.
+  // The driver: the indexable `any` clause matching the fewest index rows (counted up to a cap),
+  // unless an `ids` clause already pins the rows.
   let driver = -1;
+  let driverScan: { sql: string; params: unknown[] } | undefined;
+  let driverRows = Infinity;
   if (!query.where.some((c) => c.kind === 'ids')) {
-    let best = 1;
-    query.where.forEach((c, i) => {
+    const candidates: { index: number; score: number; scan: { sql: string; params: unknown[] } }[] = [];
+    query.where.forEach((c, index) => {
       const score = clauseScore(c);
-      if (score > best) {
-        best = score;
-        driver = i;
+      if (score < 2 || c.kind !== 'any') return;
+      const scanParams: unknown[] = [];
+      const scan = { sql: scanSql((c.of[0] as Predicate).kind, c.param, c.of, scanParams), params: scanParams };
+      candidates.push({ index, score, scan });
+    });
+    candidates.sort((x, y) => y.score - x.score);
+    for (const c of candidates) {
+      const rows =
+        estimate !== undefined && (candidates.length > 1 || keyOrdered)
+          ? estimate(`SELECT count(*) FROM (SELECT 1 ${c.scan.sql} LIMIT ?)`, c.scan.params, DRIVER_CAP)
+          : 0;
+      if (driver === -1 || rows < driverRows) {
+        driver = c.index;
+        driverScan = c.scan;
+        driverRows = rows;
+      }
+      if (rows <= 1) break;
+    }
+  }
+
+  const buildWhere = (useDriver: boolean, params: unknown[]): string => {
+    const where: string[] = ['r.deleted = 0'];
+    if (query.types.length > 0) {
+      where.push(`r.res_type IN (${query.types.map(() => '?').join(', ')})`);
+      params.push(...query.types);
+    }
+    if (query.maxSeq !== undefined) {
+      where.push('r.seq <= ?');
+      params.push(query.maxSeq);
+    }
+    query.where.forEach((c, i) => {
+      if (i === driver && useDriver && driverScan !== undefined) {
+        where.push(`(r.res_type, r.res_id) IN (SELECT x.res_type, x.res_id ${driverScan.sql})`);
+        params.push(...driverScan.params);
+      } else {
+        where.push(clauseSql(c, kindsOf, params));
       }
     });
-  }
-  query.where.forEach((c, i) => {
-    if (i === driver && c.kind === 'any') {
-      where.push(drivingSql((c.of[0] as Predicate).kind, c.param, c.of, whereParams));
-    } else {
-      where.push(clauseSql(c, kindsOf, whereParams));
-    }
-  });
-  const whereSql = where.join(' AND ');
+    return where.join(' AND ');
+  };
 
-  // Sort columns.
-  const sortParams: unknown[] = [];
-  const sortExprs = query.sort.map((key) => sortSql(key, kindsOf, sortParams));
-  const directions = query.sort.map((key) => (key.descending ? 'DESC' : 'ASC'));
-  const sortColumns = sortExprs.length;
+  // A key-ordered page stops after `limit` hits when it walks `resource` in key order, which beats
+  // collecting and sorting every match of an unselective driver.
+  const pageDriver = driverScan !== undefined && !(keyOrdered && driverRows >= DRIVER_CAP);
+  const whereParams: unknown[] = [];
+  const whereSql = buildWhere(pageDriver, whereParams);
 
+  const computed = sortCols.filter((c) => c.col !== 'i');
   const inner =
     `SELECT r.res_type AS t, r.res_id AS i, r.seq AS q, r.version_id AS vid` +
-    sortExprs.map((e, n) => `, ${e} AS s${n}`).join('') +
+    computed.map((c) => `, ${c.expr} AS ${c.col}`).join('') +
     ` FROM resource r WHERE ${whereSql}`;
 
-  // Keyset condition over (s0…, t, i): s-columns by their direction with NULLs last; t, i ascending.
+  // Keyset condition over (sort columns…, t, i); computed columns sort NULLs last.
   const keysetParams: unknown[] = [];
   let keyset = '';
   if (query.after !== undefined) {
-    const pos = decodePosition(query.after, sortColumns);
+    const pos = decodePosition(query.after, sortCols.length);
     const cols: { col: string; desc: boolean; value: SortValue; nullable: boolean }[] = [
-      ...pos.values.map((value, n) => ({ col: `s${n}`, desc: query.sort[n]?.descending ?? false, value, nullable: true })),
+      ...sortCols.map((c, n) => ({ col: c.col, desc: c.key.descending, value: pos.values[n] ?? null, nullable: c.col !== 'i' })),
       { col: 't', desc: false, value: pos.type, nullable: false },
       { col: 'i', desc: false, value: pos.id, nullable: false },
     ];
@@ -453,24 +492,14 @@ export function compileSearch(query: StorageQuery, kindsOf: KindsOf): CompiledSe
     const equalSoFar: string[] = [];
     const equalParams: unknown[] = [];
     for (const c of cols) {
-      // "c comes after value" (strictly), given equality on all previous columns.
-      let after: string | undefined;
-      const afterParams: unknown[] = [];
-      if (c.value === null) {
-        after = undefined; // nothing sorts after a missing value
-      } else {
-        after = `(${c.col} ${c.desc ? '<' : '>'} ?${c.nullable ? ` OR ${c.col} IS NULL` : ''})`;
-        afterParams.push(c.value);
-      }
-      if (after !== undefined) {
-        alternatives.push([...equalSoFar, after].join(' AND '));
-        keysetParams.push(...equalParams, ...afterParams);
-      }
-      if (c.value === null) {
-        equalSoFar.push(`${c.col} IS NULL`);
-      } else {
+      if (c.value !== null) {
+        // c comes strictly after the value, all previous columns being equal; NULLs sort last.
+        alternatives.push([...equalSoFar, `(${c.col} ${c.desc ? '<' : '>'} ?${c.nullable ? ` OR ${c.col} IS NULL` : ''})`].join(' AND '));
+        keysetParams.push(...equalParams, c.value);
         equalSoFar.push(`${c.col} = ?`);
         equalParams.push(c.value);
+      } else {
+        equalSoFar.push(`${c.col} IS NULL`);
       }
     }
     keyset = alternatives.length === 0 ? ' WHERE 0' : ` WHERE (${alternatives.map((a) => `(${a})`).join(' OR ')})`;
@@ -478,26 +507,20 @@ export function compileSearch(query: StorageQuery, kindsOf: KindsOf): CompiledSe
 
   const orderBy = (prefix: string): string =>
     [
-      ...sortExprs.map((_, n) => `${prefix}s${n} ${directions[n]} NULLS LAST`),
+      ...sortCols.map((c) => `${prefix}${c.col} ${c.key.descending ? 'DESC' : 'ASC'}${c.col === 'i' ? '' : ' NULLS LAST'}`),
       `${prefix}t ASC`,
       `${prefix}i ASC`,
     ].join(', ');
-  const order = orderBy('');
-  const orderK = orderBy('k.');
 
   const sql =
-    `SELECT k.*, v.last_updated AS lu, v.method AS method, v.deleted AS deleted, ${query.keysOnly ? 'NULL' : 'v.json'} AS json FROM (` +
-    `SELECT * FROM (${inner})${keyset} ORDER BY ${order} LIMIT ?` +
-    `) k JOIN resource_version v ON v.seq = k.q ORDER BY ${orderK}`;
+    `SELECT k.*, v.last_updated AS lu, v.method AS method, ${query.keysOnly ? 'NULL' : 'v.json'} AS json FROM (` +
+    `SELECT * FROM (${inner})${keyset} ORDER BY ${orderBy('')} LIMIT ?` +
+    `) k JOIN resource_version v ON v.seq = k.q ORDER BY ${orderBy('k.')}`;
   const params = [...sortParams, ...whereParams, ...keysetParams, Math.max(0, Math.floor(query.limit))];
 
-  const compiled: CompiledSearch = { sql, params, sortColumns };
-  if (query.total) {
-    return {
-      ...compiled,
-      countSql: `SELECT count(*) AS n FROM resource r WHERE ${whereSql}`,
-      countParams: [...whereParams],
-    };
-  }
-  return compiled;
+  const compiled: CompiledSearch = { sql, params, sortColumns: sortCols.length, sortColumnNames: sortCols.map((c) => c.col) };
+  if (!query.total) return compiled;
+  const countParams: unknown[] = [];
+  const countWhere = buildWhere(true, countParams);
+  return { ...compiled, countSql: `SELECT count(*) AS n FROM resource r WHERE ${countWhere}`, countParams };
 }

@@ -20,7 +20,7 @@ import {
   type VersionMethod,
   type VersionWrite,
 } from '../../src/storage/storage-adapter.js';
-import { INDEX_KINDS, KIND_BIT, KIND_COLUMNS } from './schema.js';
+import { INDEX_KINDS, KIND_COLUMNS } from './schema.js';
 import { compileSearch, encodePosition } from './search-sql.js';
 
 type Db = BetterSqlite3.Database;
@@ -112,15 +112,19 @@ export class Store {
   }
 
   search(query: StorageQuery): SearchHits {
-    const compiled = compileSearch(query, (param) => this.kindsOf(param));
+    const compiled = compileSearch(
+      query,
+      (param) => this.kindsOf(param),
+      (sql, params, cap) => this.searchStatement(sql).pluck().get(...params, cap) as number,
+    );
     const statement = this.searchStatement(compiled.sql);
     const rows = statement.all(...compiled.params) as Record<string, unknown>[];
-    const sortColumns = compiled.sortColumns;
+    const sortColumns = compiled.sortColumnNames;
     const hits: SearchHit[] = rows.map((row) => {
       const type = row.t as string;
       const id = row.i as string;
       const values: (string | number | null)[] = [];
-      for (let n = 0; n < sortColumns; n++) values.push(row[`s${n}`] as string | number | null);
+      for (const col of sortColumns) values.push(row[col] as string | number | null);
       return {
         type,
         id,
@@ -170,27 +174,58 @@ export class Store {
   }
 }
 
+/** Most index rows one multi-row INSERT carries. */
+const INSERT_CHUNK = 32;
+
+/** The rowid range columns of `resource`, in {@link INDEX_KINDS} order. */
+const RANGE_COLUMNS = INDEX_KINDS.flatMap((kind) => [`${kind}_lo`, `${kind}_hi`]);
+
+/** Current-row fields the write path needs: version and, per kind, the rowid range (or null). */
+type CurrentRow = [versionId: string, ...ranges: (number | null)[]];
+
 /** Reads plus writes, on the write connection. Callers run these inside `BEGIN IMMEDIATE`. */
 export class WriteStore extends Store {
-  private readonly insertIndex: Record<IndexEntryKind, Statement>;
-  private readonly deleteIndex: Record<IndexEntryKind, Statement>;
+  /** `insert[kind][n - 1]`: a multi-row INSERT of `n` rows into `ix_<kind>`. */
+  private readonly insertIndex: Record<IndexEntryKind, (Statement | undefined)[]>;
+  private readonly deleteRange: Record<IndexEntryKind, Statement>;
+  private readonly selectCurrent: Statement;
+  private readonly insertVersion: Statement;
+  private readonly insertCurrent: Statement;
+  private readonly updateCurrent: Statement;
   private readonly knownParamKinds = new Set<string>();
   /** param/kind pairs inserted by the open unit of work; known once it commits. */
   private readonly pendingParamKinds = new Set<string>();
+  /** Reused per write: the entries of each kind, flattened into bind values. */
+  private readonly buffers: Record<IndexEntryKind, unknown[]>;
 
   constructor(db: Db) {
     super(db);
-    const insert = {} as Record<IndexEntryKind, Statement>;
     const remove = {} as Record<IndexEntryKind, Statement>;
+    const insert = {} as Record<IndexEntryKind, (Statement | undefined)[]>;
+    const buffers = {} as Record<IndexEntryKind, unknown[]>;
     for (const kind of INDEX_KINDS) {
-      const cols = KIND_COLUMNS[kind];
-      insert[kind] = db.prepare(
-        `INSERT INTO ix_${kind} (res_type, res_id, param, ${cols.join(', ')}) VALUES (?, ?, ?${', ?'.repeat(cols.length)})`,
-      );
-      remove[kind] = db.prepare(`DELETE FROM ix_${kind} WHERE res_type = ? AND res_id = ?`);
+      remove[kind] = db.prepare(`DELETE FROM ix_${kind} WHERE rowid BETWEEN ? AND ?`);
+      insert[kind] = [];
+      buffers[kind] = [];
     }
+    this.deleteRange = remove;
     this.insertIndex = insert;
-    this.deleteIndex = remove;
+    this.buffers = buffers;
+    this.selectCurrent = db
+      .prepare(`SELECT version_id, ${RANGE_COLUMNS.join(', ')} FROM resource WHERE res_type = ? AND res_id = ?`)
+      .raw();
+    this.insertVersion = db.prepare(
+      'INSERT INTO resource_version (res_type, res_id, version_id, last_updated, last_updated_ms, method, deleted, json) ' +
+        'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.insertCurrent = db.prepare(
+      `INSERT INTO resource (res_type, res_id, version_id, seq, deleted, ${RANGE_COLUMNS.join(', ')}) ` +
+        `VALUES (?, ?, ?, ?, ?${', ?'.repeat(RANGE_COLUMNS.length)})`,
+    );
+    this.updateCurrent = db.prepare(
+      `UPDATE resource SET version_id = ?, seq = ?, deleted = ?, ${RANGE_COLUMNS.map((c) => `${c} = ?`).join(', ')} ` +
+        'WHERE res_type = ? AND res_id = ?',
+    );
     for (const row of db.prepare('SELECT param, kind FROM param_kind').all() as { param: string; kind: string }[]) {
       this.knownParamKinds.add(`${row.kind}\u0000${row.param}`);
     }
@@ -203,123 +238,148 @@ export class WriteStore extends Store {
   }
 
   writeVersion(write: VersionWrite): number {
-    const cur = this.stmt('SELECT version_id, ix_kinds FROM resource WHERE res_type = ? AND res_id = ?').get(
-      write.type,
-      write.id,
-    ) as { version_id: string; ix_kinds: number } | undefined;
+    const cur = this.selectCurrent.get(write.type, write.id) as CurrentRow | undefined;
     const expect = write.expect;
     if (expect.kind === 'absent') {
       if (cur !== undefined) {
-        throw new StorageConflictError(
-          `${write.type}/${write.id} already exists (current version ${cur.version_id}).`,
-        );
+        throw new StorageConflictError(`${write.type}/${write.id} already exists (current version ${cur[0]}).`);
       }
-    } else if (cur === undefined || cur.version_id !== expect.versionId) {
+    } else if (cur === undefined || cur[0] !== expect.versionId) {
       throw new StorageConflictError(
         cur === undefined
           ? `${write.type}/${write.id} does not exist (expected version ${expect.versionId}).`
-          : `${write.type}/${write.id} is at version ${cur.version_id}, not ${expect.versionId}.`,
+          : `${write.type}/${write.id} is at version ${cur[0]}, not ${expect.versionId}.`,
       );
     }
 
     const lastUpdatedMs = Date.parse(write.lastUpdated);
+    const deleted = write.deleted ? 1 : 0;
     const seq = Number(
-      this.stmt(
-        'INSERT INTO resource_version (res_type, res_id, version_id, last_updated, last_updated_ms, method, deleted, json) ' +
-          'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      ).run(
+      this.insertVersion.run(
         write.type,
         write.id,
         write.versionId,
         write.lastUpdated,
         Number.isNaN(lastUpdatedMs) ? 0 : lastUpdatedMs,
         write.method,
-        write.deleted ? 1 : 0,
+        deleted,
         write.json,
       ).lastInsertRowid,
     );
 
-    if (cur !== undefined && cur.ix_kinds !== 0) this.deleteEntries(write.type, write.id, cur.ix_kinds);
-    const kinds = this.insertEntries(write.type, write.id, write.index);
+    if (cur !== undefined) this.deleteEntries(cur, 1);
+    const ranges = this.insertEntries(write.type, write.id, write.index);
 
     if (cur === undefined) {
-      this.stmt(
-        'INSERT INTO resource (res_type, res_id, version_id, seq, deleted, ix_kinds) VALUES (?, ?, ?, ?, ?, ?)',
-      ).run(write.type, write.id, write.versionId, seq, write.deleted ? 1 : 0, kinds);
+      this.insertCurrent.run(write.type, write.id, write.versionId, seq, deleted, ...ranges);
     } else {
-      this.stmt(
-        'UPDATE resource SET version_id = ?, seq = ?, deleted = ?, ix_kinds = ? WHERE res_type = ? AND res_id = ?',
-      ).run(write.versionId, seq, write.deleted ? 1 : 0, kinds, write.type, write.id);
+      this.updateCurrent.run(write.versionId, seq, deleted, ...ranges, write.type, write.id);
     }
     return seq;
   }
 
-  private deleteEntries(type: string, id: string, mask: number): void {
-    for (const kind of INDEX_KINDS) {
-      if ((mask & KIND_BIT[kind]) !== 0) this.deleteIndex[kind].run(type, id);
+  /** Deletes the index rows of the ranges in `row` (starting at `offset`). */
+  private deleteEntries(row: readonly unknown[], offset: number): void {
+    for (let k = 0; k < INDEX_KINDS.length; k++) {
+      const lo = row[offset + 2 * k];
+      if (lo !== null && lo !== undefined) {
+        this.deleteRange[INDEX_KINDS[k] as IndexEntryKind].run(lo, row[offset + 2 * k + 1]);
+      }
     }
   }
 
-  /** Inserts `entries`; returns the mask of kinds written. */
-  private insertEntries(type: string, id: string, entries: readonly IndexEntry[]): number {
-    let mask = 0;
+  /**
+   * Inserts `entries`, each kind with multi-row INSERTs; returns the rowid range of each kind, in
+   * {@link RANGE_COLUMNS} order. One writer inserting in one go gets consecutive rowids (max + 1).
+   */
+  private insertEntries(type: string, id: string, entries: readonly IndexEntry[]): (number | null)[] {
+    const b = this.buffers;
     for (const e of entries) {
       switch (e.kind) {
         case 'token':
-          this.insertIndex.token.run(type, id, e.param, e.system, e.code);
+          b.token.push(type, id, e.param, e.system, e.code);
           break;
         case 'text':
-          this.insertIndex.text.run(type, id, e.param, e.folded);
+          b.text.push(type, id, e.param, e.folded);
           break;
         case 'string':
-          this.insertIndex.string.run(type, id, e.param, e.folded, e.exact);
+          b.string.push(type, id, e.param, e.folded, e.exact);
           break;
         case 'date':
-          this.insertIndex.date.run(type, id, e.param, e.low, e.high);
+          b.date.push(type, id, e.param, e.low, e.high);
           break;
         case 'number':
-          this.insertIndex.number.run(type, id, e.param, e.low, e.high);
+          b.number.push(type, id, e.param, e.low, e.high);
           break;
         case 'quantity':
-          this.insertIndex.quantity.run(type, id, e.param, e.low, e.high, e.system, e.code);
+          b.quantity.push(type, id, e.param, e.low, e.high, e.system, e.code);
           break;
         case 'reference':
-          this.insertIndex.reference.run(type, id, e.param, e.targetType, e.targetId, e.url);
+          b.reference.push(type, id, e.param, e.targetType, e.targetId, e.url);
           break;
         case 'uri':
-          this.insertIndex.uri.run(type, id, e.param, e.value);
+          b.uri.push(type, id, e.param, e.value);
           break;
       }
-      mask |= KIND_BIT[e.kind];
       const pk = `${e.kind}\u0000${e.param}`;
       if (!this.knownParamKinds.has(pk) && !this.pendingParamKinds.has(pk)) {
         this.stmt('INSERT OR IGNORE INTO param_kind (param, kind) VALUES (?, ?)').run(e.param, e.kind);
         this.pendingParamKinds.add(pk);
       }
     }
-    return mask;
+    const ranges: (number | null)[] = [];
+    for (const kind of INDEX_KINDS) {
+      const values = b[kind];
+      if (values.length === 0) {
+        ranges.push(null, null);
+        continue;
+      }
+      const width = 3 + KIND_COLUMNS[kind].length;
+      const rows = values.length / width;
+      let first = 0;
+      let last = 0;
+      try {
+        for (let start = 0; start < rows; start += INSERT_CHUNK) {
+          const n = Math.min(INSERT_CHUNK, rows - start);
+          const chunk = start === 0 && n === rows ? values : values.slice(start * width, (start + n) * width);
+          last = Number(this.insertStatement(kind, n).run(chunk).lastInsertRowid);
+          if (start === 0) first = last - n + 1;
+        }
+      } finally {
+        values.length = 0;
+      }
+      ranges.push(first, last);
+    }
+    return ranges;
+  }
+
+  private insertStatement(kind: IndexEntryKind, rows: number): Statement {
+    const cached = this.insertIndex[kind][rows - 1];
+    if (cached !== undefined) return cached;
+    const cols = KIND_COLUMNS[kind];
+    const tuple = `(?, ?, ?${', ?'.repeat(cols.length)})`;
+    const statement = this.db.prepare(
+      `INSERT INTO ix_${kind} (res_type, res_id, param, ${cols.join(', ')}) VALUES ${Array(rows).fill(tuple).join(', ')}`,
+    );
+    this.insertIndex[kind][rows - 1] = statement;
+    return statement;
   }
 
   purge(key: ResourceKey, keep: 'none' | 'current'): number {
-    const cur = this.stmt('SELECT seq, ix_kinds FROM resource WHERE res_type = ? AND res_id = ?').get(
-      key.type,
-      key.id,
-    ) as { seq: number; ix_kinds: number } | undefined;
     if (keep === 'current') {
-      if (cur === undefined) return 0;
-      return this.stmt('DELETE FROM resource_version WHERE res_type = ? AND res_id = ? AND seq <> ?').run(
-        key.type,
-        key.id,
-        cur.seq,
-      ).changes;
+      return this.stmt(
+        'DELETE FROM resource_version WHERE res_type = ? AND res_id = ? ' +
+          'AND seq <> (SELECT seq FROM resource WHERE res_type = ? AND res_id = ?)',
+      ).run(key.type, key.id, key.type, key.id).changes;
     }
+    const cur = this.selectCurrent.get(key.type, key.id) as CurrentRow | undefined;
     const removed = this.stmt('DELETE FROM resource_version WHERE res_type = ? AND res_id = ?').run(
       key.type,
       key.id,
     ).changes;
     if (cur !== undefined) {
       this.stmt('DELETE FROM resource WHERE res_type = ? AND res_id = ?').run(key.type, key.id);
-      this.deleteEntries(key.type, key.id, cur.ix_kinds);
+      this.deleteEntries(cur, 1);
     }
     return removed;
   }

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { SqliteAdapter, SCHEMA_VERSION } from '../../adapters/sqlite/index.js';
+import { compileSearch, prefixUpperBound } from '../../adapters/sqlite/search-sql.js';
 import type { IndexEntry } from '../../src/storage/index-entry.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
 import type { StorageQuery } from '../../src/storage/query.js';
@@ -476,5 +477,67 @@ describe('SqliteAdapter opening', () => {
     expect((await read)?.versionId).toBe('2');
     // From inside the unit, an outside read throws instead of deadlocking.
     await expect(m.transact(async () => m.readCurrent({ type: 'Patient', id: 'p1' }))).rejects.toThrow(/in flight/);
+  });
+});
+
+describe('search SQL', () => {
+  it('bounds prefixes in code point order', () => {
+    expect(prefixUpperBound('abc')).toBe('abd');
+    expect(prefixUpperBound('')).toBeUndefined();
+    expect(prefixUpperBound('a\u{10FFFF}')).toBe('b');
+    expect(prefixUpperBound('\uD7FF')).toBe('\uE000');
+  });
+
+  it('binds every value as a parameter', () => {
+    const evil = "x' OR 1=1 --";
+    const compiled = compileSearch(
+      {
+        types: [evil],
+        where: [
+          { kind: 'any', param: evil, of: [{ kind: 'token', system: evil, code: evil }] },
+          { kind: 'none', param: evil, of: [{ kind: 'string', match: 'contains', folded: evil, exact: evil }] },
+          { kind: 'ids', ids: [evil] },
+        ],
+        sort: [{ param: evil, descending: true }],
+        limit: 10,
+        total: true,
+      },
+      () => ['string'],
+    );
+    expect(compiled.sql).not.toContain(evil);
+    expect(compiled.countSql).not.toContain(evil);
+    expect(compiled.params).toContain(evil);
+  });
+
+  it('rejects a position it did not produce', async () => {
+    const a = adapter({ filename: ':memory:' });
+    await expect(a.search(query({ after: 'not-a-position' }))).rejects.toThrow(/position/);
+    await expect(
+      a.search(query({ after: Buffer.from('[[1],"Patient","p1"]').toString('base64url') })),
+    ).rejects.toThrow(/position/);
+  });
+
+  it('handles infinite range ends in sort values and positions', async () => {
+    const a = adapter({ filename: ':memory:' });
+    const period = (id: string, low: number, high: number): VersionWrite =>
+      write(id, '1', { index: [{ param: 'date', kind: 'date', low, high }] });
+    await a.transact(async (tx) => {
+      await tx.writeVersion(period('open-start', -Infinity, T0));
+      await tx.writeVersion(period('open-end', T0, Infinity));
+      await tx.writeVersion(period('closed', T0 - 1000, T0 + 1000));
+    });
+    for (const descending of [false, true]) {
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await a.search(query({ sort: [{ param: 'date', descending }], limit: 1, ...(after ? { after } : {}) }));
+        if (page.hits.length === 0) break;
+        seen.push(page.hits[0]!.id);
+        after = page.hits[0]!.position;
+      }
+      expect(seen).toEqual(descending ? ['open-end', 'closed', 'open-start'] : ['open-start', 'closed', 'open-end']);
+    }
+    const gt = await a.search(query({ where: [{ kind: 'any', param: 'date', of: [{ kind: 'date', op: 'gt', low: T0 + 5000, high: T0 + 6000 }] }] }));
+    expect(gt.hits.map((h) => h.id)).toEqual(['open-end']);
   });
 });
