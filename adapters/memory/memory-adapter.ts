@@ -61,8 +61,8 @@ export class MemoryAdapter implements StorageAdapter {
   readonly #index = new MemoryIndex();
   readonly #jobs = new Map<string, string>();
   #seq = 0;
-  #tail: Promise<unknown> = Promise.resolve();
-  #active: Promise<unknown> | undefined;
+  /** The unit of work in flight, settled when it ends. */
+  #active: Promise<void> | undefined;
   #closed = false;
 
   constructor(options: MemoryAdapterOptions = {}) {
@@ -71,20 +71,10 @@ export class MemoryAdapter implements StorageAdapter {
 
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
     this.#assertOpen();
-    const run = this.#tail.then(() => this.#runUnit(work));
-    const settled = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#tail = settled;
-    this.#active = settled;
-    void settled.then(() => {
-      if (this.#active === settled) this.#active = undefined;
-    });
-    return run;
-  }
-
-  async #runUnit<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
+    // Waiters wake in the order they arrived; the first claims the adapter, the others wait again.
+    while (this.#active) await this.#active;
+    let release!: () => void;
+    this.#active = new Promise<void>((resolve) => (release = resolve));
     const unit = new Unit(this);
     try {
       const result = await work(unit);
@@ -93,6 +83,9 @@ export class MemoryAdapter implements StorageAdapter {
     } catch (error) {
       unit.rollback();
       throw error;
+    } finally {
+      this.#active = undefined;
+      release();
     }
   }
 
@@ -138,7 +131,7 @@ export class MemoryAdapter implements StorageAdapter {
   }
 
   async close(): Promise<void> {
-    await this.#tail;
+    while (this.#active) await this.#active;
     this.#closed = true;
   }
 
