@@ -386,22 +386,22 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
 
       it('conditional references in a body resolve to Type/id; none or several → 400', async () => {
         const { http } = await setup();
-        const p = await http('POST', '/Patient', withId('ref'));
-        const obs = await http('POST', '/Observation', {
+        const observation = (reference: string) => ({
           resourceType: 'Observation',
           status: 'final',
           code: { text: 'x' },
-          subject: { reference: 'Patient?identifier=urn:sys|ref' },
+          subject: { reference },
         });
+        const p = await http('POST', '/Patient', withId('ref'));
+        const obs = await http('POST', '/Observation', observation('Patient?identifier=urn:sys|ref'));
         expect(obs.status).toBe(201);
         expect(obs.json?.subject.reference).toBe(`Patient/${p.json?.id}`);
-        const dangling = await http('POST', '/Observation', {
-          resourceType: 'Observation',
-          status: 'final',
-          code: { text: 'x' },
-          subject: { reference: 'Patient?identifier=urn:sys|none' },
-        });
-        expect(dangling.status).toBe(400);
+        expect((await http('POST', '/Observation', observation('Patient?identifier=urn:sys|none'))).status).toBe(400);
+        await http('POST', '/Patient', withId('ref'));
+        const several = await http('POST', '/Observation', observation('Patient?identifier=urn:sys|ref'));
+        expect(several.status).toBe(400);
+        expect(several.json?.issue[0].diagnostics).toContain('multiple');
+        expect((await http('GET', '/Observation?_count=10')).json?.entry).toHaveLength(1);
       });
     });
 
