@@ -19,6 +19,14 @@
  * - `param_kind`: which index kinds a parameter has ever had entries in (a superset; used to compile
  *   `missing` clauses and sort keys, which do not name a kind).
  * - `job`: job records, stored opaquely as JSON with their revision and status.
+ * - `pending_index` (migration 2): the deferred index. A write does not touch the `ix_<kind>`
+ *   tables; it appends one row `(seq, res_type, res_id, entries)` with the write's index entries as
+ *   compact JSON (`[]` for a tombstone; see `encodeEntries` in `statements.ts`). A pending row supersedes the resource's index rows and every earlier
+ *   pending row of that resource. Before the next index read the pending rows are applied in bulk, in
+ *   `seq` order, and deleted (see `WriteStore.applyPending`). The `<kind>_lo…<kind>_hi` ranges of
+ *   `resource` always describe the *applied* rows. Why: a commit costs one WAL frame per dirty page,
+ *   and the ~25 index rows of one resource land on ~25 different b-tree pages, while one appended
+ *   row dirties one or two; applied in bulk, many resources share those pages.
  *
  * @packageDocumentation
  */
@@ -148,6 +156,15 @@ export const MIGRATIONS: readonly string[] = [
     json TEXT NOT NULL
   );
   CREATE INDEX job_status ON job (status);
+  `,
+  // 2: deferred index maintenance (see `pending_index` above).
+  `
+  CREATE TABLE pending_index (
+    seq INTEGER PRIMARY KEY,
+    res_type TEXT NOT NULL,
+    res_id TEXT NOT NULL,
+    entries TEXT NOT NULL
+  );
   `,
 ];
 

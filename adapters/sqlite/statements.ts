@@ -176,12 +176,19 @@ export class Store {
 
 /** Most index rows one multi-row INSERT carries. */
 const INSERT_CHUNK = 32;
+/** Most index rows one multi-row INSERT carries when applying pending rows in bulk. */
+const BULK_CHUNK = 256;
+/** Pending rows read and applied per batch. */
+const PENDING_BATCH = 5000;
 
 /** The rowid range columns of `resource`, in {@link INDEX_KINDS} order. */
 const RANGE_COLUMNS = INDEX_KINDS.flatMap((kind) => [`${kind}_lo`, `${kind}_hi`]);
 
 /** Current-row fields the write path needs: version and, per kind, the rowid range (or null). */
 type CurrentRow = [versionId: string, ...ranges: (number | null)[]];
+
+/** The ranges of a resource without applied index rows. */
+const NO_RANGES: readonly null[] = RANGE_COLUMNS.map(() => null);
 
 /** Reads plus writes, on the write connection. Callers run these inside `BEGIN IMMEDIATE`. */
 export class WriteStore extends Store {
@@ -192,6 +199,17 @@ export class WriteStore extends Store {
   private readonly insertVersion: Statement;
   private readonly insertCurrent: Statement;
   private readonly updateCurrent: Statement;
+  private readonly updateRanges: Statement;
+  private readonly selectRanges: Statement;
+  private readonly insertPending: Statement;
+  private readonly selectPending: Statement;
+  private readonly deletePending: Statement;
+  private readonly dataVersion: Statement;
+  private lastDataVersion: number;
+  /** Whether committed state may hold pending (unapplied) index rows. */
+  private committedPending: boolean;
+  /** Inside a unit of work: whether the unit's state may hold pending index rows. */
+  private unitPending = false;
   private readonly knownParamKinds = new Set<string>();
   /** param/kind pairs inserted by the open unit of work; known once it commits. */
   private readonly pendingParamKinds = new Set<string>();
@@ -222,19 +240,62 @@ export class WriteStore extends Store {
       `INSERT INTO resource (res_type, res_id, version_id, seq, deleted, ${RANGE_COLUMNS.join(', ')}) ` +
         `VALUES (?, ?, ?, ?, ?${', ?'.repeat(RANGE_COLUMNS.length)})`,
     );
-    this.updateCurrent = db.prepare(
-      `UPDATE resource SET version_id = ?, seq = ?, deleted = ?, ${RANGE_COLUMNS.map((c) => `${c} = ?`).join(', ')} ` +
-        'WHERE res_type = ? AND res_id = ?',
+    this.updateCurrent = db.prepare('UPDATE resource SET version_id = ?, seq = ?, deleted = ? WHERE res_type = ? AND res_id = ?');
+    this.updateRanges = db.prepare(
+      `UPDATE resource SET ${RANGE_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE res_type = ? AND res_id = ?`,
     );
+    this.selectRanges = db
+      .prepare(`SELECT ${RANGE_COLUMNS.join(', ')} FROM resource WHERE res_type = ? AND res_id = ?`)
+      .raw();
+    this.insertPending = db.prepare('INSERT INTO pending_index (res_type, res_id, entries) VALUES (?, ?, ?)');
+    this.selectPending = db
+      .prepare('SELECT seq, res_type, res_id, entries FROM pending_index ORDER BY seq LIMIT ?')
+      .raw();
+    this.deletePending = db.prepare('DELETE FROM pending_index WHERE seq <= ?');
+    this.dataVersion = db.prepare('PRAGMA data_version').pluck();
+    this.lastDataVersion = this.dataVersion.get() as number;
+    this.committedPending = db.prepare('SELECT EXISTS (SELECT 1 FROM pending_index)').pluck().get() === 1;
     for (const row of db.prepare('SELECT param, kind FROM param_kind').all() as { param: string; kind: string }[]) {
       this.knownParamKinds.add(`${row.kind}\u0000${row.param}`);
     }
   }
 
+  /** Whether another connection (process) committed since the last look: it may have left pending rows. */
+  private othersCommitted(): boolean {
+    const version = this.dataVersion.get() as number;
+    if (version === this.lastDataVersion) return false;
+    this.lastDataVersion = version;
+    return true;
+  }
+
+  /**
+   * Outside units of work: whether committed state may hold pending index rows, so that a search
+   * must first apply them (in a unit of work of its own).
+   */
+  hasCommittedPending(): boolean {
+    if (this.othersCommitted()) this.committedPending = true;
+    return this.committedPending;
+  }
+
+  /** Called right after `BEGIN IMMEDIATE` of a unit of work. */
+  beginUnit(): void {
+    if (this.othersCommitted()) this.committedPending = true;
+    this.unitPending = this.committedPending;
+  }
+
   /** Called after COMMIT / ROLLBACK of a unit of work. */
   endUnit(committed: boolean): void {
-    if (committed) for (const k of this.pendingParamKinds) this.knownParamKinds.add(k);
+    if (committed) {
+      for (const k of this.pendingParamKinds) this.knownParamKinds.add(k);
+      this.committedPending = this.unitPending;
+    }
     this.pendingParamKinds.clear();
+  }
+
+  /** Inside a unit of work: applies the pending index rows, then searches. */
+  searchInUnit(query: StorageQuery): SearchHits {
+    this.applyPending();
+    return super.search(query);
   }
 
   writeVersion(write: VersionWrite): number {
@@ -267,15 +328,137 @@ export class WriteStore extends Store {
       ).lastInsertRowid,
     );
 
-    if (cur !== undefined) this.deleteEntries(cur, 1);
-    const ranges = this.insertEntries(write.type, write.id, write.index);
+    // Deferred index: one appended row instead of ~25 scattered index rows (see `applyPending`).
+    // A new resource (no current row, hence no applied or pending index rows: `purge` applies the
+    // pending rows first) without entries needs none.
+    if (cur !== undefined || write.index.length > 0) {
+      this.insertPending.run(write.type, write.id, encodeEntries(write.index));
+      this.unitPending = true;
+    }
 
     if (cur === undefined) {
-      this.insertCurrent.run(write.type, write.id, write.versionId, seq, deleted, ...ranges);
+      this.insertCurrent.run(write.type, write.id, write.versionId, seq, deleted, ...NO_RANGES);
     } else {
-      this.updateCurrent.run(write.versionId, seq, deleted, ...ranges, write.type, write.id);
+      this.updateCurrent.run(write.versionId, seq, deleted, write.type, write.id);
     }
     return seq;
+  }
+
+  /**
+   * Applies the pending index rows, oldest first, in batches: per batch, only the last pending row
+   * of each resource counts; the resource's applied rows are deleted (by their rowid ranges), the
+   * new entries of all resources are inserted with multi-row INSERTs per kind, the new ranges are
+   * recorded in `resource`, and the batch's pending rows are deleted. Runs inside the caller's unit
+   * of work, so a rollback undoes it together with the unit's writes. With `maxBatches`, stops
+   * after that many batches and returns false when pending rows remain.
+   */
+  applyPending(maxBatches = Number.POSITIVE_INFINITY): boolean {
+    if (!this.unitPending) return true;
+    for (let batch = 0; ; batch++) {
+      if (batch >= maxBatches) return false;
+      const rows = this.selectPending.all(PENDING_BATCH) as [number, string, string, string][];
+      if (rows.length === 0) break;
+      const latest = new Map<string, [number, string, string, string]>();
+      for (const row of rows) {
+        const key = `${row[1]}\u0000${row[2]}`;
+        latest.delete(key); // keep the map in seq order of the latest rows
+        latest.set(key, row);
+      }
+      const resources: [type: string, id: string, entries: PendingEntry[]][] = [];
+      for (const [, type, id, json] of latest.values()) {
+        const ranges = this.selectRanges.get(type, id) as (number | null)[] | undefined;
+        if (ranges === undefined) continue; // purged (purge applies first; defensive)
+        this.deleteEntries(ranges, 0);
+        resources.push([type, id, decodeEntries(json)]);
+      }
+      this.insertBulk(resources);
+      this.deletePending.run((rows[rows.length - 1] as [number, ...unknown[]])[0]);
+      if (rows.length < PENDING_BATCH) break;
+    }
+    this.unitPending = false;
+    return true;
+  }
+
+  /**
+   * Inserts the entries of many resources, each kind with multi-row INSERTs across resources, and
+   * records each resource's rowid range per kind. One writer inserting in one go gets consecutive
+   * rowids (max + 1), checked per kind.
+   */
+  private insertBulk(resources: readonly [string, string, PendingEntry[]][]): void {
+    if (resources.length === 0) return;
+    // counts[r * K + k]: rows of kind k of resource r.
+    const K = INDEX_KINDS.length;
+    const counts = new Array<number>(resources.length * K).fill(0);
+    for (let r = 0; r < resources.length; r++) {
+      const [type, id, entries] = resources[r] as [string, string, PendingEntry[]];
+      for (const e of entries) {
+        const k = e[0];
+        const kind = INDEX_KINDS[k] as IndexEntryKind;
+        const values = this.buffers[kind];
+        values.push(type, id);
+        for (let i = 1; i < e.length; i++) values.push(e[i]);
+        counts[r * K + k]! += 1;
+        const pk = `${kind}\u0000${e[1]}`;
+        if (!this.knownParamKinds.has(pk) && !this.pendingParamKinds.has(pk)) {
+          this.stmt('INSERT OR IGNORE INTO param_kind (param, kind) VALUES (?, ?)').run(e[1], kind);
+          this.pendingParamKinds.add(pk);
+        }
+      }
+    }
+    const first: number[] = [];
+    for (const kind of INDEX_KINDS) {
+      const values = this.buffers[kind];
+      if (values.length === 0) {
+        first.push(0);
+        continue;
+      }
+      const width = 3 + KIND_COLUMNS[kind].length;
+      const total = values.length / width;
+      try {
+        first.push(this.insertRows(kind, values, total, BULK_CHUNK));
+      } finally {
+        values.length = 0;
+      }
+    }
+    const ranges = new Array<number | null>(2 * K);
+    for (let r = 0; r < resources.length; r++) {
+      for (let k = 0; k < K; k++) {
+        const n = counts[r * K + k] as number;
+        if (n === 0) {
+          ranges[2 * k] = null;
+          ranges[2 * k + 1] = null;
+        } else {
+          const lo = first[k] as number;
+          ranges[2 * k] = lo;
+          ranges[2 * k + 1] = lo + n - 1;
+          first[k] = lo + n;
+        }
+      }
+      const [type, id] = resources[r] as [string, string, PendingEntry[]];
+      this.updateRanges.run(...ranges, type, id);
+    }
+  }
+
+  /**
+   * Inserts the `rows` rows in `values` into `ix_<kind>` in chunks of at most `chunk` rows (then
+   * {@link INSERT_CHUNK}, then the rest); returns the first rowid and checks that they are consecutive.
+   */
+  private insertRows(kind: IndexEntryKind, values: unknown[], rows: number, chunk: number): number {
+    const width = 3 + KIND_COLUMNS[kind].length;
+    let first = 0;
+    let start = 0;
+    while (start < rows) {
+      const left = rows - start;
+      const n = left >= chunk ? chunk : left >= INSERT_CHUNK ? INSERT_CHUNK : left;
+      const part = start === 0 && n === rows ? values : values.slice(start * width, (start + n) * width);
+      const last = Number(this.insertStatement(kind, n).run(part).lastInsertRowid);
+      if (start === 0) first = last - n + 1;
+      else if (last !== first + start + n - 1) {
+        throw new Error(`ix_${kind}: index rowids are not consecutive (${first}…, got ${last}).`);
+      }
+      start += n;
+    }
+    return first;
   }
 
   /** Deletes the index rows of the ranges in `row` (starting at `offset`). */
@@ -286,71 +469,6 @@ export class WriteStore extends Store {
         this.deleteRange[INDEX_KINDS[k] as IndexEntryKind].run(lo, row[offset + 2 * k + 1]);
       }
     }
-  }
-
-  /**
-   * Inserts `entries`, each kind with multi-row INSERTs; returns the rowid range of each kind, in
-   * {@link RANGE_COLUMNS} order. One writer inserting in one go gets consecutive rowids (max + 1).
-   */
-  private insertEntries(type: string, id: string, entries: readonly IndexEntry[]): (number | null)[] {
-    const b = this.buffers;
-    for (const e of entries) {
-      switch (e.kind) {
-        case 'token':
-          b.token.push(type, id, e.param, e.system, e.code);
-          break;
-        case 'text':
-          b.text.push(type, id, e.param, e.folded);
-          break;
-        case 'string':
-          b.string.push(type, id, e.param, e.folded, e.exact);
-          break;
-        case 'date':
-          b.date.push(type, id, e.param, e.low, e.high);
-          break;
-        case 'number':
-          b.number.push(type, id, e.param, e.low, e.high);
-          break;
-        case 'quantity':
-          b.quantity.push(type, id, e.param, e.low, e.high, e.system, e.code);
-          break;
-        case 'reference':
-          b.reference.push(type, id, e.param, e.targetType, e.targetId, e.url);
-          break;
-        case 'uri':
-          b.uri.push(type, id, e.param, e.value);
-          break;
-      }
-      const pk = `${e.kind}\u0000${e.param}`;
-      if (!this.knownParamKinds.has(pk) && !this.pendingParamKinds.has(pk)) {
-        this.stmt('INSERT OR IGNORE INTO param_kind (param, kind) VALUES (?, ?)').run(e.param, e.kind);
-        this.pendingParamKinds.add(pk);
-      }
-    }
-    const ranges: (number | null)[] = [];
-    for (const kind of INDEX_KINDS) {
-      const values = b[kind];
-      if (values.length === 0) {
-        ranges.push(null, null);
-        continue;
-      }
-      const width = 3 + KIND_COLUMNS[kind].length;
-      const rows = values.length / width;
-      let first = 0;
-      let last = 0;
-      try {
-        for (let start = 0; start < rows; start += INSERT_CHUNK) {
-          const n = Math.min(INSERT_CHUNK, rows - start);
-          const chunk = start === 0 && n === rows ? values : values.slice(start * width, (start + n) * width);
-          last = Number(this.insertStatement(kind, n).run(chunk).lastInsertRowid);
-          if (start === 0) first = last - n + 1;
-        }
-      } finally {
-        values.length = 0;
-      }
-      ranges.push(first, last);
-    }
-    return ranges;
   }
 
   private insertStatement(kind: IndexEntryKind, rows: number): Statement {
@@ -372,6 +490,8 @@ export class WriteStore extends Store {
           'AND seq <> (SELECT seq FROM resource WHERE res_type = ? AND res_id = ?)',
       ).run(key.type, key.id, key.type, key.id).changes;
     }
+    // The resource's pending rows (and its applied rows) must go too: apply them first.
+    this.applyPending();
     const cur = this.selectCurrent.get(key.type, key.id) as CurrentRow | undefined;
     const removed = this.stmt('DELETE FROM resource_version WHERE res_type = ? AND res_id = ?').run(
       key.type,
@@ -412,6 +532,61 @@ export class WriteStore extends Store {
       job.id,
     );
   }
+}
+
+/** One index entry as stored in `pending_index`: `[kind ordinal, param, ...KIND_COLUMNS values]`. */
+type PendingEntry = [kind: number, param: string, ...values: (string | number | null)[]];
+
+/** JSON has no infinities (open date/number ranges use them): those are written as strings. */
+const num = (n: number): number | string => (Number.isFinite(n) ? n : String(n));
+
+/**
+ * The `pending_index.entries` text of `entries`: a JSON array of {@link PendingEntry} (compact: the
+ * row is appended on every write, so its size is part of the commit cost).
+ */
+function encodeEntries(entries: readonly IndexEntry[]): string {
+  const out: PendingEntry[] = [];
+  for (const e of entries) {
+    switch (e.kind) {
+      case 'token':
+        out.push([0, e.param, e.system, e.code]);
+        break;
+      case 'text':
+        out.push([1, e.param, e.folded]);
+        break;
+      case 'string':
+        out.push([2, e.param, e.folded, e.exact]);
+        break;
+      case 'date':
+        out.push([3, e.param, num(e.low), num(e.high)]);
+        break;
+      case 'number':
+        out.push([4, e.param, num(e.low), num(e.high)]);
+        break;
+      case 'quantity':
+        out.push([5, e.param, num(e.low), num(e.high), e.system, e.code]);
+        break;
+      case 'reference':
+        out.push([6, e.param, e.targetType, e.targetId, e.url]);
+        break;
+      case 'uri':
+        out.push([7, e.param, e.value]);
+        break;
+    }
+  }
+  return JSON.stringify(out);
+}
+
+/** The entries of a `pending_index.entries` text, numbers restored. */
+function decodeEntries(text: string): PendingEntry[] {
+  const entries = JSON.parse(text) as PendingEntry[];
+  for (const e of entries) {
+    if (e[0] >= 3 && e[0] <= 5) {
+      if (typeof e[2] === 'string') e[2] = Number(e[2]);
+      if (typeof e[3] === 'string') e[3] = Number(e[3]);
+    }
+  }
+  return entries;
 }
 
 function toVersion(type: string, id: string, row: VersionRow): StoredVersion {

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { SqliteAdapter, SCHEMA_VERSION } from '../../adapters/sqlite/index.js';
+import { MIGRATIONS } from '../../adapters/sqlite/schema.js';
 import { compileSearch, prefixUpperBound } from '../../adapters/sqlite/search-sql.js';
 import type { IndexEntry } from '../../src/storage/index-entry.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
@@ -159,6 +160,9 @@ for (const kind of ['memory', 'file'] as const) {
     it('outside reads never see an in-flight unit', async () => {
       const a = make();
       await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+      // Apply the deferred index now: a search that finds pending index rows waits for the unit in
+      // flight (see the next test), and this one must answer while the unit is still open.
+      expect((await a.search(query({}))).hits.map((h) => h.id)).toEqual(['p1']);
       let wrote!: () => void;
       const written = new Promise<void>((r) => (wrote = r));
       let release!: () => void;
@@ -182,6 +186,100 @@ for (const kind of ['memory', 'file'] as const) {
       await unit;
       expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('2');
       expect((await a.search(query({}))).hits.map((h) => h.id)).toEqual(['p1', 'p2']);
+    });
+
+    it('deferred index: a search with pending index rows waits for the unit in flight', async () => {
+      const a = make();
+      await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      let wrote!: () => void;
+      const written = new Promise<void>((r) => (wrote = r));
+      const unit = a.transact(async (tx) => {
+        await tx.writeVersion(write('p2', '1'));
+        wrote();
+        await gate;
+      });
+      await written;
+      let result: string[] | undefined;
+      const search = a.search(query({})).then((r) => (result = r.hits.map((h) => h.id)));
+      await new Promise((r) => setTimeout(r, 10));
+      expect(result).toBeUndefined();
+      release();
+      await unit;
+      await search;
+      expect(result).toEqual(['p1', 'p2']);
+      // Inside a unit, an outside search that would have to apply pending rows throws instead of deadlocking.
+      await a.transact((tx) => tx.writeVersion(write('p3', '1')));
+      await a.transact(async () => {
+        await expect(a.search(query({}))).rejects.toThrow(/use the tx/);
+      });
+    });
+
+    it('deferred index: updates, tombstones, purges and re-creates end with the right index rows', async () => {
+      const a = make();
+      const g = (code: string): IndexEntry[] => [
+        { param: '_id', kind: 'token', system: null, code: 'x' },
+        { param: 'gender', kind: 'token', system: null, code },
+        { param: 'birthdate', kind: 'date', low: T0, high: Number.POSITIVE_INFINITY },
+      ];
+      const byGender = async (code: string, through: Pick<SqliteAdapter, 'search'> = a) =>
+        (await through.search(query({ limit: 100_000, where: [{ kind: 'any', param: 'gender', of: [{ kind: 'token', code }] }] }))).hits.map(
+          (h) => `${h.id}/${h.versionId}`,
+        );
+      // Several versions of one resource pending at once: only the last counts.
+      await a.transact((tx) => tx.writeVersion(write('p1', '1', { index: g('a') })));
+      await a.transact((tx) => tx.writeVersion(write('p1', '2', { index: g('b') })));
+      await a.transact((tx) => tx.writeVersion(write('p2', '1', { index: g('b') })));
+      expect(await byGender('a')).toEqual([]);
+      expect(await byGender('b')).toEqual(['p1/2', 'p2/1']);
+      // Open ranges (infinite high) survive the pending row.
+      const born = await a.search(
+        query({ where: [{ kind: 'any', param: 'birthdate', of: [{ kind: 'date', op: 'gt', low: T0 + 1e12, high: T0 + 1e12 }] }] }),
+      );
+      expect(born.hits).toHaveLength(2);
+      // Inside a unit: the unit's own pending rows are applied for tx.search, and a rollback undoes it all.
+      await expect(
+        a.transact(async (tx) => {
+          await tx.writeVersion(write('p1', '3', { index: g('c') }));
+          expect(await byGender('c', tx)).toEqual(['p1/3']);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await byGender('c')).toEqual([]);
+      expect(await byGender('b')).toEqual(['p1/2', 'p2/1']);
+      // Tombstone, then hard delete with a pending row, then re-create.
+      await a.transact((tx) => tx.writeVersion(write('p2', '2', { deleted: true, index: [] })));
+      await a.transact((tx) => tx.writeVersion(write('p1', '3', { index: g('d') })));
+      await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p1' }, 'none'));
+      expect(await byGender('b')).toEqual([]);
+      expect(await byGender('d')).toEqual([]);
+      await a.transact((tx) => tx.writeVersion(write('p1', '1', { index: g('e') })));
+      await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p1' }, 'current'));
+      expect(await byGender('e')).toEqual(['p1/1']);
+      await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p1' }, 'none'));
+      await a.transact((tx) => tx.writeVersion(write('p1', '1', { index: g('f') })));
+      expect(await byGender('e')).toEqual([]);
+      expect(await byGender('f')).toEqual(['p1/1']);
+      // Many resources applied in one go (several batches and INSERT chunks).
+      await a.transact(async (tx) => {
+        for (let i = 0; i < 12_000; i++) await tx.writeVersion(write(`m${i}`, '1', { index: g(i % 3 === 0 ? 'm' : 'n') }));
+      });
+      await a.transact(async (tx) => {
+        for (let i = 0; i < 12_000; i += 2) await tx.writeVersion(write(`m${i}`, '2', { index: g('n') }));
+      });
+      const m = await byGender('m');
+      expect(m.sort()).toEqual(
+        Array.from({ length: 12_000 }, (_, i) => i)
+          .filter((i) => i % 3 === 0 && i % 2 === 1)
+          .map((i) => `m${i}/1`)
+          .sort(),
+      );
+      expect(await byGender('n')).toHaveLength(12_000 - m.length);
+      const raw = new Database(a.filename, { readonly: true });
+      expect(raw.prepare('SELECT count(*) FROM pending_index').pluck().get()).toBe(0);
+      expect(raw.prepare('SELECT count(*) FROM ix_token').pluck().get()).toBe(2 * 12_001);
+      raw.close();
     });
 
     it('serialises units of work and rejects nested transact and stale tx', async () => {
@@ -396,6 +494,45 @@ for (const kind of ['memory', 'file'] as const) {
     });
   });
 }
+
+describe('SqliteAdapter deferred index across reopen', () => {
+  it('applies pending index rows left at close (or by a crash) on the next search', async () => {
+    const filename = join(dir, 'pending.sqlite');
+    const a = new SqliteAdapter({ filename });
+    await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+    await a.transact((tx) => tx.writeVersion(write('p2', '1')));
+    await a.close();
+    const raw = new Database(filename, { readonly: true });
+    expect(raw.prepare('SELECT count(*) FROM pending_index').pluck().get()).toBe(2);
+    raw.close();
+    const b = adapter({ filename });
+    expect((await b.search(query({}))).hits.map((h) => h.id)).toEqual(['p1', 'p2']);
+    expect((await b.search(query({ where: [{ kind: 'any', param: '_id', of: [{ kind: 'token', code: 'p2' }] }] }))).hits.map((h) => h.id)).toEqual(['p2']);
+  });
+
+  it('sees pending rows written by another connection to the same file', async () => {
+    const filename = join(dir, 'shared.sqlite');
+    const a = adapter({ filename });
+    const b = adapter({ filename });
+    expect((await a.search(query({}))).hits).toHaveLength(0);
+    await b.transact((tx) => tx.writeVersion(write('p1', '1')));
+    expect((await a.search(query({ where: [{ kind: 'any', param: '_id', of: [{ kind: 'token', code: 'p1' }] }] }))).hits.map((h) => h.id)).toEqual(['p1']);
+  });
+
+  it('upgrades a schema version 1 file', async () => {
+    const filename = join(dir, 'v1.sqlite');
+    const raw = new Database(filename);
+    raw.exec(MIGRATIONS[0] as string);
+    raw.pragma('user_version = 1');
+    raw.close();
+    const a = adapter({ filename });
+    await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+    expect((await a.search(query({}))).hits.map((h) => h.id)).toEqual(['p1']);
+    const check = new Database(filename, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    check.close();
+  });
+});
 
 describe('SqliteAdapter opening', () => {
   it('creates the parent directory of the file', async () => {
