@@ -11,5 +11,5 @@
  * @packageDocumentation
  */
 export { SqliteAdapter } from './sqlite-adapter.js';
-export type { SqliteAdapterOptions, SqliteSynchronous } from './sqlite-adapter.js';
+export type { SqliteAdapterOptions, SqliteCommonOptions, SqliteSynchronous } from './sqlite-adapter.js';
 export { SCHEMA_VERSION } from './schema.js';

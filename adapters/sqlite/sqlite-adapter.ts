@@ -58,7 +58,8 @@ import { Store, WriteStore } from './statements.js';
 /** `PRAGMA synchronous` levels. */
 export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
 
-interface CommonOptions {
+/** Options every SQLite adapter takes, whichever way the database is given. */
+export interface SqliteCommonOptions {
   /**
    * `PRAGMA synchronous` for the write connection. Default `'NORMAL'`: with WAL, a commit survives
    * a crash of the process, and at worst the last commits are lost on power failure. `'FULL'` makes
@@ -81,12 +82,12 @@ interface CommonOptions {
 
 /** Options of {@link SqliteAdapter}: a file name (or `:memory:`), or an open better-sqlite3 database. */
 export type SqliteAdapterOptions =
-  | (CommonOptions & {
+  | (SqliteCommonOptions & {
       /** Path of the database file (its directory is created when missing), or `':memory:'`. */
       readonly filename: string;
       readonly database?: undefined;
     })
-  | (CommonOptions & {
+  | (SqliteCommonOptions & {
       /**
        * An open better-sqlite3 database. File databases are switched to WAL mode and get a second,
        * read-only connection for reads outside units of work. The adapter closes it on `close()`.

@@ -98,7 +98,7 @@ export function matchPredicate(e: IndexEntry, p: Predicate): boolean {
   }
 }
 
-/** Whether a resource with these index entries satisfies one clause. `ids` clauses need the id: use {@link matchClauseOf}. */
+/** Whether a resource with these index entries satisfies one clause. `ids` clauses compare `id` (or, without it, the `_id` entry). */
 export function matchClause(entries: readonly IndexEntry[], clause: Clause, id?: string): boolean {
   switch (clause.kind) {
     case 'any':
