@@ -9,7 +9,8 @@ import type { RouteExtensions } from '../http/router.js';
 import type { EngineContext } from '../interactions/context.js';
 import type { Resource } from '../resource/resource.js';
 import { assertNoOverlap, entryRequest, type EntryRequest, type RequestBundle } from './preprocess.js';
-import { entryErrorResult, responseEntry, runEntry, type ResponseEntry } from './run.js';
+import { resultOfError } from '../http/handle.js';
+import { responseEntry, runEntry, type ResponseEntry } from './run.js';
 
 /** Options of {@link processBatch}. */
 export interface BatchOptions {
@@ -36,7 +37,7 @@ export async function processBatch(
     try {
       return entryRequest(entry, index, ctx, options.forward);
     } catch (error) {
-      return entryErrorResult(error, options.onUnexpected);
+      return resultOfError(error, options.onUnexpected);
     }
   });
   const isRequest = (p: EntryRequest | HttpResult): p is EntryRequest => 'method' in p;
@@ -47,7 +48,7 @@ export async function processBatch(
     try {
       return responseEntry(await runEntry(ctx, p, extensions), ctx.baseUrl);
     } catch (error) {
-      return responseEntry(entryErrorResult(error, options.onUnexpected), ctx.baseUrl);
+      return responseEntry(resultOfError(error, options.onUnexpected), ctx.baseUrl);
     }
   };
 

@@ -4,12 +4,11 @@
  */
 import type { IdGenerator } from '../clock.js';
 import { toRouteRequest } from '../http/handle.js';
-import { errorResult, type HttpResult } from '../http/respond.js';
+import type { HttpResult } from '../http/respond.js';
 import { route, type RouteExtensions } from '../http/router.js';
 import type { EngineContext } from '../interactions/context.js';
 import type { OperationOutcome, Resource } from '../resource/resource.js';
 import type { StorageTx } from '../storage/storage-adapter.js';
-import { FhirError } from '../errors.js';
 import { statusText, type EntryRequest } from './preprocess.js';
 
 /** A `Bundle.entry` of a response bundle. */
@@ -59,13 +58,6 @@ export async function runEntry(
   // Bundles do not nest: a POST to the base inside a bundle is not routed to the bundle layer again.
   const { bundle: _nested, ...inner } = extensions;
   return route(entryCtx, request, inner);
-}
-
-/** Any error of an entry as a result: FhirErrors as they are, anything else a generic 500. */
-export function entryErrorResult(error: unknown, onUnexpected: (error: unknown) => void): HttpResult {
-  if (error instanceof FhirError) return errorResult(error);
-  onUnexpected(error);
-  return errorResult(new FhirError(500, 'exception', 'An unexpected error occurred while processing the request.'));
 }
 
 /** The `Type/id` of a `Location` (`[base]/Type/id/_history/n`). */

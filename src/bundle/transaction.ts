@@ -11,7 +11,8 @@ import type { OperationOutcome, OperationOutcomeIssue, Resource } from '../resou
 import type { StorageTx } from '../storage/storage-adapter.js';
 import { assertNoOverlap, entryRequest, type EntryRequest, type RequestBundle } from './preprocess.js';
 import { assignIds, rewriteReferences, rewriteUrlReferences } from './references.js';
-import { entryErrorResult, responseEntry, runEntry, type ResponseEntry } from './run.js';
+import { resultOfError } from '../http/handle.js';
+import { responseEntry, runEntry, type ResponseEntry } from './run.js';
 
 /** Options of {@link processTransaction}. */
 export interface TransactionOptions {
@@ -88,7 +89,7 @@ export async function processTransaction(
       const request = raw?.request;
       const method = typeof request?.method === 'string' ? request.method.toUpperCase() : '';
       const url = typeof request?.url === 'string' ? request.url : '';
-      return failureResult(new EntryFailure(method, url, entryErrorResult(error, options.onUnexpected)));
+      return failureResult(new EntryFailure(method, url, resultOfError(error, options.onUnexpected)));
     }
   }
   assertNoOverlap(entries);
@@ -101,7 +102,7 @@ export async function processTransaction(
     try {
       result = await runEntry(ctx, entry, extensions, tx, presetId);
     } catch (error) {
-      result = entryErrorResult(error, options.onUnexpected);
+      result = resultOfError(error, options.onUnexpected);
     }
     if (result.status >= 400) throw new EntryFailure(entry.method, entry.rawUrl, result);
     if (expected !== undefined) {
