@@ -176,6 +176,23 @@ export class SearchService {
     return { hits: result.hits, selective: true, warnings: ctx.warnings };
   }
 
+  /**
+   * Parses criteria and resolves chains and `_has` into plain clauses (reference / id clauses), for
+   * callers that evaluate the same criteria many times, such as bulk-delete jobs.
+   */
+  async resolveCriteria(
+    reader: StorageReader,
+    types: readonly string[],
+    params: readonly (readonly [string, string])[],
+    options: { strict?: boolean; baseUrl?: string } = {},
+  ): Promise<{ parsed: ParsedSearch; where: readonly Clause[]; warnings: readonly OperationOutcomeIssue[] }> {
+    const ctx = this.context(reader, options.strict ?? false, options.baseUrl ?? '', false);
+    const parsed = this.parser.parse(types, params, this.parseOptions(ctx));
+    ctx.warnings.push(...parsed.warnings);
+    const where = await this.resolve(ctx, parsed, 0);
+    return { parsed, where, warnings: ctx.warnings };
+  }
+
   private context(reader: StorageReader, strict: boolean, baseUrl: string, parallel: boolean): Context {
     const limiter = pLimit(this.concurrency);
     return { reader, strict, baseUrl: baseUrl.replace(/\/$/, ''), parallel, warnings: [], limit: (fn) => limiter(fn) };
