@@ -2,14 +2,13 @@
  * Search benchmarks (memory): `npx tsx bench/search.bench.ts`. Prints one JSON line per benchmark.
  * 20k synthetic Patients with every R4 Patient parameter indexed.
  */
-import { existsSync } from 'node:fs';
 import { MemoryIndex } from '../adapters/memory/memory-index.js';
 import type { Resource } from '../src/resource/resource.js';
 import { IndexExtractor } from '../src/search/extract.js';
 import { SearchParameterRegistry } from '../src/search/registry.js';
 import { SearchService } from '../src/search/service.js';
 import type { StorageAdapter } from '../src/storage/storage-adapter.js';
-import { FakeAdapter } from '../test/search/fake-adapter.js';
+import { MemoryAdapter } from '../adapters/memory/index.js';
 
 const N = Number(process.env.BENCH_PATIENTS ?? 20_000);
 const registry = SearchParameterRegistry.r4();
@@ -49,16 +48,7 @@ function report(bench: string, ops: number, ms: number, extra: Record<string, un
 }
 
 async function makeAdapter(): Promise<{ adapter: StorageAdapter; kind: string }> {
-  const url = new URL('../adapters/memory/index.ts', import.meta.url);
-  if (existsSync(url)) {
-    try {
-      const mod = (await import(url.href)) as { MemoryAdapter?: new () => StorageAdapter };
-      if (mod.MemoryAdapter) return { adapter: new mod.MemoryAdapter(), kind: 'MemoryAdapter' };
-    } catch {
-      // fall back
-    }
-  }
-  return { adapter: new FakeAdapter(), kind: 'MemoryIndex test adapter' };
+  return { adapter: new MemoryAdapter(), kind: 'MemoryAdapter' };
 }
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

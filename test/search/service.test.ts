@@ -5,7 +5,7 @@ import { IndexExtractor } from '../../src/search/extract.js';
 import { SearchParameterRegistry } from '../../src/search/registry.js';
 import { SearchService, type SearchRequest } from '../../src/search/service.js';
 import { put, smallCorpus } from '../conformance/search-cases.js';
-import { FakeAdapter } from './fake-adapter.js';
+import { MemoryAdapter } from '../../adapters/memory/index.js';
 
 const registry = SearchParameterRegistry.r4();
 const extractor = new IndexExtractor(registry);
@@ -20,9 +20,9 @@ type Bundle = {
   entry?: { fullUrl?: string; resource: Resource; search: { mode: string } }[];
 };
 
-let adapter: FakeAdapter;
+let adapter: MemoryAdapter;
 beforeAll(async () => {
-  adapter = new FakeAdapter();
+  adapter = new MemoryAdapter();
   await put(adapter, [
     ...smallCorpus(),
     { resourceType: 'Practitioner', id: 'dr1', name: [{ family: 'House' }] },
