@@ -91,10 +91,10 @@ export async function create(
   ctx: EngineContext,
   type: string,
   body: unknown,
-  options: InteractionOptions & { ifNoneExist?: Criteria; id?: string } = {},
+  options: InteractionOptions & { ifNoneExist?: Criteria } = {},
 ): Promise<WriteOutcome> {
   assertResourceType(ctx, type);
-  const id = options.id ?? ctx.ids.resourceId();
+  const id = ctx.ids.resourceId();
   const checked = validateResource(body);
   assertBodyType(checked, type);
   return inUnit(ctx, options.tx, async (tx) => {
