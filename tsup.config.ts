@@ -7,10 +7,13 @@ export default defineConfig({
     'adapters/sqlite/index': 'adapters/sqlite/index.ts',
   },
   format: ['esm', 'cjs'],
-  dts: true,
+  // The package test builds without declarations to stay quick.
+  dts: process.env.TSUP_NO_DTS !== '1',
   clean: true,
   sourcemap: true,
   target: 'node20',
   // Adapters import the core through relative paths; keep native drivers external.
   external: ['better-sqlite3'],
+  // p-limit is ESM-only: bundle it (it is tiny) so that the CommonJS build can call it.
+  noExternal: ['p-limit', 'yocto-queue'],
 });
