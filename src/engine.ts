@@ -10,7 +10,7 @@ import { criteriaOf } from './interactions/references.js';
 import type { WriteKind, WriteOutcome } from './interactions/write.js';
 import { capabilityStatement } from './http/capabilities.js';
 import type { Meta, Resource } from './resource/resource.js';
-import { weakETag } from './resource/version.js';
+import { versionIdOfETag, weakETag } from './resource/version.js';
 import { IndexExtractor } from './search/extract.js';
 import { SearchParameterRegistry, type SearchParameterDefinition } from './search/registry.js';
 import { SearchService } from './search/service.js';
@@ -203,7 +203,7 @@ export class FhirEngine {
    */
   async update<T extends Resource>(resource: T, options: { ifMatch?: string } = {}): Promise<WriteResult<T>> {
     if (resource.id === undefined) throw new FhirError(400, 'invalid', 'Id must be specified in the resource.');
-    const ifMatch = options.ifMatch?.replace(/^W\//, '').replace(/"/g, '');
+    const ifMatch = options.ifMatch === undefined ? undefined : versionIdOfETag(options.ifMatch);
     const result = await crud.update(this.#ctx, resource.resourceType, resource.id, resource, {
       ...(ifMatch !== undefined && { ifMatch }),
     });
@@ -230,7 +230,7 @@ export class FhirEngine {
       'jsonPatch' in patch
         ? { format: 'json-patch', operations: patch.jsonPatch }
         : { format: 'fhirpath-patch', parameters: patch.fhirPathPatch };
-    const ifMatch = options.ifMatch?.replace(/^W\//, '').replace(/"/g, '');
+    const ifMatch = options.ifMatch === undefined ? undefined : versionIdOfETag(options.ifMatch);
     const opts = ifMatch !== undefined ? { ifMatch } : {};
     const result =
       typeof target === 'string'

@@ -5,6 +5,7 @@
  */
 import { badRequest, FhirError } from '../errors.js';
 import type { EngineContext } from '../interactions/context.js';
+import { criteriaOf } from '../interactions/references.js';
 import { jsonPatchFromBinary } from '../patch/index.js';
 import type { Resource } from '../resource/resource.js';
 
@@ -117,14 +118,6 @@ const REASONS: Record<number, string> = {
 export const statusText = (status: number): string =>
   REASONS[status] === undefined ? String(status) : `${status} ${REASONS[status]}`;
 
-/** `identifier=x&_tag=y` (or `Type?identifier=x`) as name/value pairs. */
-export function criteriaPairsOf(query: string, type: string | undefined): [string, string][] {
-  let q = query;
-  if (type !== undefined && q.startsWith(`${type}?`)) q = q.slice(type.length + 1);
-  q = q.replace(/^\?/, '');
-  return [...new URLSearchParams(q)].filter(([k]) => k !== '');
-}
-
 /** Criteria pairs as a canonical, sorted key. */
 export const canonicalCriteria = (pairs: readonly (readonly [string, string])[]): string =>
   pairs
@@ -212,9 +205,9 @@ export function entryRequest(entry: RequestEntry, index: number, ctx: EngineCont
   const id = type !== undefined && segments.length === 2 && !isOperation ? second : undefined;
   let criteriaPairs: [string, string][] | undefined;
   if (type !== undefined && segments.length === 1 && query !== '' && (method === 'PUT' || method === 'PATCH' || method === 'DELETE')) {
-    criteriaPairs = criteriaPairsOf(query, type);
+    criteriaPairs = criteriaOf(query, type);
   } else if (type !== undefined && segments.length === 1 && method === 'POST' && ifNoneExist !== undefined) {
-    criteriaPairs = criteriaPairsOf(ifNoneExist, type);
+    criteriaPairs = criteriaOf(ifNoneExist, type);
   }
   const criteria = criteriaPairs === undefined ? undefined : canonicalCriteria(criteriaPairs);
   const writes = method !== 'GET' && method !== 'HEAD' && !isOperation && type !== undefined;

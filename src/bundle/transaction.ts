@@ -3,7 +3,7 @@
  * nothing.
  * @packageDocumentation
  */
-import { badRequest, FhirError } from '../errors.js';
+import { badRequest, FhirError, operationOutcome } from '../errors.js';
 import type { HttpResult } from '../http/respond.js';
 import type { RouteExtensions } from '../http/router.js';
 import type { EngineContext } from '../interactions/context.js';
@@ -41,10 +41,7 @@ function failureResult(failure: EntryFailure): HttpResult {
   const parsed: Resource | undefined = typeof body === 'string' ? (JSON.parse(body) as Resource) : body;
   const issues: OperationOutcomeIssue[] =
     parsed?.resourceType === 'OperationOutcome' ? [...(parsed as OperationOutcome).issue] : [];
-  const outcome: OperationOutcome = {
-    resourceType: 'OperationOutcome',
-    issue: [{ severity: 'error', code: 'processing', diagnostics: failure.message }, ...issues],
-  };
+  const outcome = operationOutcome([{ severity: 'error', code: 'processing', diagnostics: failure.message }, ...issues]);
   const status = failure.result.status >= 400 ? failure.result.status : 400;
   return { status, headers: {}, body: outcome };
 }

@@ -7,6 +7,7 @@ import { badRequest, FhirError, notFound } from '../errors.js';
 import type { EngineContext } from '../interactions/context.js';
 import * as crud from '../interactions/crud.js';
 import { history, historyOptionsOf } from '../interactions/history.js';
+import { criteriaOf } from '../interactions/references.js';
 import type { WriteOutcome } from '../interactions/write.js';
 import type { Resource } from '../resource/resource.js';
 import type { StorageTx } from '../storage/storage-adapter.js';
@@ -249,8 +250,7 @@ function requireCriteria(params: RouteRequest['params'], type: string): void {
 
 /** `If-None-Exist: identifier=x` (also `Patient?identifier=x`) as criteria. */
 function criteriaOfHeader(value: string, type: string): [string, string][] {
-  const query = value.startsWith(`${type}?`) ? value.slice(type.length + 1) : value.replace(/^\?/, '');
-  const criteria = [...new URLSearchParams(query)].filter(([k]) => k !== '');
+  const criteria = criteriaOf(value, type);
   if (criteria.length === 0) {
     throw badRequest(`Conditional operation on ${type} was not attempted because search criteria was not selective enough.`);
   }

@@ -20,9 +20,14 @@ export function forEachReference(value: unknown, visit: (holder: { reference: st
   }
 }
 
-/** Splits a query string into name/value pairs. */
-export function criteriaOf(query: string): [string, string][] {
-  return [...new URLSearchParams(query)];
+/**
+ * Splits criteria into name/value pairs: `identifier=x&_tag=y`, `?identifier=x`, or, given `type`,
+ * `Patient?identifier=x`. Empty names (`&`) are dropped.
+ */
+export function criteriaOf(query: string, type?: string): [string, string][] {
+  let q = query;
+  if (type !== undefined && q.startsWith(`${type}?`)) q = q.slice(type.length + 1);
+  return [...new URLSearchParams(q.replace(/^\?/, ''))].filter(([k]) => k !== '');
 }
 
 /**

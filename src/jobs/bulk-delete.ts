@@ -7,6 +7,7 @@
 import { badRequest, FhirError } from '../errors.js';
 import type { EngineContext } from '../interactions/context.js';
 import { assertResourceType } from '../interactions/crud.js';
+import { criteriaOf } from '../interactions/references.js';
 import { commitVersion } from '../interactions/write.js';
 import type { JobProgress } from '../storage/job-record.js';
 import type { Clause } from '../storage/query.js';
@@ -67,7 +68,7 @@ const UNSUPPORTED = new Set(['_include', '_revinclude', '_include:iterate', '_re
 /** Criteria input as name/value pairs. */
 export function criteriaPairs(criteria: CriteriaInput | undefined): [string, string][] {
   if (criteria === undefined) return [];
-  if (typeof criteria === 'string') return [...new URLSearchParams(criteria.replace(/^\?/, ''))];
+  if (typeof criteria === 'string') return criteriaOf(criteria);
   if (Array.isArray(criteria)) return (criteria as readonly (readonly [string, string])[]).map(([k, v]) => [k, v]);
   return Object.entries(criteria as Record<string, string>);
 }

@@ -3,12 +3,12 @@
  * (`GET _operations/bulk-delete/{id}`) and cancel (`DELETE _operations/bulk-delete/{id}`).
  * @packageDocumentation
  */
-import { badRequest, FhirError } from '../errors.js';
+import { badRequest, FhirError, operationOutcome } from '../errors.js';
 import type { RouteExtensions, RouteRequest } from '../http/router.js';
 import type { HttpResult } from '../http/respond.js';
 import type { Preferences } from '../http/headers.js';
 import type { EngineContext } from '../interactions/context.js';
-import type { OperationOutcome, OperationOutcomeIssue, Resource } from '../resource/resource.js';
+import type { OperationOutcomeIssue, Resource } from '../resource/resource.js';
 import type { JobRecord } from '../storage/job-record.js';
 import { BULK_DELETE, type BulkDeleteRequest } from './bulk-delete.js';
 import type { JobRunner } from './job-runner.js';
@@ -61,8 +61,7 @@ export function bulkDeleteParameters(job: JobRecord, issues: readonly OperationO
     .map(([name, n]) => ({ name, valueDecimal: n }));
   if (parts.length > 0) parameter.push({ name: 'ResourceDeletedCount', part: parts });
   if (issues.length > 0) {
-    const outcome: OperationOutcome = { resourceType: 'OperationOutcome', issue: issues.map((i) => ({ ...i })) };
-    parameter.push({ name: 'Issues', resource: outcome });
+    parameter.push({ name: 'Issues', resource: operationOutcome(issues) });
   }
   return parameter.length > 0 ? { resourceType: 'Parameters', parameter } : { resourceType: 'Parameters' };
 }
@@ -83,7 +82,7 @@ export function jobStatusResult(job: JobRecord): HttpResult {
       return { status: 200, headers: {}, body: bulkDeleteParameters(job, [issue('warning', 'informational', 'Job Canceled')]) };
     case 'failed': {
       const reason = job.error?.message ?? 'Encountered an unhandled exception. The job will be marked as failed.';
-      return { status: 500, headers: {}, body: { resourceType: 'OperationOutcome', issue: [issue('error', 'exception', reason)] } };
+      return { status: 500, headers: {}, body: operationOutcome([issue('error', 'exception', reason)]) };
     }
   }
 }

@@ -13,6 +13,12 @@ export function parseIfMatch(value: string): string {
   return match[1]!;
 }
 
+/**
+ * The version id an ETag names, leniently, for the typed API: `W/"2"`, `"2"` or a bare `2`.
+ * (HTTP If-Match headers go through the strict {@link parseIfMatch}.)
+ */
+export const versionIdOfETag = (value: string): string => value.replace(/^W\//, '').replace(/"/g, '');
+
 /** The version after `versionId` ("1" for a new resource). */
 export const nextVersionId = (previous: string | undefined): string =>
   previous === undefined ? '1' : String(Number(previous) + 1);

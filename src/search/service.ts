@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import pLimit from 'p-limit';
-import { badRequest, FhirError } from '../errors.js';
+import { badRequest, FhirError, operationOutcome } from '../errors.js';
 import type { OperationOutcomeIssue, Resource } from '../resource/resource.js';
 import type { Clause, SearchHit, StorageQuery } from '../storage/query.js';
 import type { StorageReader } from '../storage/storage-adapter.js';
@@ -147,7 +147,7 @@ export class SearchService {
       }
     }
     if (ctx.warnings.length > 0) {
-      entry.push({ resource: { resourceType: 'OperationOutcome', issue: ctx.warnings.map((i) => ({ ...i })) }, search: { mode: 'outcome' } });
+      entry.push({ resource: operationOutcome(ctx.warnings), search: { mode: 'outcome' } });
     }
     const bundle: Resource = { resourceType: 'Bundle', type: 'searchset' };
     if (result.total !== undefined && parsed.total !== 'none') bundle.total = result.total;
