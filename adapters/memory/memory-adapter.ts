@@ -4,6 +4,7 @@ import type { SearchHits, StorageQuery } from '../../src/storage/query.js';
 import {
   StorageConflictError,
   type HistoryPage,
+  type ResourceIndexer,
   type HistoryResult,
   type HistoryScope,
   type ResourceKey,
@@ -41,6 +42,10 @@ const keyOf = (type: string, id: string): string => `${type}/${id}`;
  * Resources are held as the JSON strings the engine wrote: immutable, about one byte per byte of
  * JSON, and ready to send.
  *
+ * Given the engine's indexer ({@link StorageAdapter.useIndexer}), the search index of a resource
+ * type is built on the first search of that type and maintained on every write from then on: types
+ * nobody searches cost no index extraction and no index memory.
+ *
  * @example
  * ```ts
  * import { FhirEngine } from 'fhir-engine';
@@ -60,6 +65,10 @@ export class MemoryAdapter implements StorageAdapter {
   readonly #current = new Map<string, Map<string, StoredVersion>>();
   readonly #index = new MemoryIndex();
   readonly #jobs = new Map<string, string>();
+  /** Computes entries from stored JSON; undefined until an engine hands it over. */
+  #indexer: ResourceIndexer | undefined;
+  /** Types whose index is maintained; undefined = every type (no indexer: index every write). */
+  #indexed: Set<string> | undefined;
   #seq = 0;
   /** The unit of work in flight, settled when it ends. */
   #active: Promise<void> | undefined;
@@ -67,6 +76,12 @@ export class MemoryAdapter implements StorageAdapter {
 
   constructor(options: MemoryAdapterOptions = {}) {
     this.name = options.name ?? 'memory';
+  }
+
+  useIndexer(indexer: ResourceIndexer): void {
+    this.#indexer = indexer;
+    // Types written so far were indexed on write; those stay maintained.
+    this.#indexed ??= new Set(this.#current.keys());
   }
 
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
@@ -182,6 +197,7 @@ export class MemoryAdapter implements StorageAdapter {
 
   /** @internal */
   find(query: StorageQuery): SearchHits {
+    for (const type of query.types) this.#indexType(type);
     return this.#index.search(query, (type, id) => this.#current.get(type)?.get(id));
   }
 
@@ -233,8 +249,9 @@ export class MemoryAdapter implements StorageAdapter {
     let byId = this.#current.get(write.type);
     if (!byId) this.#current.set(write.type, (byId = new Map()));
     byId.set(write.id, stored);
-    const previousEntries = this.#index.entriesOf(write.type, write.id);
-    this.#index.replace(write.type, write.id, write.deleted ? [] : write.index);
+    const indexed = this.#isIndexed(write.type);
+    const previousEntries = indexed ? this.#index.entriesOf(write.type, write.id) : undefined;
+    if (indexed) this.#index.replace(write.type, write.id, write.deleted ? [] : write.index);
 
     const undo = (): void => {
       resource.versions.pop();
@@ -243,7 +260,7 @@ export class MemoryAdapter implements StorageAdapter {
       seqs.pop();
       if (existing) byId.set(write.id, existing);
       else byId.delete(write.id);
-      this.#restoreIndex(write.type, write.id, previousEntries);
+      this.#restoreIndex(write.type, write.id, indexed, previousEntries);
       // seq is never reused: like a database sequence, a rolled-back write leaves a gap.
     };
     return { seq, undo };
@@ -257,7 +274,8 @@ export class MemoryAdapter implements StorageAdapter {
     const all = resource.versions.slice();
     const removedVersions = keep === 'none' ? all : all.slice(0, -1);
     const current = this.current(key);
-    const previousEntries = this.#index.entriesOf(key.type, key.id);
+    const indexed = this.#isIndexed(key.type);
+    const previousEntries = indexed ? this.#index.entriesOf(key.type, key.id) : undefined;
     for (const v of removedVersions) this.#log[v.seq] = undefined;
     // The type log keeps the purged seqs: history walks skip the holes left in #log.
     if (keep === 'none') {
@@ -272,7 +290,7 @@ export class MemoryAdapter implements StorageAdapter {
       resource.versions.splice(0, resource.versions.length, ...all);
       this.#resources.set(k, resource);
       if (current) this.#current.get(key.type)?.set(key.id, current);
-      this.#restoreIndex(key.type, key.id, previousEntries);
+      this.#restoreIndex(key.type, key.id, indexed, previousEntries);
     };
     return { removed: removedVersions.length, undo };
   }
@@ -293,8 +311,34 @@ export class MemoryAdapter implements StorageAdapter {
     };
   }
 
-  #restoreIndex(type: string, id: string, entries: readonly IndexEntry[] | undefined): void {
-    if (entries === undefined) this.#index.remove(type, id);
+  #isIndexed(type: string): boolean {
+    return this.#indexed === undefined || this.#indexed.has(type);
+  }
+
+  /** Builds a type's index from its current resources, once, before its first search. */
+  #indexType(type: string): void {
+    if (this.#isIndexed(type)) return;
+    this.#indexed!.add(type);
+    for (const version of this.#current.get(type)?.values() ?? []) this.#reindex(version);
+  }
+
+  #reindex(version: StoredVersion): void {
+    if (version.deleted) this.#index.remove(version.type, version.id);
+    else this.#index.replace(version.type, version.id, this.#indexer!(version.json!));
+  }
+
+  /**
+   * Puts a resource's index back as it was before an undone write. A write made while its type was
+   * not indexed has no entries to restore; if the type has been indexed since (a search later in the
+   * same unit), its entries are derived again from the restored current version.
+   */
+  #restoreIndex(type: string, id: string, wasIndexed: boolean, entries: readonly IndexEntry[] | undefined): void {
+    if (!this.#isIndexed(type)) return;
+    if (!wasIndexed) {
+      const current = this.current({ type, id });
+      if (current) this.#reindex(current);
+      else this.#index.remove(type, id);
+    } else if (entries === undefined) this.#index.remove(type, id);
     else this.#index.replace(type, id, entries);
   }
 }

@@ -8,6 +8,7 @@ export {
   type HistoryPage,
   type HistoryResult,
   type HistoryScope,
+  type ResourceIndexer,
   type ResourceKey,
   type StorageAdapter,
   type StorageCapabilities,

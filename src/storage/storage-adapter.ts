@@ -53,9 +53,19 @@ export interface VersionWrite extends ResourceKey {
   readonly method: VersionMethod;
   readonly deleted: boolean;
   readonly json: string;
-  /** Replaces every index entry of this resource; empty for a tombstone. */
+  /**
+   * Replaces every index entry of this resource; empty for a tombstone. The engine computes the
+   * entries when this property is first read, so an adapter that does not need them for this write
+   * (see {@link StorageAdapter.useIndexer}) should not read it.
+   */
   readonly index: readonly IndexEntry[];
 }
+
+/**
+ * Computes the index entries of a stored resource from its JSON, exactly as the engine does on a
+ * write. Handed to adapters through {@link StorageAdapter.useIndexer}.
+ */
+export type ResourceIndexer = (json: string) => readonly IndexEntry[];
 
 /** Which versions a history read covers. */
 export type HistoryScope =
@@ -147,6 +157,13 @@ export interface StorageAdapter extends StorageReader {
    * commit. Calling `transact` from inside `work` is an error.
    */
   transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T>;
+  /**
+   * Optional. The engine calls it once, at construction, with its indexer. An adapter that has it
+   * may skip {@link VersionWrite.index} and derive entries from stored JSON when it needs them, e.g.
+   * build a resource type's index on the first search of that type (the memory adapter does). An
+   * adapter serves one engine: a later call replaces the indexer.
+   */
+  useIndexer?(indexer: ResourceIndexer): void;
   /** Releases resources; the adapter is unusable afterwards. */
   close(): Promise<void>;
 }
