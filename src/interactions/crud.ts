@@ -13,7 +13,7 @@ import type { SearchHit } from '../storage/query.js';
 import type { StorageTx, StoredVersion } from '../storage/storage-adapter.js';
 import { inUnit, readerOf, type EngineContext } from './context.js';
 import { resolveConditionalReferences } from './references.js';
-import { commitVersion, resourceOf, type WriteOutcome } from './write.js';
+import { commitVersion, mayHaveSameContent, prepareVersion, resourceOf, type WriteOutcome } from './write.js';
 
 /** Search criteria as name/value pairs, e.g. from `identifier=a|b&_tag=x`. */
 export type Criteria = readonly (readonly [string, string])[];
@@ -153,18 +153,13 @@ async function updateOver(
   method: 'PUT' | 'PATCH',
   ifMatch: boolean,
 ): Promise<WriteOutcome> {
-  if (current && !current.deleted) {
+  const pending = { type, id, resource, previous: current, method, ifMatch };
+  const prepared = prepareVersion(ctx, pending);
+  if (current && !current.deleted && mayHaveSameContent(prepared, current)) {
     const existing = resourceOf(current);
     if (sameContent(existing, resource)) return { outcome: 'unchanged', version: current, resource: existing };
   }
-  const { version, resource: stored } = await commitVersion(ctx, tx, {
-    type,
-    id,
-    resource,
-    previous: current,
-    method,
-    ifMatch,
-  });
+  const { version, resource: stored } = await commitVersion(ctx, tx, pending, prepared);
   // A revived (previously deleted) resource is an update of its history, as Microsoft's service answers.
   return { outcome: current ? 'updated' : 'created', version, resource: stored };
 }
