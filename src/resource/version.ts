@@ -28,10 +28,33 @@ export const nextVersionId = (previous: string | undefined): string =>
  * so that a resource's versions are strictly ordered even when the clock stands still.
  */
 export function nextLastUpdated(now: Date, previous: string | undefined): string {
-  let t = now.getTime();
-  if (previous !== undefined) t = Math.max(t, Date.parse(previous) + 1);
-  return new Date(t).toISOString();
+  const instant = now.toISOString();
+  // Both come from toISOString, whose fixed-width form orders as the instants do.
+  if (previous === undefined || instant > previous) return instant;
+  return new Date(Date.parse(previous) + 1).toISOString();
 }
 
-/** An HTTP date (RFC 7231) from an instant, for Last-Modified. */
-export const httpDate = (instant: string): string => new Date(instant).toUTCString();
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+/** Sakamoto's month offsets. */
+const MONTH_OFFSETS = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z$/;
+
+/**
+ * An HTTP date (RFC 7231 IMF-fixdate) from an instant, for Last-Modified. Every response to a read
+ * or write carries one, so the `YYYY-MM-DDThh:mm:ss.sssZ` form the engine stores is formatted by
+ * hand; anything else goes through Date.
+ */
+export function httpDate(instant: string): string {
+  const m = ISO_INSTANT.exec(instant);
+  if (!m) return new Date(instant).toUTCString();
+  const [, y, mo, d, time] = m as unknown as [string, string, string, string, string];
+  const month = Number(mo);
+  return `${DAYS[weekday(Number(y), month, Number(d))]}, ${d} ${MONTHS[month - 1]} ${y} ${time} GMT`;
+}
+
+/** Day of the week (0 = Sunday) of a proleptic Gregorian date (Sakamoto's method). */
+function weekday(year: number, month: number, day: number): number {
+  const y = month < 3 ? year - 1 : year;
+  return (y + Math.floor(y / 4) - Math.floor(y / 100) + Math.floor(y / 400) + MONTH_OFFSETS[month - 1]! + day) % 7;
+}
