@@ -40,7 +40,8 @@ async function crud(): Promise<void> {
 
   await timed('core.create', N, async (i) => {
     const res = await engine.handle({ method: 'POST', url: '/Patient', headers: json, body: bodies[i]! });
-    ids.push(JSON.parse(res.body!).id);
+    // Location: /Patient/{id}/_history/1, as a client would read it.
+    ids.push(res.headers.location!.split('/')[2]!);
   });
   await timed('core.read', N, (i) => engine.handle({ method: 'GET', url: `/Patient/${ids[i]}` }));
   const updates = ids.map((id, i) => JSON.stringify({ ...patient(i), id, active: false }));
