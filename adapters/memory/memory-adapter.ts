@@ -22,13 +22,6 @@ export interface MemoryAdapterOptions {
   readonly name?: string;
 }
 
-/** Every version of one resource, oldest first, and its position in the type's history. */
-interface ResourceVersions {
-  readonly versions: StoredVersion[];
-}
-
-const keyOf = (type: string, id: string): string => `${type}/${id}`;
-
 /**
  * A storage adapter that keeps everything in process memory: the quickest way to embed the engine
  * and to unit-test FHIR logic.
@@ -57,12 +50,12 @@ export class MemoryAdapter implements StorageAdapter {
   readonly name: string;
   readonly capabilities: StorageCapabilities = { concurrency: 'serial', durable: false };
 
-  readonly #resources = new Map<string, ResourceVersions>();
+  /** type → id → every version, oldest first; the last one is current. */
+  readonly #resources = new Map<string, Map<string, StoredVersion[]>>();
   /** Versions by seq (holes where purged): system history, newest first by walking down. */
   readonly #log: (StoredVersion | undefined)[] = [];
   /** seqs per type, ascending. */
   readonly #typeLog = new Map<string, number[]>();
-  readonly #current = new Map<string, Map<string, StoredVersion>>();
   readonly #index = new MemoryIndex();
   readonly #jobs = new Map<string, string>();
   /** Computes entries from stored JSON; undefined until an engine hands it over. */
@@ -81,7 +74,7 @@ export class MemoryAdapter implements StorageAdapter {
   useIndexer(indexer: ResourceIndexer): void {
     this.#indexer = indexer;
     // Types written so far were indexed on write; those stay maintained.
-    this.#indexed ??= new Set(this.#current.keys());
+    this.#indexed ??= new Set(this.#resources.keys());
   }
 
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
@@ -158,12 +151,12 @@ export class MemoryAdapter implements StorageAdapter {
 
   /** @internal */
   current(key: ResourceKey): StoredVersion | undefined {
-    return this.#current.get(key.type)?.get(key.id);
+    return this.#resources.get(key.type)?.get(key.id)?.at(-1);
   }
 
   /** @internal */
   version(key: ResourceKey, versionId: string): StoredVersion | undefined {
-    const versions = this.#resources.get(keyOf(key.type, key.id))?.versions;
+    const versions = this.#versionsOf(key);
     if (!versions) return undefined;
     // Version ids are a counter, so the match is almost always found from the end.
     for (let i = versions.length - 1; i >= 0; i--) {
@@ -184,7 +177,7 @@ export class MemoryAdapter implements StorageAdapter {
       return items.length < page.count;
     };
     if (scope.level === 'instance') {
-      const versions = this.#resources.get(keyOf(scope.type, scope.id))?.versions ?? [];
+      const versions = this.#versionsOf(scope) ?? [];
       for (let i = versions.length - 1; i >= 0 && take(versions[i]); i--);
     } else if (scope.level === 'type') {
       const seqs = this.#typeLog.get(scope.type) ?? [];
@@ -198,7 +191,7 @@ export class MemoryAdapter implements StorageAdapter {
   /** @internal */
   find(query: StorageQuery): SearchHits {
     for (const type of query.types) this.#indexType(type);
-    return this.#index.search(query, (type, id) => this.#current.get(type)?.get(id));
+    return this.#index.search(query, (type, id) => this.current({ type, id }));
   }
 
   /** @internal */
@@ -237,29 +230,25 @@ export class MemoryAdapter implements StorageAdapter {
       deleted: write.deleted,
       json: write.json,
     };
-    const key = keyOf(write.type, write.id);
-    let resource = this.#resources.get(key);
-    const created = resource === undefined;
-    if (!resource) this.#resources.set(key, (resource = { versions: [] }));
-    resource.versions.push(stored);
+    let byId = this.#resources.get(write.type);
+    if (!byId) this.#resources.set(write.type, (byId = new Map()));
+    let versions = byId.get(write.id);
+    const created = versions === undefined;
+    if (!versions) byId.set(write.id, (versions = []));
+    versions.push(stored);
     this.#log[seq] = stored;
     let seqs = this.#typeLog.get(write.type);
     if (!seqs) this.#typeLog.set(write.type, (seqs = []));
     seqs.push(seq);
-    let byId = this.#current.get(write.type);
-    if (!byId) this.#current.set(write.type, (byId = new Map()));
-    byId.set(write.id, stored);
     const indexed = this.#isIndexed(write.type);
     const previousEntries = indexed ? this.#index.entriesOf(write.type, write.id) : undefined;
     if (indexed) this.#index.replace(write.type, write.id, write.deleted ? [] : write.index);
 
     const undo = (): void => {
-      resource.versions.pop();
-      if (created) this.#resources.delete(key);
+      versions.pop();
+      if (created) byId.delete(write.id);
       this.#log[seq] = undefined;
       seqs.pop();
-      if (existing) byId.set(write.id, existing);
-      else byId.delete(write.id);
       this.#restoreIndex(write.type, write.id, indexed, previousEntries);
       // seq is never reused: like a database sequence, a rolled-back write leaves a gap.
     };
@@ -268,28 +257,24 @@ export class MemoryAdapter implements StorageAdapter {
 
   /** @internal Removes versions and returns how to put them back. */
   purge(key: ResourceKey, keep: 'none' | 'current'): { removed: number; undo: () => void } {
-    const k = keyOf(key.type, key.id);
-    const resource = this.#resources.get(k);
-    if (!resource || resource.versions.length === 0) return { removed: 0, undo: () => undefined };
-    const all = resource.versions.slice();
+    const versions = this.#versionsOf(key);
+    if (!versions || versions.length === 0) return { removed: 0, undo: () => undefined };
+    const all = versions.slice();
     const removedVersions = keep === 'none' ? all : all.slice(0, -1);
-    const current = this.current(key);
     const indexed = this.#isIndexed(key.type);
     const previousEntries = indexed ? this.#index.entriesOf(key.type, key.id) : undefined;
     for (const v of removedVersions) this.#log[v.seq] = undefined;
     // The type log keeps the purged seqs: history walks skip the holes left in #log.
     if (keep === 'none') {
-      this.#resources.delete(k);
-      this.#current.get(key.type)?.delete(key.id);
+      this.#resources.get(key.type)!.delete(key.id);
       this.#index.remove(key.type, key.id);
     } else {
-      resource.versions.splice(0, resource.versions.length - 1);
+      versions.splice(0, versions.length - 1);
     }
     const undo = (): void => {
       for (const v of removedVersions) this.#log[v.seq] = v;
-      resource.versions.splice(0, resource.versions.length, ...all);
-      this.#resources.set(k, resource);
-      if (current) this.#current.get(key.type)?.set(key.id, current);
+      versions.splice(0, versions.length, ...all);
+      this.#resources.get(key.type)!.set(key.id, versions);
       this.#restoreIndex(key.type, key.id, indexed, previousEntries);
     };
     return { removed: removedVersions.length, undo };
@@ -311,6 +296,10 @@ export class MemoryAdapter implements StorageAdapter {
     };
   }
 
+  #versionsOf(key: ResourceKey): StoredVersion[] | undefined {
+    return this.#resources.get(key.type)?.get(key.id);
+  }
+
   #isIndexed(type: string): boolean {
     return this.#indexed === undefined || this.#indexed.has(type);
   }
@@ -319,7 +308,7 @@ export class MemoryAdapter implements StorageAdapter {
   #indexType(type: string): void {
     if (this.#isIndexed(type)) return;
     this.#indexed!.add(type);
-    for (const version of this.#current.get(type)?.values() ?? []) this.#reindex(version);
+    for (const versions of this.#resources.get(type)?.values() ?? []) this.#reindex(versions.at(-1)!);
   }
 
   #reindex(version: StoredVersion): void {
