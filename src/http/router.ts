@@ -90,59 +90,31 @@ export async function route(ctx: EngineContext, request: RouteRequest, extension
     parallel: isParallel(headers['x-conditionalquery-processing-logic']),
     strict: prefer.handling === 'strict',
   };
-  const path = segments.join('/');
   const [first, second, third, fourth] = segments;
-  const written = (result: WriteOutcome, withLocation: boolean): HttpResult =>
-    writeResult(
-      result.outcome === 'created' ? 201 : 200,
-      result.version,
-      result.resource,
-      prefer,
-      withLocation || result.outcome === 'created' ? locationOf(ctx.baseUrl, result.version) : undefined,
-    );
-  const deletedResult = (result: crud.DeleteOutcome, counted: boolean): HttpResult => {
-    const out: Record<string, string> = {};
-    if (result.version) out.etag = `W/"${result.version.versionId}"`;
-    if (counted) out['items-deleted'] = String(result.deleted);
-    return { status: 204, headers: out };
-  };
-  const search = async (types: readonly string[], searchParams: RouteRequest['params']): Promise<HttpResult> => ({
-    status: 200,
-    headers: {},
-    // The JSON form splices the stored resources in as they are, without parsing them.
-    body: await ctx.search.searchJson(tx ?? ctx.storage, {
-      types,
-      params: searchParams,
-      strict: options.strict,
-      parallel: options.parallel,
-      baseUrl: ctx.baseUrl,
-      path: types.length === 1 ? types[0]! : '',
-    }),
-  });
 
   // System level.
   if (first === undefined) {
-    if (method === 'GET') return search([], params);
+    if (method === 'GET') return searchResult(ctx, tx, options, [], params);
     if (method === 'POST' && extensions.bundle) return extensions.bundle(request, prefer);
     throw methodNotAllowed(method, '/');
   }
   if (first === 'metadata' && segments.length === 1) {
-    if (method !== 'GET') throw methodNotAllowed(method, path);
+    if (method !== 'GET') throw methodNotAllowed(method, segments.join('/'));
     return { status: 200, headers: {}, body: capabilityStatement(ctx) };
   }
   if (first === '_history' && segments.length === 1) {
-    if (method !== 'GET') throw methodNotAllowed(method, path);
+    if (method !== 'GET') throw methodNotAllowed(method, segments.join('/'));
     return { status: 200, headers: {}, body: await history(ctx, { level: 'system' }, historyOptionsOf(params)) };
   }
-  if (first === '_search' && segments.length === 1 && method === 'POST') return search([], [...params, ...formParams(request)]);
+  if (first === '_search' && segments.length === 1 && method === 'POST') return searchResult(ctx, tx, options, [], [...params, ...formParams(request)]);
   if (first === '$bulk-delete' && segments.length === 1 && extensions.bulkDelete) {
-    if (method !== 'DELETE') throw methodNotAllowed(method, path);
+    if (method !== 'DELETE') throw methodNotAllowed(method, segments.join('/'));
     return extensions.bulkDelete(request, undefined, prefer);
   }
   if (first === '_operations' && second === 'bulk-delete' && third !== undefined && segments.length === 3) {
     if (method === 'GET' && extensions.jobStatus) return extensions.jobStatus(third);
     if (method === 'DELETE' && extensions.jobCancel) return extensions.jobCancel(third);
-    throw methodNotAllowed(method, path);
+    throw methodNotAllowed(method, segments.join('/'));
   }
 
   const type = first;
@@ -152,18 +124,18 @@ export async function route(ctx: EngineContext, request: RouteRequest, extension
   if (second === undefined) {
     switch (method) {
       case 'GET':
-        return search([type], params);
+        return searchResult(ctx, tx, options, [type], params);
       case 'POST': {
         const ifNoneExist = headers['if-none-exist'];
         const result = await crud.create(ctx, type, fhirBody(request), {
           ...options,
           ...(ifNoneExist !== undefined && { ifNoneExist: criteriaOfHeader(ifNoneExist, type) }),
         });
-        return written(result, result.outcome === 'matched');
+        return writtenResult(ctx, prefer, result, result.outcome === 'matched');
       }
       case 'PUT':
         requireCriteria(params, type);
-        return written(await crud.conditionalUpdate(ctx, type, params, fhirBody(request), options), false);
+        return writtenResult(ctx, prefer, await crud.conditionalUpdate(ctx, type, params, fhirBody(request), options), false);
       case 'DELETE': {
         requireCriteria(params, type);
         const countParam = params.find(([k]) => k === '_count');
@@ -180,25 +152,25 @@ export async function route(ctx: EngineContext, request: RouteRequest, extension
         requireCriteria(params, type);
         const ifMatch = ifMatchOf(headers);
         const document = patchDocument(request);
-        return written(
+        return writtenResult(ctx, prefer, 
           await crud.conditionalPatch(ctx, type, params, document, { ...options, ...(ifMatch !== undefined && { ifMatch }) }),
           false,
         );
       }
       default:
-        throw methodNotAllowed(method, path);
+        throw methodNotAllowed(method, segments.join('/'));
     }
   }
   if (second === '_search' && segments.length === 2) {
-    if (method !== 'POST') throw methodNotAllowed(method, path);
-    return search([type], [...params, ...formParams(request)]);
+    if (method !== 'POST') throw methodNotAllowed(method, segments.join('/'));
+    return searchResult(ctx, tx, options, [type], [...params, ...formParams(request)]);
   }
   if (second === '_history' && segments.length === 2) {
-    if (method !== 'GET') throw methodNotAllowed(method, path);
+    if (method !== 'GET') throw methodNotAllowed(method, segments.join('/'));
     return { status: 200, headers: {}, body: await history(ctx, { level: 'type', type }, historyOptionsOf(params)) };
   }
   if (second === '$bulk-delete' && segments.length === 2 && extensions.bulkDelete) {
-    if (method !== 'DELETE') throw methodNotAllowed(method, path);
+    if (method !== 'DELETE') throw methodNotAllowed(method, segments.join('/'));
     return extensions.bulkDelete(request, type, prefer);
   }
 
@@ -214,32 +186,73 @@ export async function route(ctx: EngineContext, request: RouteRequest, extension
           ...options,
           ...(ifMatch !== undefined && { ifMatch }),
         });
-        return written(result, false);
+        return writtenResult(ctx, prefer, result, false);
       }
       case 'DELETE':
         return deletedResult(await crud.remove(ctx, type, id, { ...options, hard: isTrue(params, HARD_DELETE) }), false);
       case 'PATCH': {
         const ifMatch = ifMatchOf(headers);
         const document = patchDocument(request);
-        return written(await crud.patch(ctx, type, id, document, { ...options, ...(ifMatch !== undefined && { ifMatch }) }), false);
+        return writtenResult(ctx, prefer, await crud.patch(ctx, type, id, document, { ...options, ...(ifMatch !== undefined && { ifMatch }) }), false);
       }
       default:
-        throw methodNotAllowed(method, path);
+        throw methodNotAllowed(method, segments.join('/'));
     }
   }
   if (third === '$purge-history' && segments.length === 3) {
-    if (method !== 'DELETE') throw methodNotAllowed(method, path);
+    if (method !== 'DELETE') throw methodNotAllowed(method, segments.join('/'));
     await crud.purgeHistory(ctx, type, id, options);
     return { status: 204, headers: {} };
   }
   if (third === '_history') {
-    if (method !== 'GET') throw methodNotAllowed(method, path);
+    if (method !== 'GET') throw methodNotAllowed(method, segments.join('/'));
     if (fourth === undefined) {
       return { status: 200, headers: {}, body: await history(ctx, { level: 'instance', type, id }, historyOptionsOf(params)) };
     }
     if (segments.length === 4) return readResult(await crud.vread(ctx, type, id, fourth, tx));
   }
-  throw notFound(`The requested route '/${path}' was not found.`);
+  throw notFound(`The requested route '/${segments.join('/')}' was not found.`);
+}
+
+/** 201 with Location for a created resource, 200 otherwise (Location too when `withLocation`). */
+function writtenResult(ctx: EngineContext, prefer: Preferences, result: WriteOutcome, withLocation: boolean): HttpResult {
+  return writeResult(
+    result.outcome === 'created' ? 201 : 200,
+    result.version,
+    result.resource,
+    prefer,
+    withLocation || result.outcome === 'created' ? locationOf(ctx.baseUrl, result.version) : undefined,
+  );
+}
+
+/** 204 with the tombstone's ETag, and `Items-Deleted` for a counted conditional delete. */
+function deletedResult(result: crud.DeleteOutcome, counted: boolean): HttpResult {
+  const out: Record<string, string> = {};
+  if (result.version) out.etag = `W/"${result.version.versionId}"`;
+  if (counted) out['items-deleted'] = String(result.deleted);
+  return { status: 204, headers: out };
+}
+
+async function searchResult(
+  ctx: EngineContext,
+  tx: StorageTx | undefined,
+  { strict, parallel }: { strict: boolean; parallel: boolean },
+  types: readonly string[],
+  params: RouteRequest['params'],
+): Promise<HttpResult> {
+  return {
+    status: 200,
+    headers: {},
+    // The JSON form splices the stored resources in as they are, without parsing them.
+    body: await ctx.search.searchJson(tx ?? ctx.storage, {
+      types,
+      params,
+      strict,
+      parallel,
+      baseUrl: ctx.baseUrl,
+      path: types.length === 1 ? types[0]! : '',
+    }),
+  };
 }
 
 function requireCriteria(params: RouteRequest['params'], type: string): void {
