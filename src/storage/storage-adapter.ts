@@ -56,7 +56,8 @@ export interface VersionWrite extends ResourceKey {
   /**
    * Replaces every index entry of this resource; empty for a tombstone. The engine computes the
    * entries when this property is first read, so an adapter that does not need them for this write
-   * (see {@link StorageAdapter.useIndexer}) should not read it.
+   * (see {@link StorageAdapter.useIndexer}) should not read it. It may be an accessor on the write's
+   * prototype: read it, don't copy the write with object spread.
    */
   readonly index: readonly IndexEntry[];
 }
