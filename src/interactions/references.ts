@@ -30,20 +30,30 @@ export function criteriaOf(query: string, type?: string): [string, string][] {
   return [...new URLSearchParams(q.replace(/^\?/, ''))].filter(([k]) => k !== '');
 }
 
+/** True when `value` holds a conditional reference anywhere. */
+function hasConditionalReference(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (Array.isArray(value)) return value.some(hasConditionalReference);
+  const holder = value as Record<string, unknown>;
+  if (typeof holder.reference === 'string' && CONDITIONAL_REFERENCE.test(holder.reference)) return true;
+  for (const key in holder) if (hasConditionalReference(holder[key])) return true;
+  return false;
+}
+
 /**
  * Replaces every conditional reference (`Patient?identifier=x|1`) in `resource` by the `Type/id` of
- * the one resource it matches. No match or several → 400. Returns `resource` itself when it has none.
+ * the one resource it matches. No match or several → 400. Returns `resource` itself, synchronously,
+ * when it has none (as nearly every write).
  */
-export async function resolveConditionalReferences(
+export function resolveConditionalReferences(
   ctx: EngineContext,
   reader: StorageReader,
   resource: Resource,
-): Promise<Resource> {
-  let found = false;
-  forEachReference(resource, (holder) => {
-    found ||= CONDITIONAL_REFERENCE.test(holder.reference);
-  });
-  if (!found) return resource;
+): Resource | Promise<Resource> {
+  return hasConditionalReference(resource) ? resolveInCopy(ctx, reader, resource) : resource;
+}
+
+async function resolveInCopy(ctx: EngineContext, reader: StorageReader, resource: Resource): Promise<Resource> {
   const copy = structuredClone(resource);
   const holders: { reference: string }[] = [];
   forEachReference(copy, (holder) => {
