@@ -63,8 +63,11 @@ export class MemoryAdapter implements StorageAdapter {
   /** Types whose index is maintained; undefined = every type (no indexer: index every write). */
   #indexed: Set<string> | undefined;
   #seq = 0;
-  /** The unit of work in flight, settled when it ends. */
-  #active: Promise<void> | undefined;
+  /** A unit of work is in flight. */
+  #busy = false;
+  /** Settles when the unit in flight ends; made only when something waits for it. */
+  #idle: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
   #closed = false;
 
   constructor(options: MemoryAdapterOptions = {}) {
@@ -79,10 +82,9 @@ export class MemoryAdapter implements StorageAdapter {
 
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
     this.#assertOpen();
-    // Waiters wake in the order they arrived; the first claims the adapter, the others wait again.
-    while (this.#active) await this.#active;
-    let release!: () => void;
-    this.#active = new Promise<void>((resolve) => (release = resolve));
+    // Waiters wake together when a unit ends; the first to run claims the adapter, the others wait again.
+    while (this.#busy) await this.#whenIdle();
+    this.#busy = true;
     const unit = new Unit(this);
     try {
       const result = await work(unit);
@@ -92,9 +94,15 @@ export class MemoryAdapter implements StorageAdapter {
       unit.rollback();
       throw error;
     } finally {
-      this.#active = undefined;
-      release();
+      this.#busy = false;
+      const wake = this.#wake;
+      this.#idle = this.#wake = undefined;
+      wake?.();
     }
+  }
+
+  #whenIdle(): Promise<void> {
+    return (this.#idle ??= new Promise<void>((resolve) => (this.#wake = resolve)));
   }
 
   /**
@@ -104,45 +112,49 @@ export class MemoryAdapter implements StorageAdapter {
    * process by about half.)
    */
   async #settled(): Promise<void> {
+    while (this.#busy) await this.#whenIdle();
+  }
+
+  /** {@link #settled}, without making a promise when nothing is in flight (as for most reads). */
+  #ready(): Promise<void> | undefined {
     this.#assertOpen();
-    while (this.#active) await this.#active;
+    return this.#busy ? this.#settled() : undefined;
   }
 
   async readCurrent(key: ResourceKey): Promise<StoredVersion | undefined> {
-    await this.#settled();
+    await this.#ready();
     return this.current(key);
   }
 
   async readVersion(key: ResourceKey, versionId: string): Promise<StoredVersion | undefined> {
-    await this.#settled();
+    await this.#ready();
     return this.version(key, versionId);
   }
 
   async readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
-    await this.#settled();
+    await this.#ready();
     return this.history(scope, page);
   }
 
   async search(query: StorageQuery): Promise<SearchHits> {
-    await this.#settled();
+    await this.#ready();
     return this.find(query);
   }
 
   async readJob(id: string): Promise<JobRecord | undefined> {
-    await this.#settled();
+    await this.#ready();
     return this.job(id);
   }
 
   async listUnfinishedJobs(): Promise<readonly JobRecord[]> {
-    await this.#settled();
+    await this.#ready();
     return this.unfinishedJobs();
   }
 
   async close(): Promise<void> {
-    while (this.#active) await this.#active;
+    await this.#settled();
     this.#closed = true;
   }
-
   #assertOpen(): void {
     if (this.#closed) throw new Error('MemoryAdapter: used after close()');
   }
