@@ -75,7 +75,7 @@ export function toRouteRequest(request: FhirHttpRequest, limits: { maxBodyBytes:
     }
     const text = typeof raw === 'string' ? raw : decoder.decode(raw);
     // Only JSON is parsed; any other body reaches the router as text, which answers 415 for it.
-    if (text.trim() !== '') body = contentType === undefined || isJson(contentType) ? parseJson(text) : text;
+    if (/\S/.test(text)) body = contentType === undefined || isJson(contentType) ? parseJson(text) : text;
   } else if (raw !== undefined) {
     body = raw;
     bodyIsParsed = true;

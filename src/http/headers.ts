@@ -22,12 +22,14 @@ export interface Preferences {
   readonly respondAsync: boolean;
 }
 
+const NO_PREFERENCES: Preferences = Object.freeze({ respondAsync: false });
+
 /** Parses `Prefer` (RFC 7240): `return=…`, `handling=…`, `respond-async`. */
 export function parsePrefer(value: string | undefined): Preferences {
+  if (!value) return NO_PREFERENCES;
   const prefs: { return?: Preferences['return']; handling?: Preferences['handling']; respondAsync: boolean } = {
     respondAsync: false,
   };
-  if (!value) return prefs;
   for (const part of value.split(/[,;]/)) {
     const [rawName, rawValue] = part.split('=').map((s) => s.trim());
     const name = rawName?.toLowerCase();

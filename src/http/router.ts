@@ -85,11 +85,9 @@ function patchDocument(request: RouteRequest): crud.PatchDocument {
 export async function route(ctx: EngineContext, request: RouteRequest, extensions: RouteExtensions = {}): Promise<HttpResult> {
   const { method, segments, params, headers, tx } = request;
   const prefer = parsePrefer(headers.prefer);
-  const options = {
-    ...(tx && { tx }),
-    parallel: isParallel(headers['x-conditionalquery-processing-logic']),
-    strict: prefer.handling === 'strict',
-  };
+  const parallel = isParallel(headers['x-conditionalquery-processing-logic']);
+  const strict = prefer.handling === 'strict';
+  const options = tx ? { tx, parallel, strict } : { parallel, strict };
   const [first, second, third, fourth] = segments;
 
   // System level.

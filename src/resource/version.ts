@@ -38,19 +38,17 @@ const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 /** Sakamoto's month offsets. */
 const MONTH_OFFSETS = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
-const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?Z$/;
-
 /**
  * An HTTP date (RFC 7231 IMF-fixdate) from an instant, for Last-Modified. Every response to a read
  * or write carries one, so the `YYYY-MM-DDThh:mm:ss.sssZ` form the engine stores is formatted by
  * hand; anything else goes through Date.
  */
 export function httpDate(instant: string): string {
-  const m = ISO_INSTANT.exec(instant);
-  if (!m) return new Date(instant).toUTCString();
-  const [, y, mo, d, time] = m as unknown as [string, string, string, string, string];
-  const month = Number(mo);
-  return `${DAYS[weekday(Number(y), month, Number(d))]}, ${d} ${MONTHS[month - 1]} ${y} ${time} GMT`;
+  if (instant.length !== 24 || instant[10] !== 'T' || instant[23] !== 'Z') return new Date(instant).toUTCString();
+  const year = Number(instant.slice(0, 4));
+  const month = Number(instant.slice(5, 7));
+  const day = instant.slice(8, 10);
+  return `${DAYS[weekday(year, month, Number(day))]}, ${day} ${MONTHS[month - 1]} ${instant.slice(0, 4)} ${instant.slice(11, 19)} GMT`;
 }
 
 /** Day of the week (0 = Sunday) of a proleptic Gregorian date (Sakamoto's method). */
