@@ -4,9 +4,9 @@ import type { SearchHits, StorageQuery } from '../../src/storage/query.js';
 import {
   StorageConflictError,
   type HistoryPage,
-  type ResourceIndexer,
   type HistoryResult,
   type HistoryScope,
+  type ResourceIndexer,
   type ResourceKey,
   type StorageAdapter,
   type StorageCapabilities,
@@ -155,6 +155,7 @@ export class MemoryAdapter implements StorageAdapter {
     await this.#settled();
     this.#closed = true;
   }
+
   #assertOpen(): void {
     if (this.#closed) throw new Error('MemoryAdapter: used after close()');
   }
