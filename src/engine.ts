@@ -99,7 +99,7 @@ export class FhirEngine {
     const registry = SearchParameterRegistry.r4(options.searchParameters ?? []);
     const extractor = new IndexExtractor(registry);
     const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
-    options.storage.useIndexer?.((json) => extractor.extract(JSON.parse(json) as Resource));
+    options.storage.useIndexer?.((json, params) => extractor.extract(JSON.parse(json) as Resource, params));
     this.#ctx = {
       storage: options.storage,
       clock: options.clock ?? systemClock,

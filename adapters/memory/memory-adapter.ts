@@ -35,9 +35,9 @@ export interface MemoryAdapterOptions {
  * Resources are held as the JSON strings the engine wrote: immutable, about one byte per byte of
  * JSON, and ready to send.
  *
- * Given the engine's indexer ({@link StorageAdapter.useIndexer}), the search index of a resource
- * type is built on the first search of that type and maintained on every write from then on: types
- * nobody searches cost no index extraction and no index memory.
+ * Given the engine's indexer ({@link StorageAdapter.useIndexer}), the index holds only what has been
+ * searched: a parameter of a type is indexed (from the stored JSON) on its first search, and on every
+ * write from then on. Types and parameters nobody searches cost no extraction and no index memory.
  *
  * @example
  * ```ts
@@ -60,8 +60,12 @@ export class MemoryAdapter implements StorageAdapter {
   readonly #jobs = new Map<string, string>();
   /** Computes entries from stored JSON; undefined until an engine hands it over. */
   #indexer: ResourceIndexer | undefined;
-  /** Types whose index is maintained; undefined = every type (no indexer: index every write). */
-  #indexed: Set<string> | undefined;
+  /**
+   * Per type, the parameters the index holds entries of: `all` (every write's own entries) or those
+   * searched so far; a type that is absent has not been searched and is not indexed. Undefined while
+   * there is no indexer: every type is `all`.
+   */
+  #params: Map<string, Set<string> | 'all'> | undefined;
   #seq = 0;
   /** A unit of work is in flight. */
   #busy = false;
@@ -76,8 +80,8 @@ export class MemoryAdapter implements StorageAdapter {
 
   useIndexer(indexer: ResourceIndexer): void {
     this.#indexer = indexer;
-    // Types written so far were indexed on write; those stay maintained.
-    this.#indexed ??= new Set(this.#resources.keys());
+    // Types written so far were indexed on write with all their entries; they stay that way.
+    this.#params ??= new Map([...this.#resources.keys()].map((type) => [type, 'all']));
   }
 
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
@@ -203,7 +207,7 @@ export class MemoryAdapter implements StorageAdapter {
 
   /** @internal */
   find(query: StorageQuery): SearchHits {
-    for (const type of query.types) this.#indexType(type);
+    this.#indexParams(query);
     return this.#index.search(query, (type, id) => this.current({ type, id }));
   }
 
@@ -253,16 +257,22 @@ export class MemoryAdapter implements StorageAdapter {
     let seqs = this.#typeLog.get(write.type);
     if (!seqs) this.#typeLog.set(write.type, (seqs = []));
     seqs.push(seq);
-    const indexed = this.#isIndexed(write.type);
-    const previousEntries = indexed ? this.#index.entriesOf(write.type, write.id) : undefined;
-    if (indexed) this.#index.replace(write.type, write.id, write.deleted ? [] : write.index);
+    const params = this.#paramsOf(write.type);
+    const previousEntries = params === 'all' ? this.#index.entriesOf(write.type, write.id) : undefined;
+    if (params !== undefined) {
+      if (write.deleted) this.#index.remove(write.type, write.id);
+      else {
+        const entries = params === 'all' ? write.index : this.#indexer!(write.json, params);
+        this.#index.replace(write.type, write.id, entries);
+      }
+    }
 
     const undo = (): void => {
       versions.pop();
       if (created) byId.delete(write.id);
       this.#log[seq] = undefined;
       seqs.pop();
-      this.#restoreIndex(write.type, write.id, indexed, previousEntries);
+      this.#restoreIndex(write.type, write.id, previousEntries);
       // seq is never reused: like a database sequence, a rolled-back write leaves a gap.
     };
     return { seq, undo };
@@ -274,8 +284,7 @@ export class MemoryAdapter implements StorageAdapter {
     if (!versions || versions.length === 0) return { removed: 0, undo: () => undefined };
     const all = versions.slice();
     const removedVersions = keep === 'none' ? all : all.slice(0, -1);
-    const indexed = this.#isIndexed(key.type);
-    const previousEntries = indexed ? this.#index.entriesOf(key.type, key.id) : undefined;
+    const previousEntries = this.#paramsOf(key.type) === 'all' ? this.#index.entriesOf(key.type, key.id) : undefined;
     for (const v of removedVersions) this.#log[v.seq] = undefined;
     // The type log keeps the purged seqs: history walks skip the holes left in #log.
     if (keep === 'none') {
@@ -288,7 +297,7 @@ export class MemoryAdapter implements StorageAdapter {
       for (const v of removedVersions) this.#log[v.seq] = v;
       versions.splice(0, versions.length, ...all);
       this.#resources.get(key.type)!.set(key.id, versions);
-      this.#restoreIndex(key.type, key.id, indexed, previousEntries);
+      this.#restoreIndex(key.type, key.id, previousEntries);
     };
     return { removed: removedVersions.length, undo };
   }
@@ -313,35 +322,61 @@ export class MemoryAdapter implements StorageAdapter {
     return this.#resources.get(key.type)?.get(key.id);
   }
 
-  #isIndexed(type: string): boolean {
-    return this.#indexed === undefined || this.#indexed.has(type);
-  }
-
-  /** Builds a type's index from its current resources, once, before its first search. */
-  #indexType(type: string): void {
-    if (this.#isIndexed(type)) return;
-    this.#indexed!.add(type);
-    for (const versions of this.#resources.get(type)?.values() ?? []) this.#reindex(versions.at(-1)!);
-  }
-
-  #reindex(version: StoredVersion): void {
-    if (version.deleted) this.#index.remove(version.type, version.id);
-    else this.#index.replace(version.type, version.id, this.#indexer!(version.json!));
+  #paramsOf(type: string): ReadonlySet<string> | 'all' | undefined {
+    return this.#params === undefined ? 'all' : this.#params.get(type);
   }
 
   /**
-   * Puts a resource's index back as it was before an undone write. A write made while its type was
-   * not indexed has no entries to restore; if the type has been indexed since (a search later in the
-   * same unit), its entries are derived again from the restored current version.
+   * Makes sure the index holds every parameter `query` uses, in every type it searches: a type's
+   * first search indexes its current resources with those parameters, and a parameter new to an
+   * indexed type is added to each of them. Both derive entries from the stored JSON.
    */
-  #restoreIndex(type: string, id: string, wasIndexed: boolean, entries: readonly IndexEntry[] | undefined): void {
-    if (!this.#isIndexed(type)) return;
-    if (!wasIndexed) {
-      const current = this.current({ type, id });
-      if (current) this.#reindex(current);
-      else this.#index.remove(type, id);
-    } else if (entries === undefined) this.#index.remove(type, id);
-    else this.#index.replace(type, id, entries);
+  #indexParams(query: StorageQuery): void {
+    if (this.#params === undefined) return;
+    const used = new Set<string>(query.sort.map((k) => k.param));
+    for (const clause of query.where) if (clause.kind !== 'ids') used.add(clause.param);
+    for (const type of query.types) {
+      const params = this.#params.get(type);
+      if (params === 'all') continue;
+      const stored = this.#resources.get(type)?.values() ?? [];
+      if (params === undefined) {
+        const active = new Set(used);
+        this.#params.set(type, active);
+        for (const versions of stored) this.#reindex(versions.at(-1), active);
+        continue;
+      }
+      let added: Set<string> | undefined;
+      for (const param of used) if (!params.has(param)) (added ??= new Set()).add(param);
+      if (!added) continue;
+      for (const param of added) params.add(param);
+      for (const versions of stored) {
+        const version = versions.at(-1)!;
+        if (!version.deleted) this.#index.add(type, version.id, this.#indexer!(version.json!, added));
+      }
+    }
+  }
+
+  /** Indexes a resource's current version anew from its JSON (or removes a tombstone). */
+  #reindex(version: StoredVersion | undefined, params: ReadonlySet<string>): void {
+    if (!version) return;
+    if (version.deleted) this.#index.remove(version.type, version.id);
+    else this.#index.replace(version.type, version.id, this.#indexer!(version.json!, params));
+  }
+
+  /**
+   * Puts a resource's index back as it was before an undone write or purge (the version maps are
+   * already restored). Types indexed with `all` entries get the entries saved before the change;
+   * others derive them again from the restored current version, because a search later in the same
+   * unit may have added parameters since.
+   */
+  #restoreIndex(type: string, id: string, previous: readonly IndexEntry[] | undefined): void {
+    const params = this.#paramsOf(type);
+    if (params === undefined) return;
+    if (params !== 'all') {
+      this.#index.remove(type, id);
+      this.#reindex(this.current({ type, id }), params);
+    } else if (previous === undefined) this.#index.remove(type, id);
+    else this.#index.replace(type, id, previous);
   }
 }
 

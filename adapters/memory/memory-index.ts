@@ -390,6 +390,19 @@ class TypeIndex {
     }
   }
 
+  add(id: string, extra: readonly IndexEntry[]): void {
+    const entries = this.entries.get(id);
+    if (!entries || extra.length === 0) return;
+    this.entries.set(id, [...entries, ...extra]);
+    for (const [code, p] of this.params) {
+      const own = extra.filter((e) => e.param === code);
+      if (own.length === 0) continue;
+      const merged = [...(p.byId.get(id) ?? []), ...own];
+      p.removeEntries(id);
+      p.addEntries(id, merged);
+    }
+  }
+
   delete(id: string): void {
     if (!this.entries.delete(id)) return;
     this.sorted = null;
@@ -427,14 +440,19 @@ export class MemoryIndex {
     return t;
   }
 
-  /** Replaces the entries of a resource (an empty array makes it unsearchable, as for a tombstone). */
+  /** Replaces the entries of a resource, which is searchable from now on (until removed). */
   replace(type: string, id: string, entries: readonly IndexEntry[]): void {
     const t = this.typeIndex(type);
     t.delete(id);
-    if (entries.length > 0) t.set(id, entries);
+    t.set(id, entries);
   }
 
-  /** Removes a resource from the index (hard delete). */
+  /** Adds entries of parameters a resource had none of so far (a parameter indexed late). */
+  add(type: string, id: string, entries: readonly IndexEntry[]): void {
+    this.types.get(type)?.add(id, entries);
+  }
+
+  /** Removes a resource from the index (a tombstone or a hard delete). */
   remove(type: string, id: string): void {
     this.types.get(type)?.delete(id);
   }

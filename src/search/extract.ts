@@ -50,10 +50,15 @@ export class IndexExtractor {
     this.isResourceType = (t) => registry.resourceTypes.has(t);
   }
 
-  /** Every index entry of `resource` (its `meta.lastUpdated` included). */
-  extract(resource: Resource): IndexEntry[] {
+  /**
+   * Every index entry of `resource` (its `meta.lastUpdated` included), or only those of the
+   * parameters in `only`.
+   */
+  extract(resource: Resource, only?: ReadonlySet<string>): IndexEntry[] {
     const out: IndexEntry[] = [];
-    for (const p of this.compiledFor(resource.resourceType)) this.extractInto(resource, p, out);
+    for (const p of this.compiledFor(resource.resourceType)) {
+      if (only === undefined || only.has(p.code)) this.extractInto(resource, p, out);
+    }
     return out;
   }
 

@@ -64,9 +64,10 @@ export interface VersionWrite extends ResourceKey {
 
 /**
  * Computes the index entries of a stored resource from its JSON, exactly as the engine does on a
- * write. Handed to adapters through {@link StorageAdapter.useIndexer}.
+ * write: all of them, or those of the parameters in `params` only. Handed to adapters through
+ * {@link StorageAdapter.useIndexer}.
  */
-export type ResourceIndexer = (json: string) => readonly IndexEntry[];
+export type ResourceIndexer = (json: string, params?: ReadonlySet<string>) => readonly IndexEntry[];
 
 /** Which versions a history read covers. */
 export type HistoryScope =
@@ -161,7 +162,7 @@ export interface StorageAdapter extends StorageReader {
   /**
    * Optional. The engine calls it once, at construction, with its indexer. An adapter that has it
    * may skip {@link VersionWrite.index} and derive entries from stored JSON when it needs them, e.g.
-   * build a resource type's index on the first search of that type (the memory adapter does). An
+   * index a parameter of a type on its first search (the memory adapter does). An
    * adapter serves one engine: a later call replaces the indexer.
    */
   useIndexer?(indexer: ResourceIndexer): void;

@@ -1,11 +1,12 @@
 /**
- * The memory adapter's lazy index: with the engine's indexer, a type is indexed on its first search,
- * so writes to types nobody searches extract nothing, and search results are unchanged by it.
+ * The memory adapter's lazy index: with the engine's indexer, a parameter of a type is indexed on
+ * its first search, so writes extract nothing nobody searches, and search results are unchanged by it.
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory/index.js';
 import { FhirEngine } from '../../src/index.js';
 import type { IndexEntry } from '../../src/storage/index-entry.js';
+import type { StorageQuery } from '../../src/storage/query.js';
 import type { VersionWrite } from '../../src/storage/storage-adapter.js';
 import { patientWrite } from './adapter-conformance.js';
 
@@ -21,81 +22,104 @@ function counted(write: VersionWrite, reads: { n: number }): VersionWrite {
   };
 }
 
-/** Indexes `name.family` only, counting calls. */
-function familyIndexer(calls: { n: number }) {
-  return (json: string): IndexEntry[] => {
-    calls.n++;
-    const r = JSON.parse(json) as { id: string; name?: { family: string }[] };
-    return [
-      { param: '_id', kind: 'token', system: null, code: r.id },
-      ...(r.name ?? []).map((n): IndexEntry => ({ param: 'family', kind: 'string', folded: n.family.toLowerCase(), exact: n.family })),
-    ];
+/** Indexes `family` and `given` (the `given` value is the family reversed), recording each call. */
+function indexer(calls: (readonly string[] | undefined)[]) {
+  return (json: string, params?: ReadonlySet<string>): IndexEntry[] => {
+    calls.push(params && [...params].sort());
+    const r = JSON.parse(json) as { name?: { family: string }[] };
+    const entries = (r.name ?? []).flatMap((n): IndexEntry[] => {
+      const reversed = [...n.family.toLowerCase()].reverse().join('');
+      return [
+        { param: 'family', kind: 'string', folded: n.family.toLowerCase(), exact: n.family },
+        { param: 'given', kind: 'string', folded: reversed, exact: reversed },
+      ];
+    });
+    return entries.filter((e) => !params || params.has(e.param));
   };
 }
 
-const familyQuery = (family: string) => ({
+const byString = (param: string, value: string): StorageQuery => ({
   types: ['Patient'],
-  where: [{ kind: 'any' as const, param: 'family', of: [{ kind: 'string' as const, match: 'exact' as const, folded: family.toLowerCase(), exact: family }] }],
+  where: [{ kind: 'any', param, of: [{ kind: 'string', match: 'exact', folded: value.toLowerCase(), exact: value }] }],
   sort: [],
   limit: 10,
 });
 
-const ids = async (adapter: MemoryAdapter, family: string) =>
-  (await adapter.search(familyQuery(family))).hits.map((h) => h.id).sort();
+const ids = async (adapter: MemoryAdapter, query: StorageQuery) => (await adapter.search(query)).hits.map((h) => h.id).sort();
 
 describe('memory adapter: lazy index', () => {
-  it('does not read index entries of a type until it is searched, then indexes it from stored JSON', async () => {
+  it('indexes nothing until a search, then only the parameters searched, from stored JSON', async () => {
     const adapter = new MemoryAdapter();
-    const calls = { n: 0 };
+    const calls: (readonly string[] | undefined)[] = [];
     const reads = { n: 0 };
-    adapter.useIndexer(familyIndexer(calls));
+    adapter.useIndexer(indexer(calls));
     await adapter.transact(async (tx) => {
       await tx.writeVersion(counted(patientWrite('a', '1', { family: 'Lee' }), reads));
       await tx.writeVersion(counted(patientWrite('b', '1', { family: 'Kim' }), reads));
     });
-    expect(reads.n).toBe(0);
-    expect(calls.n).toBe(0);
+    expect(calls).toEqual([]);
 
-    expect(await ids(adapter, 'Lee')).toEqual(['a']);
-    expect(calls.n).toBe(2); // built once from both stored resources
+    expect(await ids(adapter, byString('family', 'Lee'))).toEqual(['a']);
+    expect(calls).toEqual([['family'], ['family']]); // each stored resource, once
 
-    // From now on the type is maintained on write, from the write's own entries.
     await adapter.transact((tx) => tx.writeVersion(counted(patientWrite('c', '1', { family: 'Lee' }), reads)));
-    expect(reads.n).toBe(1);
-    expect(await ids(adapter, 'Lee')).toEqual(['a', 'c']);
-    expect(calls.n).toBe(2);
+    expect(calls.at(-1)).toEqual(['family']); // a write extracts what is indexed, nothing more
+    expect(await ids(adapter, byString('family', 'Lee'))).toEqual(['a', 'c']);
+
+    // A parameter searched later is added to every resource.
+    expect(await ids(adapter, byString('given', 'eel'))).toEqual(['a', 'c']);
+    expect(calls.slice(-3)).toEqual([['given'], ['given'], ['given']]);
+    await adapter.transact((tx) => tx.writeVersion(counted(patientWrite('d', '1', { family: 'Lee' }), reads)));
+    expect(calls.at(-1)).toEqual(['family', 'given']);
+    expect(await ids(adapter, byString('family', 'Lee'))).toEqual(['a', 'c', 'd']);
+    expect(await ids(adapter, byString('given', 'eel'))).toEqual(['a', 'c', 'd']);
+    expect(reads.n).toBe(0);
   });
 
-  it('a rolled-back unit that indexed a type mid-way leaves the index as the committed data says', async () => {
+  it('a rolled-back unit that indexed mid-way leaves the index as the committed data says', async () => {
     const adapter = new MemoryAdapter();
-    adapter.useIndexer(familyIndexer({ n: 0 }));
+    adapter.useIndexer(indexer([]));
     await adapter.transact((tx) => tx.writeVersion(patientWrite('a', '1', { family: 'Lee' })));
+    expect(await ids(adapter, byString('family', 'Lee'))).toEqual(['a']);
 
     await expect(
       adapter.transact(async (tx) => {
-        await tx.writeVersion(patientWrite('a', '2', { family: 'Kim' })); // type not indexed yet
+        await tx.writeVersion(patientWrite('a', '2', { family: 'Kim' }));
         await tx.writeVersion(patientWrite('b', '1', { family: 'Kim' }));
         await tx.purge({ type: 'Patient', id: 'a' }, 'current');
-        expect((await tx.search(familyQuery('Kim'))).hits.map((h) => h.id).sort()).toEqual(['a', 'b']);
+        // adds `given` while a and b hold uncommitted versions
+        expect((await tx.search(byString('given', 'mik'))).hits.map((h) => h.id).sort()).toEqual(['a', 'b']);
         throw new Error('roll back');
       }),
     ).rejects.toThrow('roll back');
 
-    expect(await ids(adapter, 'Lee')).toEqual(['a']);
-    expect(await ids(adapter, 'Kim')).toEqual([]);
+    expect(await ids(adapter, byString('family', 'Lee'))).toEqual(['a']);
+    expect(await ids(adapter, byString('given', 'eel'))).toEqual(['a']);
+    expect(await ids(adapter, byString('family', 'Kim'))).toEqual([]);
+    expect(await ids(adapter, byString('given', 'mik'))).toEqual([]);
     expect((await adapter.readVersion({ type: 'Patient', id: 'a' }, '1'))?.versionId).toBe('1');
   });
 
-  it('through the engine, a type first searched after many writes finds what was written before', async () => {
+  it('without an indexer, indexes every write with its own entries', async () => {
+    const adapter = new MemoryAdapter();
+    const reads = { n: 0 };
+    await adapter.transact((tx) => tx.writeVersion(counted(patientWrite('a', '1', { family: 'Lee' }), reads)));
+    expect(reads.n).toBe(1);
+    expect(await ids(adapter, byString('family', 'Lee'))).toEqual(['a']);
+  });
+
+  it('through the engine, parameters first searched after many writes find what was written before', async () => {
     const engine = new FhirEngine({ storage: new MemoryAdapter() });
-    for (const family of ['Lee', 'Kim', 'Lee']) await engine.create({ resourceType: 'Patient', name: [{ family }] });
+    for (const family of ['Lee', 'Kim', 'Lee']) await engine.create({ resourceType: 'Patient', name: [{ family }], gender: 'male' });
     const updated = await engine.create({ resourceType: 'Patient', name: [{ family: 'Old' }] });
     await engine.update({ ...updated.resource, name: [{ family: 'Lee' }] });
     const deleted = await engine.create({ resourceType: 'Patient', name: [{ family: 'Lee' }] });
     await engine.delete('Patient', deleted.resource.id!);
 
-    const found = await engine.search('Patient', 'family=Lee');
-    expect(found.entry?.length).toBe(3);
+    expect((await engine.search('Patient', 'family=Lee')).entry).toHaveLength(3);
     expect((await engine.search('Patient', 'family=Old')).entry ?? []).toHaveLength(0);
+    expect((await engine.search('Patient', 'family=Lee&gender=male')).entry).toHaveLength(2);
+    expect((await engine.search('Patient', '_sort=-family&_count=1')).entry?.[0]?.resource?.name).toEqual([{ family: 'Lee' }]);
+    expect((await engine.search('Patient', '')).entry).toHaveLength(4);
   });
 });
