@@ -4,7 +4,8 @@
  * `{"bench":"sqlite.create","opsPerSec":…}`.
  *
  * Environment: `BENCH_SCALE` (default 1) scales the write counts; `BENCH_WRITES_ONLY=1` stops after
- * the write benches; `BENCH_PAGE_SIZE` creates the database with another page size.
+ * the write benches; `BENCH_PAGE_SIZE` creates the database with another page size;
+ * `BENCH_BACKGROUND_CHECKPOINTS=0` leaves checkpoints to the writer (see `adapters/sqlite/checkpointer.ts`).
  *
  * Index entries are hand-built (~25 per Patient: identifiers, name parts, birthdate, gender,
  * address parts, telecom, _id, _lastUpdated), like the core's extractor would produce.
@@ -136,13 +137,14 @@ async function main(): Promise<void> {
   }
 
   const pageSize = process.env.BENCH_PAGE_SIZE;
+  const backgroundCheckpoints = process.env.BENCH_BACKGROUND_CHECKPOINTS !== '0';
   let adapter: SqliteAdapter;
   if (pageSize !== undefined) {
     const db = new Database(join(dir, 'bench.db'));
     db.pragma(`page_size = ${Number(pageSize)}`);
-    adapter = new SqliteAdapter({ database: db });
+    adapter = new SqliteAdapter({ database: db, backgroundCheckpoints });
   } else {
-    adapter = new SqliteAdapter({ filename: join(dir, 'bench.db') });
+    adapter = new SqliteAdapter({ filename: join(dir, 'bench.db'), backgroundCheckpoints });
   }
 
   // One transact per write, like a create.

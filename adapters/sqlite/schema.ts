@@ -2,31 +2,46 @@
  * The SQLite schema and its forward migrations. `PRAGMA user_version` records how many migrations
  * a database has received; {@link migrate} applies the missing ones, in one transaction, on open.
  *
- * Layout:
- * - `resource_version`: every stored version, the resource JSON stored once per version. `seq` is an
- *   `INTEGER PRIMARY KEY AUTOINCREMENT`, so it increases with every write and is never reused, not
- *   even after a purge or hard delete removed the highest rows.
- * - `resource`: the current pointer per (type, id): version, seq, deleted flag and, per index kind,
- *   the rowid range `<kind>_lo…<kind>_hi` of the resource's rows in `ix_<kind>` (NULL when it has
- *   none). A resource's entries of one kind are inserted by one writer in one go, so they get
- *   consecutive rowids; the range replaces a `(res_type, res_id)` index on every index table: the
- *   rows of a resource are found (for replacement, per-resource probes and sort values) by a rowid
- *   range scan of the table itself, which saves one b-tree insert per index entry on every write.
+ * Layout (schema version 3):
+ * - `resource_version`: every stored version, the resource JSON stored once per version. `seq` is
+ *   the rowid. It is not `AUTOINCREMENT` (which rewrites a `sqlite_sequence` row on every insert,
+ *   one more page per commit); instead, when a hard delete removes the highest rows, `meta.seq_floor`
+ *   keeps the highest seq ever assigned and the next write takes the one above it (see
+ *   `WriteStore.writeVersion`), so seq still increases with every write and is never reused.
+ *   `resource_version_key (res_type, res_id, seq, version_id)` answers the current version (the
+ *   resource's last entry), vread and instance history.
+ * - Derived state, brought up to date in bulk before the next read that needs it (a search or a
+ *   type-level history read; see `WriteStore.applyPending`): `resource`, the `ix_<kind>` tables and
+ *   `type_seq`. `meta.applied_seq` is the highest seq applied; every version above it is pending.
+ *   Why: a commit costs one WAL frame per dirty page, and a single write then dirties only the
+ *   appended version and pending rows and one `resource_version_key` leaf, instead of also the
+ *   resource's current row, a type index leaf and ~25 scattered index pages.
+ * - `pending_index`: the index entries of each pending non-deleted version, keyed by its seq, as
+ *   compact JSON (see `encodeEntries` in `statements.ts`). A deleted version has no entries and no
+ *   row. A pending version without a row (only left by the migration to version 3) keeps the
+ *   resource's applied index rows as they are.
+ * - `resource`: per (type, id), the applied current version (version, seq, deleted flag) and, per
+ *   index kind, the rowid range `<kind>_lo…<kind>_hi` of the resource's rows in `ix_<kind>` (NULL
+ *   when it has none). A resource's entries of one kind are inserted by one writer in one go, so
+ *   they get consecutive rowids; the range replaces a `(res_type, res_id)` index on every index
+ *   table: the rows of a resource are found (for replacement, per-resource probes and sort values)
+ *   by a rowid range scan of the table itself. `deleted` is 0 (live), 1 (tombstone) or 2 (hard
+ *   deleted; the row only remains to hold ranges not yet collected, see `garbage`).
  * - `ix_<kind>`: one table per index-entry kind with `(res_type, res_id, param, …values)` and one
  *   index leading with `(param, value…)` for candidate scans. `:exact` string matches use the
  *   `(param, folded)` index too (the core guarantees `folded = fold(exact)`), and external reference
  *   URLs are rare enough to be scanned per parameter.
+ * - `garbage`: resources whose `resource` row is deleted (1 or 2) but still holds ranges. Their
+ *   index rows are removed in bulk once enough have accumulated (`WriteStore.collectGarbage`):
+ *   deleting the ~25 rows of one resource dirties ~25 scattered b-tree pages, so a bulk delete that
+ *   removed them chunk by chunk rewrote the same pages once per chunk. Until then they are harmless:
+ *   every search joins `resource` and keeps `deleted = 0` only, and a resource that comes back
+ *   (update of a tombstone, re-create after a hard delete) drops its old rows when it is applied.
+ * - `type_seq`: `(res_type, seq)` of every applied version, for type-level history.
  * - `param_kind`: which index kinds a parameter has ever had entries in (a superset; used to compile
  *   `missing` clauses and sort keys, which do not name a kind).
  * - `job`: job records, stored opaquely as JSON with their revision and status.
- * - `pending_index` (migration 2): the deferred index. A write does not touch the `ix_<kind>`
- *   tables; it appends one row `(seq, res_type, res_id, entries)` with the write's index entries as
- *   compact JSON (`[]` for a tombstone; see `encodeEntries` in `statements.ts`). A pending row supersedes the resource's index rows and every earlier
- *   pending row of that resource. Before the next index read the pending rows are applied in bulk, in
- *   `seq` order, and deleted (see `WriteStore.applyPending`). The `<kind>_lo…<kind>_hi` ranges of
- *   `resource` always describe the *applied* rows. Why: a commit costs one WAL frame per dirty page,
- *   and the ~25 index rows of one resource land on ~25 different b-tree pages, while one appended
- *   row dirties one or two; applied in bulk, many resources share those pages.
+ * - `meta`: named integers (`applied_seq`, `seq_floor`).
  *
  * @packageDocumentation
  */
@@ -165,6 +180,69 @@ export const MIGRATIONS: readonly string[] = [
     res_id TEXT NOT NULL,
     entries TEXT NOT NULL
   );
+  `,
+  // 3: seq without AUTOINCREMENT; the current pointer and type history become derived state;
+  // pending rows keyed by version seq; garbage collection of index rows (see the layout above).
+  // Version 2 kept `resource` up to date on every write and applied its pending rows (one per
+  // write, own seq, newest per resource wins) in bulk. The newest pending row of a live resource
+  // carries the entries of its current version: it is keyed by that version's seq, and every
+  // version from the oldest of those on is marked pending again (versions without a pending row
+  // keep their applied index rows). A tombstoned resource whose rows were not removed yet is garbage.
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  INSERT INTO meta (key, value)
+    SELECT 'seq_floor', seq FROM sqlite_sequence
+    WHERE name = 'resource_version' AND seq > (SELECT coalesce(max(seq), 0) FROM resource_version);
+
+  CREATE TABLE resource_version_v3 (
+    seq INTEGER PRIMARY KEY,
+    res_type TEXT NOT NULL,
+    res_id TEXT NOT NULL,
+    version_id TEXT NOT NULL,
+    last_updated TEXT NOT NULL,
+    last_updated_ms REAL NOT NULL,
+    method TEXT NOT NULL,
+    deleted INTEGER NOT NULL,
+    json TEXT NOT NULL
+  );
+  INSERT INTO resource_version_v3
+    SELECT seq, res_type, res_id, version_id, last_updated, last_updated_ms, method, deleted, json
+    FROM resource_version ORDER BY seq;
+  DROP TABLE resource_version;
+  ALTER TABLE resource_version_v3 RENAME TO resource_version;
+  CREATE INDEX resource_version_key ON resource_version (res_type, res_id, seq, version_id);
+
+  CREATE TABLE type_seq (
+    res_type TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (res_type, seq)
+  ) WITHOUT ROWID;
+  INSERT INTO type_seq (res_type, seq) SELECT res_type, seq FROM resource_version;
+
+  CREATE TABLE pending_index_v3 (seq INTEGER PRIMARY KEY, entries TEXT NOT NULL);
+  INSERT INTO pending_index_v3 (seq, entries)
+    SELECT r.seq, p.entries
+    FROM (SELECT res_type, res_id, entries, max(seq) FROM pending_index GROUP BY res_type, res_id) p
+    JOIN resource r ON r.res_type = p.res_type AND r.res_id = p.res_id
+    WHERE r.deleted = 0;
+  DROP TABLE pending_index;
+  ALTER TABLE pending_index_v3 RENAME TO pending_index;
+  INSERT INTO meta (key, value)
+    SELECT 'applied_seq', coalesce(
+      (SELECT min(seq) - 1 FROM pending_index),
+      (SELECT max(seq) FROM resource_version),
+      0
+    );
+
+  CREATE TABLE garbage (
+    seq INTEGER PRIMARY KEY,
+    res_type TEXT NOT NULL,
+    res_id TEXT NOT NULL
+  );
+  INSERT INTO garbage (res_type, res_id)
+    SELECT res_type, res_id FROM resource
+    WHERE deleted <> 0
+      AND coalesce(token_lo, text_lo, string_lo, date_lo, number_lo, quantity_lo, reference_lo, uri_lo) IS NOT NULL;
   `,
 ];
 

@@ -470,9 +470,19 @@ export function compileSearch(query: StorageQuery, kindsOf: KindsOf, estimate?: 
   // collecting and sorting every match of an unselective driver.
   const pageDriver = driverScan !== undefined && !(keyOrdered && driverRows >= DRIVER_CAP);
   const whereParams: unknown[] = [];
-  const whereSql = buildWhere(pageDriver, whereParams);
+  let whereSql = buildWhere(pageDriver, whereParams);
 
   const computed = sortCols.filter((c) => c.col !== 'i');
+  // A later page of one type in key order seeks to its position in `resource`'s primary key: the
+  // keyset condition below, on the outer query, does not reach the scan, which would otherwise walk
+  // every earlier key again (and a bulk delete asks for page after page).
+  if (query.after !== undefined && keyOrdered && computed.length === 0 && query.types.length === 1) {
+    const pos = decodePosition(query.after, sortCols.length);
+    if (pos.type === query.types[0]) {
+      whereSql += ' AND r.res_id > ?';
+      whereParams.push(pos.id);
+    }
+  }
   const inner =
     `SELECT r.res_type AS t, r.res_id AS i, r.seq AS q, r.version_id AS vid` +
     computed.map((c) => `, ${c.expr} AS ${c.col}`).join('') +

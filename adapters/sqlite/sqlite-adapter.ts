@@ -16,15 +16,21 @@
  * flight has ended; such a read issued from inside a unit's own callback throws instead of
  * deadlocking.
  *
- * **Deferred index.** A write stores its version and current pointer as before, but its search index
- * entries only as one appended `pending_index` row; they are applied in bulk before the next index
- * read (a search, in the unit of work of that search or in a short unit of its own, see
- * {@link SqliteAdapter.search}). Why: a commit writes one WAL frame per dirty page, and the ~25 index
+ * **Deferred index.** A write stores only its version and, for a live version, its search index
+ * entries as one appended `pending_index` row. The current pointer (`resource`), the index rows and
+ * the type history are derived from the pending versions in bulk before the next read that needs
+ * them (a search or a type-level history read, in the unit of work of that read or in a short unit
+ * of its own, see {@link SqliteAdapter.search}); `readCurrent`, vread and instance/system history
+ * read the versions themselves. Why: a commit writes one WAL frame per dirty page, and the ~25 index
  * rows of a resource dirty ~25 scattered b-tree pages, which bounds single-write units at ~2k
- * commits/s; one appended row dirties one or two pages. The index is derived data: the pending row is
- * as durable as the version it belongs to (same transaction), and pending rows left by a crash are
- * applied on the next search after reopening. An in-process flag (plus `PRAGMA data_version` for
- * other connections) spares searches the check when nothing is pending.
+ * commits/s; the version row, the pending row and one key-index leaf are about four pages. The
+ * derived state is as durable as the versions it comes from (same transaction), and versions left
+ * pending by a crash are applied on the next search after reopening. An in-process flag (plus
+ * `PRAGMA data_version` for other connections) spares searches the check when nothing is pending.
+ * The index rows of deleted resources are removed in bulk later (see `garbage` in `schema.ts`).
+ *
+ * **Checkpoints.** After the first few hundred units of work on a durable file, WAL checkpoints
+ * (and their fsyncs) run on a worker thread, see `checkpointer.ts`.
  *
  * **Opening.** The parent directory of `filename` is created. A file that is not a SQLite database
  * (or is corrupt, or read-only) fails the constructor with a clear message before anything is
@@ -52,6 +58,7 @@ import type {
   StoredVersion,
   VersionWrite,
 } from '../../src/storage/storage-adapter.js';
+import { BackgroundCheckpointer } from './checkpointer.js';
 import { migrate } from './schema.js';
 import { Store, WriteStore } from './statements.js';
 
@@ -78,7 +85,19 @@ export interface SqliteCommonOptions {
    * fewer, larger checkpoints copy a hot page once instead of many times.
    */
   readonly walAutoCheckpointPages?: number;
+  /**
+   * Run WAL checkpoints on a worker thread with its own connection, so that their fsyncs overlap
+   * the writes (see `checkpointer.ts`); the writer's auto-checkpoint stays as a backstop. Started
+   * after the first {@link BACKGROUND_CHECKPOINT_AFTER} units of work of a file database whose
+   * `synchronous` is not `'OFF'`. Default true.
+   */
+  readonly backgroundCheckpoints?: boolean;
 }
+
+/** Units of work committed before the background checkpointer starts (small databases never need it). */
+export const BACKGROUND_CHECKPOINT_AFTER = 500;
+/** Milliseconds between two background checkpoints. */
+const BACKGROUND_CHECKPOINT_INTERVAL_MS = 10;
 
 /** Options of {@link SqliteAdapter}: a file name (or `:memory:`), or an open better-sqlite3 database. */
 export type SqliteAdapterOptions =
@@ -161,6 +180,10 @@ export class SqliteAdapter implements StorageAdapter {
   /** Resolves when the unit in flight ends; undefined when none is. */
   private inFlight: Promise<void> | undefined;
   private closed = false;
+  /** Units of work left before the background checkpointer starts; -1: it never does. */
+  private unitsBeforeCheckpointer: number;
+  private checkpointer: BackgroundCheckpointer | undefined;
+  private readonly synchronousLevel: SqliteSynchronous;
 
   constructor(options: SqliteAdapterOptions) {
     const synchronous = options.synchronous ?? 'NORMAL';
@@ -248,6 +271,11 @@ export class SqliteAdapter implements StorageAdapter {
       }
     }
     this.capabilities = { concurrency: 'serial', durable };
+    this.synchronousLevel = synchronousLevel;
+    this.unitsBeforeCheckpointer =
+      this.reader !== undefined && synchronousLevel !== 'OFF' && options.backgroundCheckpoints !== false
+        ? BACKGROUND_CHECKPOINT_AFTER
+        : -1;
   }
 
   /** The file backing this adapter (a temporary file for `:memory:`). */
@@ -291,6 +319,10 @@ export class SqliteAdapter implements StorageAdapter {
         throw error;
       }
       this.writer.endUnit(true);
+      if (this.unitsBeforeCheckpointer > 0 && --this.unitsBeforeCheckpointer === 0) {
+        const interval = BACKGROUND_CHECKPOINT_INTERVAL_MS;
+        this.checkpointer = BackgroundCheckpointer.start(this.db.name, this.synchronousLevel, interval);
+      }
       return result;
     } finally {
       this.inFlight = undefined;
@@ -337,16 +369,24 @@ export class SqliteAdapter implements StorageAdapter {
   }
 
   readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
+    // Type-level history reads the derived `type_seq` (see `schema.ts`).
+    if (scope.level === 'type') return this.readApplied((s) => s.readHistory(scope, page));
     return this.read((s) => s.readHistory(scope, page));
   }
 
+  /** Searches committed state, applying pending versions first when there are any (see `readApplied`). */
+  search(query: StorageQuery): Promise<SearchHits> {
+    return this.readApplied((s) => s.search(query));
+  }
+
   /**
-   * Searches committed state. When committed writes left pending index rows (see the deferred index
-   * in `schema.ts`), the search runs as a short unit of work of its own that applies them, commits
-   * and answers on the write connection (which then holds exactly the committed state); it
-   * therefore waits for the unit in flight, if any. Later searches go to the read-only connection.
+   * Runs a read of derived state (search, type-level history) against committed state. When
+   * committed writes left pending versions (see the deferred index in `schema.ts`), the read runs as
+   * a short unit of work of its own that applies them, commits and answers on the write connection
+   * (which then holds exactly the committed state); it therefore waits for the unit in flight, if
+   * any. Later reads go to the read-only connection.
    */
-  async search(query: StorageQuery): Promise<SearchHits> {
+  private async readApplied<T>(fn: (store: Store) => T): Promise<T> {
     for (;;) {
       this.assertOpen();
       if (this.writer.hasCommittedPending()) {
@@ -359,11 +399,11 @@ export class SqliteAdapter implements StorageAdapter {
         while (!(await this.transact(async () => this.writer.applyPending(FLUSH_BATCHES_PER_UNIT)))) {
           // next part
         }
-        return this.transact(async (tx) => tx.search(query));
+        return this.transact(async () => fn(this.writer));
       }
-      if (this.reader !== undefined) return this.reader.search(query);
-      if (this.inFlight === undefined) return this.writer.search(query);
-      // In-memory database passed in: wait for the unit, then look for pending rows again.
+      if (this.reader !== undefined) return fn(this.reader);
+      if (this.inFlight === undefined) return fn(this.writer);
+      // In-memory database passed in: wait for the unit, then look for pending versions again.
       if (unitContext.getStore()?.active) {
         throw new Error(
           'A read outside the unit of work cannot run while that unit is in flight on an in-memory SQLite database; use the tx.',
@@ -392,6 +432,7 @@ export class SqliteAdapter implements StorageAdapter {
     if (this.closed) return;
     this.closed = true;
     try {
+      await this.checkpointer?.stop();
       this.readerDb?.close();
       try {
         this.db.pragma('optimize');
@@ -439,7 +480,7 @@ class SqliteTx implements StorageTx {
   }
 
   async readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
-    return this.check().readHistory(scope, page);
+    return this.check().readHistoryInUnit(scope, page);
   }
 
   async search(query: StorageQuery): Promise<SearchHits> {

@@ -61,8 +61,8 @@ export class Store {
 
   readCurrent(key: ResourceKey): StoredVersion | undefined {
     const row = this.stmt(
-      'SELECT v.seq, v.version_id, v.last_updated, v.method, v.deleted, v.json FROM resource r ' +
-        'JOIN resource_version v ON v.seq = r.seq WHERE r.res_type = ? AND r.res_id = ?',
+      'SELECT seq, version_id, last_updated, method, deleted, json FROM resource_version ' +
+        'WHERE res_type = ? AND res_id = ? ORDER BY seq DESC LIMIT 1',
     ).get(key.type, key.id) as VersionRow | undefined;
     return row === undefined ? undefined : toVersion(key.type, key.id, row);
   }
@@ -75,31 +75,35 @@ export class Store {
     return row === undefined ? undefined : toVersion(key.type, key.id, row);
   }
 
+  /** History; a `type` scope reads the derived `type_seq`, so the caller applies pending rows first. */
   readHistory(scope: HistoryScope, page: HistoryPage): HistoryResult {
     const where: string[] = [];
     const params: unknown[] = [];
+    let from = 'resource_version v';
     if (scope.level === 'instance') {
-      where.push('res_type = ?', 'res_id = ?');
+      where.push('v.res_type = ?', 'v.res_id = ?');
       params.push(scope.type, scope.id);
     } else if (scope.level === 'type') {
-      where.push('res_type = ?');
+      from = 'type_seq t JOIN resource_version v ON v.seq = t.seq';
+      where.push('t.res_type = ?');
       params.push(scope.type);
     }
+    const seq = scope.level === 'type' ? 't.seq' : 'v.seq';
     if (page.before !== undefined) {
-      where.push('seq < ?');
+      where.push(`${seq} < ?`);
       params.push(page.before);
     }
     if (page.since !== undefined) {
       const since = Date.parse(page.since);
       if (Number.isNaN(since)) throw new Error(`Invalid history 'since' instant: ${page.since}`);
-      where.push('last_updated_ms >= ?');
+      where.push('v.last_updated_ms >= ?');
       params.push(since);
     }
     params.push(Math.max(0, Math.floor(page.count)));
     const sql =
-      'SELECT seq, res_type, res_id, version_id, last_updated, method, deleted, json FROM resource_version' +
+      `SELECT v.seq, v.res_type, v.res_id, v.version_id, v.last_updated, v.method, v.deleted, v.json FROM ${from}` +
       (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
-      ' ORDER BY seq DESC LIMIT ?';
+      ` ORDER BY ${seq} DESC LIMIT ?`;
     const rows = this.stmt(sql).all(...params) as HistoryRow[];
     return { items: rows.map((row) => toVersion(row.res_type, row.res_id, row)) };
   }
@@ -178,38 +182,61 @@ export class Store {
 const INSERT_CHUNK = 32;
 /** Most index rows one multi-row INSERT carries when applying pending rows in bulk. */
 const BULK_CHUNK = 256;
-/** Pending rows read and applied per batch. */
+/** Pending versions read and applied per batch. */
 const PENDING_BATCH = 5000;
+/**
+ * Resources in `garbage` (see `schema.ts`) that trigger a collection. It bounds the dead index rows
+ * a search may meet (~25 per resource) and lets a bulk delete remove index rows in passes of this
+ * many resources: a pass dirties each page of a scattered value index (birth dates, postal codes…)
+ * about once, whether it removes the rows of 500 resources or of 10,000.
+ */
+const GARBAGE_LIMIT = 10_000;
 
 /** The rowid range columns of `resource`, in {@link INDEX_KINDS} order. */
 const RANGE_COLUMNS = INDEX_KINDS.flatMap((kind) => [`${kind}_lo`, `${kind}_hi`]);
 
-/** Current-row fields the write path needs: version and, per kind, the rowid range (or null). */
-type CurrentRow = [versionId: string, ...ranges: (number | null)[]];
-
-/** The ranges of a resource without applied index rows. */
+/** The ranges of a resource without index rows. */
 const NO_RANGES: readonly null[] = RANGE_COLUMNS.map(() => null);
+
+/** A `resource` row as the apply, purge and collect paths read it: deleted flag, then the ranges. */
+type ResourceRow = [deleted: number, ...ranges: (number | null)[]];
+
+/** A pending version; `entries` is null for a deleted version (and one left by the migration to version 3). */
+type PendingRow = [seq: number, type: string, id: string, versionId: string, deleted: number, entries: string | null];
+
+/** Whether `row` (ranges from `offset` on) holds any index rows. */
+function hasRanges(row: readonly unknown[], offset: number): boolean {
+  for (let k = 0; k < INDEX_KINDS.length; k++) if (row[offset + 2 * k] !== null) return true;
+  return false;
+}
 
 /** Reads plus writes, on the write connection. Callers run these inside `BEGIN IMMEDIATE`. */
 export class WriteStore extends Store {
   /** `insert[kind][n - 1]`: a multi-row INSERT of `n` rows into `ix_<kind>`. */
   private readonly insertIndex: Record<IndexEntryKind, (Statement | undefined)[]>;
   private readonly deleteRange: Record<IndexEntryKind, Statement>;
-  private readonly selectCurrent: Statement;
+  private readonly selectHead: Statement;
   private readonly insertVersion: Statement;
-  private readonly insertCurrent: Statement;
-  private readonly updateCurrent: Statement;
-  private readonly updateRanges: Statement;
-  private readonly selectRanges: Statement;
+  private readonly insertVersionAbove: Statement;
   private readonly insertPending: Statement;
   private readonly selectPending: Statement;
   private readonly deletePending: Statement;
+  private readonly insertTypeSeq: Statement;
+  private readonly selectResource: Statement;
+  private readonly upsertResource: Statement;
+  private readonly updateRanges: Statement;
   private readonly dataVersion: Statement;
   private lastDataVersion: number;
-  /** Whether committed state may hold pending (unapplied) index rows. */
-  private committedPending: boolean;
-  /** Inside a unit of work: whether the unit's state may hold pending index rows. */
+  /** Whether committed state may hold pending (unapplied) versions. */
+  private committedPending = false;
+  /** Inside a unit of work: whether the unit's state may hold pending versions. */
   private unitPending = false;
+  /** `meta.seq_floor`: the highest seq ever assigned while the versions holding it are gone, else 0. */
+  private seqFloor = 0;
+  /** Rows in `garbage`. */
+  private garbageCount = 0;
+  /** `seqFloor` and `garbageCount` when the unit of work began, restored on rollback. */
+  private unitStart: [seqFloor: number, garbageCount: number] = [0, 0];
   private readonly knownParamKinds = new Set<string>();
   /** param/kind pairs inserted by the open unit of work; known once it commits. */
   private readonly pendingParamKinds = new Set<string>();
@@ -229,38 +256,55 @@ export class WriteStore extends Store {
     this.deleteRange = remove;
     this.insertIndex = insert;
     this.buffers = buffers;
-    this.selectCurrent = db
-      .prepare(`SELECT version_id, ${RANGE_COLUMNS.join(', ')} FROM resource WHERE res_type = ? AND res_id = ?`)
+    this.selectHead = db
+      .prepare('SELECT version_id FROM resource_version WHERE res_type = ? AND res_id = ? ORDER BY seq DESC LIMIT 1')
+      .pluck();
+    const versionColumns = 'res_type, res_id, version_id, last_updated, last_updated_ms, method, deleted, json';
+    this.insertVersion = db.prepare(`INSERT INTO resource_version (${versionColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertVersionAbove = db.prepare(
+      `INSERT INTO resource_version (seq, ${versionColumns}) ` +
+        'VALUES ((SELECT max(coalesce(max(seq), 0), ?) + 1 FROM resource_version), ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.insertPending = db.prepare('INSERT INTO pending_index (seq, entries) VALUES (?, ?)');
+    this.selectPending = db
+      .prepare(
+        'SELECT v.seq, v.res_type, v.res_id, v.version_id, v.deleted, p.entries FROM resource_version v ' +
+          'LEFT JOIN pending_index p ON p.seq = v.seq WHERE v.seq > ? ORDER BY v.seq LIMIT ?',
+      )
       .raw();
-    this.insertVersion = db.prepare(
-      'INSERT INTO resource_version (res_type, res_id, version_id, last_updated, last_updated_ms, method, deleted, json) ' +
-        'VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    this.deletePending = db.prepare('DELETE FROM pending_index WHERE seq <= ?');
+    this.insertTypeSeq = db.prepare(
+      'INSERT OR IGNORE INTO type_seq (res_type, seq) ' +
+        'SELECT res_type, seq FROM resource_version WHERE seq > ? AND seq <= ?',
     );
-    this.insertCurrent = db.prepare(
-      `INSERT INTO resource (res_type, res_id, version_id, seq, deleted, ${RANGE_COLUMNS.join(', ')}) ` +
-        `VALUES (?, ?, ?, ?, ?${', ?'.repeat(RANGE_COLUMNS.length)})`,
+    this.selectResource = db
+      .prepare(`SELECT deleted, ${RANGE_COLUMNS.join(', ')} FROM resource WHERE res_type = ? AND res_id = ?`)
+      .raw();
+    this.upsertResource = db.prepare(
+      'INSERT INTO resource (res_type, res_id, version_id, seq, deleted) VALUES (?, ?, ?, ?, ?) ' +
+        'ON CONFLICT (res_type, res_id) DO UPDATE SET version_id = excluded.version_id, seq = excluded.seq, deleted = excluded.deleted',
     );
-    this.updateCurrent = db.prepare('UPDATE resource SET version_id = ?, seq = ?, deleted = ? WHERE res_type = ? AND res_id = ?');
     this.updateRanges = db.prepare(
       `UPDATE resource SET ${RANGE_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE res_type = ? AND res_id = ?`,
     );
-    this.selectRanges = db
-      .prepare(`SELECT ${RANGE_COLUMNS.join(', ')} FROM resource WHERE res_type = ? AND res_id = ?`)
-      .raw();
-    this.insertPending = db.prepare('INSERT INTO pending_index (res_type, res_id, entries) VALUES (?, ?, ?)');
-    this.selectPending = db
-      .prepare('SELECT seq, res_type, res_id, entries FROM pending_index ORDER BY seq LIMIT ?')
-      .raw();
-    this.deletePending = db.prepare('DELETE FROM pending_index WHERE seq <= ?');
     this.dataVersion = db.prepare('PRAGMA data_version').pluck();
     this.lastDataVersion = this.dataVersion.get() as number;
-    this.committedPending = db.prepare('SELECT EXISTS (SELECT 1 FROM pending_index)').pluck().get() === 1;
+    this.loadShared();
     for (const row of db.prepare('SELECT param, kind FROM param_kind').all() as { param: string; kind: string }[]) {
       this.knownParamKinds.add(`${row.kind}\u0000${row.param}`);
     }
   }
 
-  /** Whether another connection (process) committed since the last look: it may have left pending rows. */
+  /** (Re)reads the state that other connections may change. */
+  private loadShared(): void {
+    const applied = this.meta('applied_seq') ?? 0;
+    const top = (this.stmt('SELECT max(seq) FROM resource_version').pluck().get() ?? 0) as number;
+    this.committedPending = top > applied;
+    this.seqFloor = this.meta('seq_floor') ?? 0;
+    this.garbageCount = this.stmt('SELECT count(*) FROM garbage').pluck().get() as number;
+  }
+
+  /** Whether another connection (process) committed since the last look. */
   private othersCommitted(): boolean {
     const version = this.dataVersion.get() as number;
     if (version === this.lastDataVersion) return false;
@@ -268,19 +312,34 @@ export class WriteStore extends Store {
     return true;
   }
 
+  private meta(key: string): number | undefined {
+    return this.stmt('SELECT value FROM meta WHERE key = ?').pluck().get(key) as number | undefined;
+  }
+
+  private setMeta(key: string, value: number | undefined): void {
+    if (value === undefined) this.stmt('DELETE FROM meta WHERE key = ?').run(key);
+    else {
+      this.stmt('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(
+        key,
+        value,
+      );
+    }
+  }
+
   /**
-   * Outside units of work: whether committed state may hold pending index rows, so that a search
-   * must first apply them (in a unit of work of its own).
+   * Outside units of work: whether committed state may hold pending versions, so that a search
+   * (or type-level history read) must first apply them, in a unit of work of its own.
    */
   hasCommittedPending(): boolean {
-    if (this.othersCommitted()) this.committedPending = true;
+    if (this.othersCommitted()) this.loadShared();
     return this.committedPending;
   }
 
   /** Called right after `BEGIN IMMEDIATE` of a unit of work. */
   beginUnit(): void {
-    if (this.othersCommitted()) this.committedPending = true;
+    if (this.othersCommitted()) this.loadShared();
     this.unitPending = this.committedPending;
+    this.unitStart = [this.seqFloor, this.garbageCount];
   }
 
   /** Called after COMMIT / ROLLBACK of a unit of work. */
@@ -288,94 +347,110 @@ export class WriteStore extends Store {
     if (committed) {
       for (const k of this.pendingParamKinds) this.knownParamKinds.add(k);
       this.committedPending = this.unitPending;
+    } else {
+      [this.seqFloor, this.garbageCount] = this.unitStart;
     }
     this.pendingParamKinds.clear();
   }
 
-  /** Inside a unit of work: applies the pending index rows, then searches. */
+  /** Inside a unit of work: applies the pending versions, then searches. */
   searchInUnit(query: StorageQuery): SearchHits {
     this.applyPending();
     return super.search(query);
   }
 
+  /** Inside a unit of work: history; a type-level read applies the pending versions first. */
+  readHistoryInUnit(scope: HistoryScope, page: HistoryPage): HistoryResult {
+    if (scope.level === 'type') this.applyPending();
+    return super.readHistory(scope, page);
+  }
+
   writeVersion(write: VersionWrite): number {
-    const cur = this.selectCurrent.get(write.type, write.id) as CurrentRow | undefined;
+    const current = this.selectHead.get(write.type, write.id) as string | undefined;
     const expect = write.expect;
     if (expect.kind === 'absent') {
-      if (cur !== undefined) {
-        throw new StorageConflictError(`${write.type}/${write.id} already exists (current version ${cur[0]}).`);
+      if (current !== undefined) {
+        throw new StorageConflictError(`${write.type}/${write.id} already exists (current version ${current}).`);
       }
-    } else if (cur === undefined || cur[0] !== expect.versionId) {
+    } else if (current !== expect.versionId) {
       throw new StorageConflictError(
-        cur === undefined
+        current === undefined
           ? `${write.type}/${write.id} does not exist (expected version ${expect.versionId}).`
-          : `${write.type}/${write.id} is at version ${cur[0]}, not ${expect.versionId}.`,
+          : `${write.type}/${write.id} is at version ${current}, not ${expect.versionId}.`,
       );
     }
 
     const lastUpdatedMs = Date.parse(write.lastUpdated);
-    const deleted = write.deleted ? 1 : 0;
-    const seq = Number(
-      this.insertVersion.run(
-        write.type,
-        write.id,
-        write.versionId,
-        write.lastUpdated,
-        Number.isNaN(lastUpdatedMs) ? 0 : lastUpdatedMs,
-        write.method,
-        deleted,
-        write.json,
-      ).lastInsertRowid,
-    );
-
-    // Deferred index: one appended row instead of ~25 scattered index rows (see `applyPending`).
-    // A new resource (no current row, hence no applied or pending index rows: `purge` applies the
-    // pending rows first) without entries needs none.
-    if (cur !== undefined || write.index.length > 0) {
-      this.insertPending.run(write.type, write.id, encodeEntries(write.index));
-      this.unitPending = true;
-    }
-
-    if (cur === undefined) {
-      this.insertCurrent.run(write.type, write.id, write.versionId, seq, deleted, ...NO_RANGES);
+    const row = [
+      write.type,
+      write.id,
+      write.versionId,
+      write.lastUpdated,
+      Number.isNaN(lastUpdatedMs) ? 0 : lastUpdatedMs,
+      write.method,
+      write.deleted ? 1 : 0,
+      write.json,
+    ];
+    let seq: number;
+    if (this.seqFloor === 0) {
+      seq = Number(this.insertVersion.run(row).lastInsertRowid);
     } else {
-      this.updateCurrent.run(write.versionId, seq, deleted, write.type, write.id);
+      // The newest versions were hard-deleted: continue above the highest seq ever assigned.
+      seq = Number(this.insertVersionAbove.run(this.seqFloor, ...row).lastInsertRowid);
+      this.setMeta('seq_floor', undefined);
+      this.seqFloor = 0;
     }
+    // Deferred index: one appended row instead of ~25 scattered index rows (see `applyPending`).
+    // A deleted version has no entries: its index is not read.
+    if (!write.deleted) this.insertPending.run(seq, encodeEntries(write.index));
+    this.unitPending = true;
     return seq;
   }
 
   /**
-   * Applies the pending index rows, oldest first, in batches: per batch, only the last pending row
-   * of each resource counts; the resource's applied rows are deleted (by their rowid ranges), the
-   * new entries of all resources are inserted with multi-row INSERTs per kind, the new ranges are
-   * recorded in `resource`, and the batch's pending rows are deleted. Runs inside the caller's unit
-   * of work, so a rollback undoes it together with the unit's writes. With `maxBatches`, stops
-   * after that many batches and returns false when pending rows remain.
+   * Applies the pending versions, oldest first, in batches: per batch, `type_seq` gets every
+   * version; per resource, only its last version in the batch counts: `resource` takes its
+   * version, seq and deleted flag; a live version's entries replace the resource's index rows
+   * (deleted by their rowid ranges, then inserted with multi-row INSERTs per kind across resources);
+   * a deleted version leaves its rows to garbage collection. Runs inside the caller's unit of work,
+   * so a rollback undoes it together with the unit's writes. With `maxBatches`, stops after that
+   * many batches and returns false when pending versions remain.
    */
   applyPending(maxBatches = Number.POSITIVE_INFINITY): boolean {
     if (!this.unitPending) return true;
+    let applied = this.meta('applied_seq') ?? 0;
     for (let batch = 0; ; batch++) {
       if (batch >= maxBatches) return false;
-      const rows = this.selectPending.all(PENDING_BATCH) as [number, string, string, string][];
+      const rows = this.selectPending.all(applied, PENDING_BATCH) as PendingRow[];
       if (rows.length === 0) break;
-      const latest = new Map<string, [number, string, string, string]>();
+      const last = (rows[rows.length - 1] as PendingRow)[0];
+      this.insertTypeSeq.run(applied, last);
+      const latest = new Map<string, PendingRow>();
       for (const row of rows) {
         const key = `${row[1]}\u0000${row[2]}`;
         latest.delete(key); // keep the map in seq order of the latest rows
         latest.set(key, row);
       }
-      const resources: [type: string, id: string, entries: PendingEntry[]][] = [];
-      for (const [, type, id, json] of latest.values()) {
-        const ranges = this.selectRanges.get(type, id) as (number | null)[] | undefined;
-        if (ranges === undefined) continue; // purged (purge applies first; defensive)
-        this.deleteEntries(ranges, 0);
-        resources.push([type, id, decodeEntries(json)]);
+      const replaced: [type: string, id: string, entries: PendingEntry[]][] = [];
+      for (const [seq, type, id, versionId, deleted, entries] of latest.values()) {
+        const cur = this.selectResource.get(type, id) as ResourceRow | undefined;
+        this.upsertResource.run(type, id, versionId, seq, deleted);
+        if (deleted !== 0) {
+          if (cur !== undefined && cur[0] === 0 && hasRanges(cur, 1)) this.addGarbage(type, id);
+        } else if (entries !== null) {
+          // Also drops rows of an earlier life (tombstone, hard delete) not collected yet.
+          if (cur !== undefined) this.deleteEntries(cur, 1);
+          replaced.push([type, id, decodeEntries(entries)]);
+        }
       }
-      this.insertBulk(resources);
-      this.deletePending.run((rows[rows.length - 1] as [number, ...unknown[]])[0]);
+      this.insertBulk(replaced);
+      this.deletePending.run(last);
+      applied = last;
+      this.setMeta('applied_seq', applied);
       if (rows.length < PENDING_BATCH) break;
     }
     this.unitPending = false;
+    this.collectGarbage();
     return true;
   }
 
@@ -484,24 +559,85 @@ export class WriteStore extends Store {
   }
 
   purge(key: ResourceKey, keep: 'none' | 'current'): number {
-    if (keep === 'current') {
-      return this.stmt(
-        'DELETE FROM resource_version WHERE res_type = ? AND res_id = ? ' +
-          'AND seq <> (SELECT seq FROM resource WHERE res_type = ? AND res_id = ?)',
-      ).run(key.type, key.id, key.type, key.id).changes;
+    const removed = (
+      keep === 'current'
+        ? this.stmt(
+            'DELETE FROM resource_version WHERE res_type = ? AND res_id = ? ' +
+              'AND seq < (SELECT max(seq) FROM resource_version WHERE res_type = ? AND res_id = ?) RETURNING seq',
+          )
+            .pluck()
+            .all(key.type, key.id, key.type, key.id)
+        : this.stmt('DELETE FROM resource_version WHERE res_type = ? AND res_id = ? RETURNING seq')
+            .pluck()
+            .all(key.type, key.id)
+    ) as number[];
+    let top = 0;
+    for (const seq of removed) {
+      this.stmt('DELETE FROM type_seq WHERE res_type = ? AND seq = ?').run(key.type, seq);
+      this.stmt('DELETE FROM pending_index WHERE seq = ?').run(seq);
+      if (seq > top) top = seq;
     }
-    // The resource's pending rows (and its applied rows) must go too: apply them first.
-    this.applyPending();
-    const cur = this.selectCurrent.get(key.type, key.id) as CurrentRow | undefined;
-    const removed = this.stmt('DELETE FROM resource_version WHERE res_type = ? AND res_id = ?').run(
-      key.type,
-      key.id,
-    ).changes;
+    if (keep === 'current') return removed.length;
+
+    // Keep the highest seq ever assigned when its version is gone, so that it is never reused.
+    const remaining = (): number => (this.stmt('SELECT max(seq) FROM resource_version').pluck().get() ?? 0) as number;
+    if (top > this.seqFloor && top > remaining()) {
+      this.seqFloor = top;
+      this.setMeta('seq_floor', top);
+    }
+    // The index rows go with the next garbage collection; until then the row holds their ranges.
+    const cur = this.selectResource.get(key.type, key.id) as ResourceRow | undefined;
     if (cur !== undefined) {
-      this.stmt('DELETE FROM resource WHERE res_type = ? AND res_id = ?').run(key.type, key.id);
-      this.deleteEntries(cur, 1);
+      if (hasRanges(cur, 1)) {
+        if (cur[0] === 0) this.addGarbage(key.type, key.id);
+        this.stmt('UPDATE resource SET deleted = 2 WHERE res_type = ? AND res_id = ?').run(key.type, key.id);
+        this.collectGarbage();
+      } else {
+        this.stmt('DELETE FROM resource WHERE res_type = ? AND res_id = ?').run(key.type, key.id);
+      }
     }
-    return removed;
+    return removed.length;
+  }
+
+  private addGarbage(type: string, id: string): void {
+    this.stmt('INSERT INTO garbage (res_type, res_id) VALUES (?, ?)').run(type, id);
+    this.garbageCount++;
+  }
+
+  /**
+   * Once `garbage` lists {@link GARBAGE_LIMIT} resources, deletes their index rows and forgets
+   * them: the ranges are merged per kind where they touch (resources applied together have
+   * adjacent ranges), so that a few range DELETEs remove them all. A listed resource that came back
+   * meanwhile had its rows replaced when it was applied and is skipped.
+   */
+  private collectGarbage(): void {
+    if (this.garbageCount < GARBAGE_LIMIT) return;
+    const listed = 'SELECT res_type, res_id FROM garbage';
+    const rows = this.stmt(
+      `SELECT ${RANGE_COLUMNS.join(', ')} FROM resource WHERE deleted <> 0 AND (res_type, res_id) IN (${listed})`,
+    )
+      .raw()
+      .all() as (number | null)[][];
+    this.stmt(`DELETE FROM resource WHERE deleted = 2 AND (res_type, res_id) IN (${listed})`).run();
+    this.stmt(
+      `UPDATE resource SET ${RANGE_COLUMNS.map((c) => `${c} = NULL`).join(', ')} ` +
+        `WHERE deleted = 1 AND (res_type, res_id) IN (${listed})`,
+    ).run();
+    INDEX_KINDS.forEach((kind, k) => {
+      const ranges: [number, number][] = [];
+      for (const row of rows) if (row[2 * k] !== null) ranges.push([row[2 * k] as number, row[2 * k + 1] as number]);
+      ranges.sort((a, b) => a[0] - b[0]);
+      for (let i = 0; i < ranges.length; ) {
+        const [lo] = ranges[i] as [number, number];
+        let hi = (ranges[i] as [number, number])[1];
+        for (i++; i < ranges.length && (ranges[i] as [number, number])[0] <= hi + 1; i++) {
+          hi = Math.max(hi, (ranges[i] as [number, number])[1]);
+        }
+        this.deleteRange[kind].run(lo, hi);
+      }
+    });
+    this.stmt('DELETE FROM garbage').run();
+    this.garbageCount = 0;
   }
 
   writeJob(job: JobRecord, expectedRevision: number | null): void {

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { SqliteAdapter, SCHEMA_VERSION } from '../../adapters/sqlite/index.js';
+import { BACKGROUND_CHECKPOINT_AFTER } from '../../adapters/sqlite/sqlite-adapter.js';
 import { MIGRATIONS } from '../../adapters/sqlite/schema.js';
 import { compileSearch, prefixUpperBound } from '../../adapters/sqlite/search-sql.js';
 import type { IndexEntry } from '../../src/storage/index-entry.js';
@@ -278,7 +279,71 @@ for (const kind of ['memory', 'file'] as const) {
       expect(await byGender('n')).toHaveLength(12_000 - m.length);
       const raw = new Database(a.filename, { readonly: true });
       expect(raw.prepare('SELECT count(*) FROM pending_index').pluck().get()).toBe(0);
-      expect(raw.prepare('SELECT count(*) FROM ix_token').pluck().get()).toBe(2 * 12_001);
+      // The rows of the tombstoned p2 wait for garbage collection (see the garbage test below).
+      expect(raw.prepare('SELECT count(*) FROM ix_token').pluck().get()).toBe(2 * 12_001 + 2);
+      raw.close();
+    });
+
+    it('collects the index rows of deleted resources in bulk; searches never see them meanwhile', async () => {
+      const a = make();
+      const tok = (code: string): IndexEntry[] => [{ param: 'code', kind: 'token', system: null, code }];
+      const find = async (code: string, through: Pick<SqliteAdapter, 'search'> = a) =>
+        (await through.search(query({ limit: 100_000, where: [{ kind: 'any', param: 'code', of: [{ kind: 'token', code }] }] }))).hits
+          .map((h) => h.id)
+          .sort();
+      const rows = () => {
+        const raw = new Database(a.filename, { readonly: true });
+        try {
+          return [raw.prepare('SELECT count(*) FROM ix_token').pluck().get(), raw.prepare('SELECT count(*) FROM garbage').pluck().get()];
+        } finally {
+          raw.close();
+        }
+      };
+      const n = 10_100;
+      await a.transact(async (tx) => {
+        for (let i = 0; i < n; i++) await tx.writeVersion(write(`g${i}`, '1', { index: tok(i < 10 ? 'few' : 'many') }));
+      });
+      expect(await find('few')).toHaveLength(10);
+      // Soft-delete 6,000 and hard-delete 3,000: their rows stay, as garbage, but match nothing.
+      await a.transact(async (tx) => {
+        for (let i = 0; i < 6000; i++) await tx.writeVersion(write(`g${i}`, '2', { deleted: true, index: [] }));
+        for (let i = 6000; i < 9000; i++) await tx.purge({ type: 'Patient', id: `g${i}` }, 'none');
+      });
+      expect(await find('few')).toEqual([]);
+      expect(await find('many')).toHaveLength(n - 9000);
+      expect(rows()).toEqual([n, 9000]);
+      // Back to life with other entries (update of a tombstone, re-create after a hard delete): the
+      // old rows go at once, and only the new ones match.
+      await a.transact(async (tx) => {
+        await tx.writeVersion(write('g1', '3', { index: tok('again') }));
+        await tx.writeVersion(write('g6000', '1', { index: tok('again') }));
+      });
+      expect(await find('again')).toEqual(['g1', 'g6000']);
+      expect(await find('few')).toEqual([]);
+      expect(await find('many')).toHaveLength(n - 9000);
+      expect(rows()).toEqual([n, 9000]);
+      // Inside a unit that fails, a collection is rolled back with everything else.
+      await expect(
+        a.transact(async (tx) => {
+          for (let i = 9000; i < 10_000; i++) await tx.purge({ type: 'Patient', id: `g${i}` }, 'none');
+          expect(await find('many', tx)).toHaveLength(100);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(rows()).toEqual([n, 9000]);
+      // Reaching 10,000 garbage resources collects them all in that unit of work.
+      await a.transact(async (tx) => {
+        for (let i = 9000; i < 10_000; i++) await tx.purge({ type: 'Patient', id: `g${i}` }, 'none');
+      });
+      expect(rows()).toEqual([102, 0]);
+      expect(await find('again')).toEqual(['g1', 'g6000']);
+      expect(await find('many')).toHaveLength(100);
+      const raw = new Database(a.filename, { readonly: true });
+      // Hard-deleted resources leave no `resource` row once collected; tombstones keep theirs.
+      expect(raw.prepare('SELECT deleted, count(*) FROM resource GROUP BY deleted ORDER BY deleted').raw().all()).toEqual([
+        [0, 102],
+        [1, 5999],
+      ]);
       raw.close();
     });
 
@@ -350,6 +415,48 @@ for (const kind of ['memory', 'file'] as const) {
       const s5 = await a.transact((tx) => tx.writeVersion(write('p3', '1')));
       expect(s5).toBeGreaterThan(s4);
       expect(await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p1' }, 'none'))).toBe(1);
+      // Again, and the write that would take the next seq is rolled back: the one after still skips it.
+      expect(await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p3' }, 'none'))).toBe(1);
+      await expect(
+        a.transact(async (tx) => {
+          expect(await tx.writeVersion(write('p4', '1'))).toBe(s5 + 1);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await a.transact((tx) => tx.writeVersion(write('p4', '1')))).toBe(s5 + 1);
+    });
+
+    it('never reuses the seq of hard-deleted newest versions, across restarts', async () => {
+      if (kind === 'memory') return;
+      const filename = join(dir, 'db.sqlite');
+      const a = new SqliteAdapter({ filename });
+      await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+      await a.transact((tx) => tx.writeVersion(write('p2', '1')));
+      const top = await a.transact((tx) => tx.writeVersion(write('p2', '2')));
+      await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p2' }, 'none'));
+      await a.close();
+      const b = adapter({ filename });
+      expect((await b.readHistory({ level: 'system' }, { count: 10 })).items.map((v) => v.seq)).toEqual([1]);
+      expect(await b.transact((tx) => tx.writeVersion(write('p3', '1')))).toBe(top + 1);
+      expect(await b.transact((tx) => tx.writeVersion(write('p3', '2')))).toBe(top + 2);
+    });
+
+    it('type-level history sees the writes of the unit and of earlier units', async () => {
+      const a = make();
+      await a.transact((tx) => tx.writeVersion(write('p1', '1')));
+      const types = async (through: Pick<SqliteAdapter, 'readHistory'>) =>
+        (await through.readHistory({ level: 'type', type: 'Patient' }, { count: 10 })).items.map((v) => `${v.id}/${v.versionId}`);
+      expect(await types(a)).toEqual(['p1/1']);
+      await a.transact(async (tx) => {
+        await tx.writeVersion(write('p1', '2'));
+        await tx.writeVersion(write('o1', '1', { type: 'Observation' }));
+        expect(await types(tx)).toEqual(['p1/2', 'p1/1']);
+      });
+      expect(await types(a)).toEqual(['p1/2', 'p1/1']);
+      await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p1' }, 'current'));
+      expect(await types(a)).toEqual(['p1/2']);
+      await a.transact((tx) => tx.purge({ type: 'Patient', id: 'p1' }, 'none'));
+      expect(await types(a)).toEqual([]);
     });
 
     it('reads history newest first with scopes, since and cursors', async () => {
@@ -471,6 +578,39 @@ for (const kind of ['memory', 'file'] as const) {
       expect(await sorted(true)).toEqual(['a', 'd', 'b', 'e', 'x', 'c']);
     });
 
+    it('pages in key order from a position, deleting each page before asking for the next', async () => {
+      const a = make();
+      await a.transact(async (tx) => {
+        for (let i = 0; i < 10; i++) {
+          await tx.writeVersion(write(`p${i}`, '1'));
+          await tx.writeVersion(write(`o${i}`, '1', { type: 'Observation' }));
+        }
+      });
+      // As a bulk delete does: soft-delete each page of 3, continue after its last hit.
+      const drain = async (types: string[]): Promise<string[]> => {
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await a.search({ types, where: [], sort: [], limit: 3, ...(after === undefined ? {} : { after }) });
+          seen.push(...page.hits.map((h) => `${h.type}/${h.id}`));
+          await a.transact(async (tx) => {
+            for (const h of page.hits) await tx.writeVersion(write(h.id, String(Number(h.versionId) + 1), { type: h.type, deleted: true, index: [] }));
+          });
+          if (page.hits.length < 3) return seen;
+          after = page.hits[2]!.position;
+        }
+      };
+      const ids = (prefix: string) => Array.from({ length: 10 }, (_, i) => `${prefix}${i}`);
+      // One type: the page seeks to its position in the primary key.
+      expect(await drain(['Patient'])).toEqual(ids('Patient/p'));
+      await a.transact(async (tx) => {
+        for (let i = 0; i < 10; i++) await tx.writeVersion(write(`p${i}`, '3'));
+      });
+      // Several types: type, then id.
+      expect(await drain(['Patient', 'Observation'])).toEqual([...ids('Observation/o'), ...ids('Patient/p')]);
+      expect((await a.search(query({}))).hits).toEqual([]);
+    });
+
     it('durability: migrations are idempotent and data survives reopen', async () => {
       if (kind === 'memory') return;
       const filename = join(dir, 'db.sqlite');
@@ -529,8 +669,85 @@ describe('SqliteAdapter deferred index across reopen', () => {
     await a.transact((tx) => tx.writeVersion(write('p1', '1')));
     expect((await a.search(query({}))).hits.map((h) => h.id)).toEqual(['p1']);
     const check = new Database(filename, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(2);
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     check.close();
+  });
+
+  it('upgrades a schema version 2 file: seq floor, pending rows and unapplied tombstones carry over', async () => {
+    // Version 2 state, as its adapter left it: `a` (v3 pending, v2's rows applied), `b` (tombstone
+    // pending, v1's rows still there), `c` (created, pending), `z` (the newest version, hard-deleted).
+    const filename = join(dir, 'v2.sqlite');
+    const raw = new Database(filename);
+    raw.exec(MIGRATIONS[0] as string);
+    raw.exec(MIGRATIONS[1] as string);
+    const version = raw.prepare(
+      'INSERT INTO resource_version (res_type, res_id, version_id, last_updated, last_updated_ms, method, deleted, json) ' +
+        "VALUES ('Patient', ?, ?, '2024-01-01T00:00:00.000Z', ?, 'PUT', ?, ?)",
+    );
+    const versions: [string, string, number][] = [
+      ['a', '1', 0],
+      ['b', '1', 0],
+      ['a', '2', 0],
+      ['a', '3', 0],
+      ['b', '2', 1],
+      ['c', '1', 0],
+      ['z', '1', 0],
+    ];
+    versions.forEach(([id, v, deleted], i) => version.run(id, v, T0 + i, deleted, JSON.stringify({ resourceType: 'Patient', id })));
+    raw.exec(`
+      DELETE FROM resource_version WHERE res_id = 'z';
+      INSERT INTO ix_token (rowid, res_type, res_id, param, system, code) VALUES (1, 'Patient', 'b', 'code', NULL, 'b1'), (2, 'Patient', 'a', 'code', NULL, 'a2');
+      INSERT INTO resource (res_type, res_id, version_id, seq, deleted, token_lo, token_hi) VALUES
+        ('Patient', 'a', '3', 4, 0, 2, 2), ('Patient', 'b', '2', 5, 1, 1, 1), ('Patient', 'c', '1', 6, 0, NULL, NULL);
+      INSERT INTO param_kind (param, kind) VALUES ('code', 'token');
+      INSERT INTO pending_index (res_type, res_id, entries) VALUES
+        ('Patient', 'a', '[[0,"code",null,"a3"]]'), ('Patient', 'b', '[]'), ('Patient', 'c', '[[0,"code",null,"c1"]]');
+    `);
+    raw.pragma('user_version = 2');
+    expect(raw.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'resource_version'").pluck().get()).toBe(7);
+    raw.close();
+
+    const a = adapter({ filename });
+    const find = async (code: string) =>
+      (await a.search(query({ where: [{ kind: 'any', param: 'code', of: [{ kind: 'token', code }] }] }))).hits.map(
+        (h) => `${h.id}/${h.versionId}`,
+      );
+    expect((await a.readCurrent({ type: 'Patient', id: 'a' }))?.versionId).toBe('3');
+    expect(await find('a2')).toEqual([]);
+    expect(await find('a3')).toEqual(['a/3']);
+    expect(await find('b1')).toEqual([]);
+    expect(await find('c1')).toEqual(['c/1']);
+    expect((await a.search(query({}))).hits.map((h) => h.id)).toEqual(['a', 'c']);
+    expect((await a.readHistory({ level: 'type', type: 'Patient' }, { count: 10 })).items.map((v) => v.seq)).toEqual([6, 5, 4, 3, 2, 1]);
+    // The seq of the hard-deleted `z` (7) is not reused.
+    expect(await a.transact((tx) => tx.writeVersion(write('d', '1')))).toBe(8);
+    const check = new Database(filename, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    expect(check.prepare('SELECT res_id FROM garbage').pluck().all()).toEqual(['b']);
+    check.close();
+  });
+});
+
+describe('SqliteAdapter background checkpoints', () => {
+  // Until a checkpoint copies them, written pages live in the WAL only: the database file stays small.
+  const checkpointed = async (backgroundCheckpoints: boolean, waitMs: number): Promise<boolean> => {
+    const filename = join(dir, `bg-${backgroundCheckpoints}.sqlite`);
+    const a = new SqliteAdapter({ filename, backgroundCheckpoints });
+    const initial = statSync(filename).size;
+    for (let i = 0; i < BACKGROUND_CHECKPOINT_AFTER + 50; i++) await a.transact((tx) => tx.writeVersion(write(`p${i}`, '1')));
+    for (let waited = 0; statSync(filename).size === initial && waited < waitMs; waited += 20) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const grown = statSync(filename).size > initial;
+    await a.close(); // stops the worker first
+    expect((await adapter({ filename }).readCurrent({ type: 'Patient', id: 'p0' }))?.versionId).toBe('1');
+    return grown;
+  };
+
+  it('run on a worker thread once a file database is busy, and stop on close', async () => {
+    expect(await checkpointed(true, 5000)).toBe(true);
+    // Without them, nothing is copied before the WAL reaches `walAutoCheckpointPages`.
+    expect(await checkpointed(false, 300)).toBe(false);
   });
 });
 
