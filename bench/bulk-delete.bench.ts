@@ -6,6 +6,7 @@
  *
  * Run: `npx tsx bench/bulk-delete.bench.ts`. Patients are loaded in large units of work straight
  * through the adapter, with index entries from the core's extractor (the load is not measured).
+ * `BENCH_CHUNK` sets `limits.bulkDeleteChunkSize` (default: the engine's, 500).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

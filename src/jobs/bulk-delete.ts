@@ -55,7 +55,7 @@ export interface BulkDeleteParams {
   readonly maxSeq: number;
 }
 
-/** A bulk-delete job's cursor: the keyset position of the last processed hit (purge-history only). */
+/** A bulk-delete job's cursor: the keyset position of the last processed hit. */
 export interface BulkDeleteState {
   readonly after?: string;
 }
@@ -163,9 +163,10 @@ export function bulkDeleteHandler(ctx: EngineContext): JobHandler<BulkDeletePara
         byType[hit.type] = (byType[hit.type] ?? 0) + 1;
       }
       const last = chunk[chunk.length - 1];
-      // Soft and hard deletes take matches out of the index: each chunk starts at the top again.
-      // Purged resources stay searchable, so the cursor moves past them.
-      const state: BulkDeleteState = mode === 'purge-history' && last ? { after: last.position } : job.state;
+      // The next chunk continues after this one (purged resources stay searchable): every earlier
+      // key was processed or did not match, and a resource written after submit is past `maxSeq`.
+      // Starting at the top again would walk over every resource deleted so far, once per chunk.
+      const state: BulkDeleteState = last ? { after: last.position } : job.state;
       return {
         state,
         progress: { processed: job.progress.processed + chunk.length, byType, chunks: job.progress.chunks + 1 },
