@@ -64,10 +64,7 @@ export class IndexExtractor {
 
   /** The entries of one parameter only (used for `_include`). */
   extractParam(resource: Resource, code: string): IndexEntry[] {
-    const out: IndexEntry[] = [];
-    const p = this.compiledFor(resource.resourceType).find((c) => c.code === code);
-    if (p) this.extractInto(resource, p, out);
-    return out;
+    return this.extract(resource, new Set([code]));
   }
 
   /** The compiled parameters of a type (for tests and diagnostics). */
