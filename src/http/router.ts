@@ -43,8 +43,11 @@ export interface RouteExtensions {
 
 const HARD_DELETE = new Set(['hardDelete', '_hardDelete']);
 
-const methodNotAllowed = (method: string, path: string): FhirError =>
-  new FhirError(405, 'not-supported', `The method ${method} is not allowed on '${path}'.`);
+/** The request path below the base, for messages: `Patient/1`, or `/` for the base itself. */
+const pathOf = (segments: readonly string[]): string => segments.join('/') || '/';
+
+const methodNotAllowed = (method: string, segments: readonly string[]): FhirError =>
+  new FhirError(405, 'not-supported', `The method ${method} is not allowed on '${pathOf(segments)}'.`);
 
 /** Parameters minus the ones an interaction consumes itself. */
 const without = (params: RouteRequest['params'], names: ReadonlySet<string>) => params.filter(([k]) => !names.has(k));
@@ -94,25 +97,27 @@ export async function route(ctx: EngineContext, request: RouteRequest, extension
   if (first === undefined) {
     if (method === 'GET') return searchResult(ctx, tx, options, [], params);
     if (method === 'POST' && extensions.bundle) return extensions.bundle(request, prefer);
-    throw methodNotAllowed(method, '/');
+    throw methodNotAllowed(method, segments);
   }
   if (first === 'metadata' && segments.length === 1) {
-    if (method !== 'GET') throw methodNotAllowed(method, segments.join('/'));
+    if (method !== 'GET') throw methodNotAllowed(method, segments);
     return { status: 200, headers: {}, body: capabilityStatement(ctx) };
   }
   if (first === '_history' && segments.length === 1) {
-    if (method !== 'GET') throw methodNotAllowed(method, segments.join('/'));
+    if (method !== 'GET') throw methodNotAllowed(method, segments);
     return { status: 200, headers: {}, body: await history(ctx, { level: 'system' }, historyOptionsOf(params)) };
   }
-  if (first === '_search' && segments.length === 1 && method === 'POST') return searchResult(ctx, tx, options, [], [...params, ...formParams(request)]);
+  if (first === '_search' && segments.length === 1 && method === 'POST') {
+    return searchResult(ctx, tx, options, [], [...params, ...formParams(request)]);
+  }
   if (first === '$bulk-delete' && segments.length === 1 && extensions.bulkDelete) {
-    if (method !== 'DELETE') throw methodNotAllowed(method, segments.join('/'));
+    if (method !== 'DELETE') throw methodNotAllowed(method, segments);
     return extensions.bulkDelete(request, undefined, prefer);
   }
   if (first === '_operations' && second === 'bulk-delete' && third !== undefined && segments.length === 3) {
     if (method === 'GET' && extensions.jobStatus) return extensions.jobStatus(third);
     if (method === 'DELETE' && extensions.jobCancel) return extensions.jobCancel(third);
-    throw methodNotAllowed(method, segments.join('/'));
+    throw methodNotAllowed(method, segments);
   }
 
   const type = first;
@@ -150,25 +155,26 @@ export async function route(ctx: EngineContext, request: RouteRequest, extension
         requireCriteria(params, type);
         const ifMatch = ifMatchOf(headers);
         const document = patchDocument(request);
-        return writtenResult(ctx, prefer, 
-          await crud.conditionalPatch(ctx, type, params, document, { ...options, ...(ifMatch !== undefined && { ifMatch }) }),
-          false,
-        );
+        const patched = await crud.conditionalPatch(ctx, type, params, document, {
+          ...options,
+          ...(ifMatch !== undefined && { ifMatch }),
+        });
+        return writtenResult(ctx, prefer, patched, false);
       }
       default:
-        throw methodNotAllowed(method, segments.join('/'));
+        throw methodNotAllowed(method, segments);
     }
   }
   if (second === '_search' && segments.length === 2) {
-    if (method !== 'POST') throw methodNotAllowed(method, segments.join('/'));
+    if (method !== 'POST') throw methodNotAllowed(method, segments);
     return searchResult(ctx, tx, options, [type], [...params, ...formParams(request)]);
   }
   if (second === '_history' && segments.length === 2) {
-    if (method !== 'GET') throw methodNotAllowed(method, segments.join('/'));
+    if (method !== 'GET') throw methodNotAllowed(method, segments);
     return { status: 200, headers: {}, body: await history(ctx, { level: 'type', type }, historyOptionsOf(params)) };
   }
   if (second === '$bulk-delete' && segments.length === 2 && extensions.bulkDelete) {
-    if (method !== 'DELETE') throw methodNotAllowed(method, segments.join('/'));
+    if (method !== 'DELETE') throw methodNotAllowed(method, segments);
     return extensions.bulkDelete(request, type, prefer);
   }
 
@@ -191,19 +197,20 @@ export async function route(ctx: EngineContext, request: RouteRequest, extension
       case 'PATCH': {
         const ifMatch = ifMatchOf(headers);
         const document = patchDocument(request);
-        return writtenResult(ctx, prefer, await crud.patch(ctx, type, id, document, { ...options, ...(ifMatch !== undefined && { ifMatch }) }), false);
+        const patched = await crud.patch(ctx, type, id, document, { ...options, ...(ifMatch !== undefined && { ifMatch }) });
+        return writtenResult(ctx, prefer, patched, false);
       }
       default:
-        throw methodNotAllowed(method, segments.join('/'));
+        throw methodNotAllowed(method, segments);
     }
   }
   if (third === '$purge-history' && segments.length === 3) {
-    if (method !== 'DELETE') throw methodNotAllowed(method, segments.join('/'));
+    if (method !== 'DELETE') throw methodNotAllowed(method, segments);
     await crud.purgeHistory(ctx, type, id, options);
     return { status: 204, headers: {} };
   }
   if (third === '_history') {
-    if (method !== 'GET') throw methodNotAllowed(method, segments.join('/'));
+    if (method !== 'GET') throw methodNotAllowed(method, segments);
     if (fourth === undefined) {
       return { status: 200, headers: {}, body: await history(ctx, { level: 'instance', type, id }, historyOptionsOf(params)) };
     }
