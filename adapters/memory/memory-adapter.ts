@@ -259,13 +259,10 @@ export class MemoryAdapter implements StorageAdapter {
     seqs.push(seq);
     const params = this.#paramsOf(write.type);
     const previousEntries = params === 'all' ? this.#index.entriesOf(write.type, write.id) : undefined;
-    if (params !== undefined) {
+    if (params === 'all') {
       if (write.deleted) this.#index.remove(write.type, write.id);
-      else {
-        const entries = params === 'all' ? write.index : this.#indexer!(write.json, params);
-        this.#index.replace(write.type, write.id, entries);
-      }
-    }
+      else this.#index.replace(write.type, write.id, write.index);
+    } else if (params !== undefined) this.#reindex(stored, params);
 
     const undo = (): void => {
       versions.pop();

@@ -390,17 +390,13 @@ class TypeIndex {
     }
   }
 
+  /**
+   * Appends entries of parameters not indexed so far. Their posting structures cannot be built yet
+   * (a parameter is added before its first query), so only the per-resource list changes.
+   */
   add(id: string, extra: readonly IndexEntry[]): void {
     const entries = this.entries.get(id);
-    if (!entries || extra.length === 0) return;
-    this.entries.set(id, [...entries, ...extra]);
-    for (const [code, p] of this.params) {
-      const own = extra.filter((e) => e.param === code);
-      if (own.length === 0) continue;
-      const merged = [...(p.byId.get(id) ?? []), ...own];
-      p.removeEntries(id);
-      p.addEntries(id, merged);
-    }
+    if (entries && extra.length > 0) this.entries.set(id, [...entries, ...extra]);
   }
 
   delete(id: string): void {
