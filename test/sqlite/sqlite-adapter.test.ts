@@ -12,7 +12,7 @@ import { compileSearch, prefixUpperBound } from '../../adapters/sqlite/search-sq
 import type { IndexEntry } from '../../src/storage/index-entry.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
 import type { StorageQuery } from '../../src/storage/query.js';
-import { isStorageConflict, type VersionWrite } from '../../src/storage/storage-adapter.js';
+import { isStorageConflict, type StorageTx, type VersionWrite } from '../../src/storage/storage-adapter.js';
 
 let dir: string;
 const open: SqliteAdapter[] = [];
@@ -65,6 +65,27 @@ function write(
 
 function query(q: Partial<StorageQuery>): StorageQuery {
   return { types: ['Patient'], where: [], sort: [], limit: 100, ...q };
+}
+
+/**
+ * Opens a unit of work that runs `work` and then stays open until `release()`. Resolves once `work`
+ * has run, with the unit's promise.
+ */
+async function holdUnit(
+  adapter: SqliteAdapter,
+  work: (tx: StorageTx) => Promise<void>,
+): Promise<{ unit: Promise<void>; release: () => void }> {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let ran!: () => void;
+  const done = new Promise<void>((r) => (ran = r));
+  const unit = adapter.transact(async (tx) => {
+    await work(tx);
+    ran();
+    await gate;
+  });
+  await done;
+  return { unit, release };
 }
 
 function job(id: string, revision: number, status: JobRecord['status'] = 'queued'): JobRecord {
@@ -164,20 +185,13 @@ for (const kind of ['memory', 'file'] as const) {
       // Apply the deferred index now: a search that finds pending index rows waits for the unit in
       // flight (see the next test), and this one must answer while the unit is still open.
       expect((await a.search(query({}))).hits.map((h) => h.id)).toEqual(['p1']);
-      let wrote!: () => void;
-      const written = new Promise<void>((r) => (wrote = r));
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      const unit = a.transact(async (tx) => {
+      const { unit, release } = await holdUnit(a, async (tx) => {
         await tx.writeVersion(write('p1', '2'));
         await tx.writeVersion(write('p2', '1'));
         await tx.writeJob(job('j1', 1), null);
         expect((await tx.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('2');
         expect((await tx.search(query({}))).hits.map((h) => h.id)).toEqual(['p1', 'p2']);
-        wrote();
-        await gate;
       });
-      await written;
       expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
       expect(await a.readCurrent({ type: 'Patient', id: 'p2' })).toBeUndefined();
       expect((await a.search(query({}))).hits.map((h) => h.id)).toEqual(['p1']);
@@ -192,16 +206,9 @@ for (const kind of ['memory', 'file'] as const) {
     it('deferred index: a search with pending index rows waits for the unit in flight', async () => {
       const a = make();
       await a.transact((tx) => tx.writeVersion(write('p1', '1')));
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      let wrote!: () => void;
-      const written = new Promise<void>((r) => (wrote = r));
-      const unit = a.transact(async (tx) => {
+      const { unit, release } = await holdUnit(a, async (tx) => {
         await tx.writeVersion(write('p2', '1'));
-        wrote();
-        await gate;
       });
-      await written;
       let result: string[] | undefined;
       const search = a.search(query({})).then((r) => (result = r.hits.map((h) => h.id)));
       await new Promise((r) => setTimeout(r, 10));
@@ -811,16 +818,9 @@ describe('SqliteAdapter opening', () => {
     expect(m.capabilities.durable).toBe(false);
     await m.transact((tx) => tx.writeVersion(write('p1', '1')));
     // Outside reads wait for the unit in flight, so they never see its writes.
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    let wrote!: () => void;
-    const written = new Promise<void>((r) => (wrote = r));
-    const unit = m.transact(async (tx) => {
+    const { unit, release } = await holdUnit(m, async (tx) => {
       await tx.writeVersion(write('p1', '2'));
-      wrote();
-      await gate;
     });
-    await written;
     const read = m.readCurrent({ type: 'Patient', id: 'p1' });
     let settled = false;
     void read.then(() => (settled = true));
