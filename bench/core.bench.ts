@@ -69,8 +69,8 @@ async function crud(): Promise<void> {
 
 /**
  * Heap per stored version: 100k creates into a fresh adapter. With `searched`, Patient is searched
- * once first, so that every create also extracts and stores its index entries (the memory adapter
- * indexes a type from its first search on).
+ * by gender once first, so that every create also extracts and stores that parameter's entries (the
+ * memory adapter indexes a parameter from its first search on).
  */
 async function heap(searched: boolean): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;

@@ -580,8 +580,8 @@ export class WriteStore extends Store {
     if (keep === 'current') return removed.length;
 
     // Keep the highest seq ever assigned when its version is gone, so that it is never reused.
-    const remaining = (): number => (this.stmt('SELECT max(seq) FROM resource_version').pluck().get() ?? 0) as number;
-    if (top > this.seqFloor && top > remaining()) {
+    const maxSeq = this.stmt('SELECT coalesce(max(seq), 0) FROM resource_version').pluck();
+    if (top > this.seqFloor && top > (maxSeq.get() as number)) {
       this.seqFloor = top;
       this.setMeta('seq_floor', top);
     }

@@ -1,8 +1,8 @@
 import { FhirError } from '../errors.js';
 import type { Resource } from '../resource/resource.js';
-import type { IndexEntry } from '../storage/index-entry.js';
 import { nextLastUpdated, nextVersionId } from '../resource/version.js';
 import type { IndexExtractor } from '../search/extract.js';
+import type { IndexEntry } from '../storage/index-entry.js';
 import {
   isStorageConflict,
   type Expectation,
