@@ -15,6 +15,7 @@ import { IndexExtractor } from './search/extract.js';
 import { SearchParameterRegistry, type SearchParameterDefinition } from './search/registry.js';
 import { SearchService } from './search/service.js';
 import type { HistoryScope, StorageAdapter, StoredVersion } from './storage/storage-adapter.js';
+import { RuntimeStorage } from './storage/runtime-storage.js';
 import type { JobRecord } from './storage/job-record.js';
 import { BULK_DELETE, bulkDeleteHandler, bulkDeleteRoutes, InProcessJobRunner, type BulkDeleteRequest, type JobRunner } from './jobs/index.js';
 
@@ -99,9 +100,10 @@ export class FhirEngine {
     const registry = SearchParameterRegistry.r4(options.searchParameters ?? []);
     const extractor = new IndexExtractor(registry);
     const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
-    options.storage.useIndexer?.((json, params) => extractor.extract(JSON.parse(json) as Resource, params));
+    const storage = RuntimeStorage.of(options.storage);
+    storage.useIndexer((json, params) => extractor.extract(JSON.parse(json) as Resource, params));
     this.#ctx = {
-      storage: options.storage,
+      storage,
       clock: options.clock ?? systemClock,
       ids: options.ids ?? randomIds,
       registry,
@@ -122,6 +124,7 @@ export class FhirEngine {
     this.#jobs = options.jobs ?? new InProcessJobRunner();
     this.#jobs.attach({
       storage: this.#ctx.storage,
+      durable: this.#ctx.storage.durable,
       clock: this.#ctx.clock,
       ids: this.#ctx.ids,
       handlers: new Map([[BULK_DELETE, bulkDeleteHandler(this.#ctx)]]),
@@ -140,8 +143,8 @@ export class FhirEngine {
     return this.#ctx;
   }
 
-  /** The storage adapter the engine runs on. */
-  get storage(): StorageAdapter {
+  /** The storage the engine runs on: its adapter under the engine's {@link RuntimeStorage}. */
+  get storage(): RuntimeStorage {
     return this.#ctx.storage;
   }
 

@@ -26,11 +26,12 @@ export interface MemoryAdapterOptions {
  * A storage adapter that keeps everything in process memory: the quickest way to embed the engine
  * and to unit-test FHIR logic.
  *
- * Units of work run one at a time; calling `transact` from inside a unit's work deadlocks, so don't.
- * A unit writes straight into the maps and records how to undo
- * each write; a rejected unit replays its undo log, so it leaves no trace. Reads from outside a unit
- * wait while a unit is in flight, so they never see uncommitted writes — the same isolation a
- * copy-on-commit overlay gives, without a second copy of the search index.
+ * A unit of work writes straight into the maps and records how to undo each write; a rejected unit
+ * replays its undo log, so it leaves no trace. The adapter declares itself `serial` without isolated
+ * reads, so the engine's `RuntimeStorage` runs units one at a time and starts reads from outside a
+ * unit only between units: they never see uncommitted writes — the same isolation a copy-on-commit
+ * overlay gives, without a second copy of the search index. Every read is answered synchronously,
+ * from the state at the moment it is called.
  *
  * Resources are held as the JSON strings the engine wrote: immutable, about one byte per byte of
  * JSON, and ready to send.
@@ -48,7 +49,7 @@ export interface MemoryAdapterOptions {
  */
 export class MemoryAdapter implements StorageAdapter {
   readonly name: string;
-  readonly capabilities: StorageCapabilities = { concurrency: 'serial', durable: false };
+  readonly capabilities: StorageCapabilities = { concurrency: 'serial', durable: false, isolatedReads: false };
 
   /** type → id → every version, oldest first; the last one is current. */
   readonly #resources = new Map<string, Map<string, StoredVersion[]>>();
@@ -67,12 +68,6 @@ export class MemoryAdapter implements StorageAdapter {
    */
   #params: Map<string, Set<string> | 'all'> | undefined;
   #seq = 0;
-  /** A unit of work is in flight. */
-  #busy = false;
-  /** Settles when the unit in flight ends; made only when something waits for it. */
-  #idle: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
-  #closed = false;
 
   constructor(options: MemoryAdapterOptions = {}) {
     this.name = options.name ?? 'memory';
@@ -85,84 +80,41 @@ export class MemoryAdapter implements StorageAdapter {
   }
 
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
-    this.#assertOpen();
-    // Waiters wake together when a unit ends; the first to run claims the adapter, the others wait again.
-    while (this.#busy) await this.#whenIdle();
-    this.#busy = true;
     const unit = new Unit(this);
     try {
-      const result = await work(unit);
-      unit.end();
-      return result;
+      return await work(unit);
     } catch (error) {
       unit.rollback();
       throw error;
-    } finally {
-      this.#busy = false;
-      const wake = this.#wake;
-      this.#idle = this.#wake = undefined;
-      wake?.();
     }
   }
 
-  #whenIdle(): Promise<void> {
-    return (this.#idle ??= new Promise<void>((resolve) => (this.#wake = resolve)));
-  }
-
-  /**
-   * Waits while a unit of work is in flight. Code inside a unit must therefore read through its
-   * `tx` (as the engine does): a read through the adapter itself would wait for its own unit.
-   * (Tracking the caller with AsyncLocalStorage would allow both, but it slows every promise in the
-   * process by about half.)
-   */
-  async #settled(): Promise<void> {
-    while (this.#busy) await this.#whenIdle();
-  }
-
-  /** {@link #settled}, without making a promise when nothing is in flight (as for most reads). */
-  #ready(): Promise<void> | undefined {
-    this.#assertOpen();
-    return this.#busy ? this.#settled() : undefined;
-  }
-
   async readCurrent(key: ResourceKey): Promise<StoredVersion | undefined> {
-    await this.#ready();
     return this.current(key);
   }
 
   async readVersion(key: ResourceKey, versionId: string): Promise<StoredVersion | undefined> {
-    await this.#ready();
     return this.version(key, versionId);
   }
 
   async readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
-    await this.#ready();
     return this.history(scope, page);
   }
 
   async search(query: StorageQuery): Promise<SearchHits> {
-    await this.#ready();
     return this.find(query);
   }
 
   async readJob(id: string): Promise<JobRecord | undefined> {
-    await this.#ready();
     return this.job(id);
   }
 
   async listUnfinishedJobs(): Promise<readonly JobRecord[]> {
-    await this.#ready();
     return this.unfinishedJobs();
   }
 
-  async close(): Promise<void> {
-    await this.#settled();
-    this.#closed = true;
-  }
-
-  #assertOpen(): void {
-    if (this.#closed) throw new Error('MemoryAdapter: used after close()');
-  }
+  /** Nothing to release: the data lives as long as the adapter object. */
+  async close(): Promise<void> {}
 
   // --- synchronous core, shared by the adapter and its units of work -------------------------
 
@@ -381,69 +333,57 @@ export class MemoryAdapter implements StorageAdapter {
 class Unit implements StorageTx {
   readonly #adapter: MemoryAdapter;
   readonly #undo: (() => void)[] = [];
-  #ended = false;
 
   constructor(adapter: MemoryAdapter) {
     this.#adapter = adapter;
   }
 
-  end(): void {
-    this.#ended = true;
-  }
-
   rollback(): void {
-    this.#ended = true;
     for (let i = this.#undo.length - 1; i >= 0; i--) this.#undo[i]!();
     this.#undo.length = 0;
   }
 
-  #live(): MemoryAdapter {
-    if (this.#ended) throw new Error('MemoryAdapter: unit of work used after it ended');
-    return this.#adapter;
-  }
-
   async readCurrent(key: ResourceKey): Promise<StoredVersion | undefined> {
-    return this.#live().current(key);
+    return this.#adapter.current(key);
   }
 
   async readVersion(key: ResourceKey, versionId: string): Promise<StoredVersion | undefined> {
-    return this.#live().version(key, versionId);
+    return this.#adapter.version(key, versionId);
   }
 
   async readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
-    return this.#live().history(scope, page);
+    return this.#adapter.history(scope, page);
   }
 
   async search(query: StorageQuery): Promise<SearchHits> {
-    return this.#live().find(query);
+    return this.#adapter.find(query);
   }
 
   async readJob(id: string): Promise<JobRecord | undefined> {
-    return this.#live().job(id);
+    return this.#adapter.job(id);
   }
 
   async listUnfinishedJobs(): Promise<readonly JobRecord[]> {
-    return this.#live().unfinishedJobs();
+    return this.#adapter.unfinishedJobs();
   }
 
   async writeVersion(write: VersionWrite): Promise<number> {
-    const { seq, undo } = this.#live().write(write);
+    const { seq, undo } = this.#adapter.write(write);
     this.#undo.push(undo);
     return seq;
   }
 
   async purge(key: ResourceKey, keep: 'none' | 'current'): Promise<number> {
-    const { removed, undo } = this.#live().purge(key, keep);
+    const { removed, undo } = this.#adapter.purge(key, keep);
     this.#undo.push(undo);
     return removed;
   }
 
   async lock(): Promise<void> {
-    this.#live();
-    // Units of work already run one at a time.
+    // Units of work run one at a time.
   }
 
   async writeJob(job: JobRecord, expectedRevision: number | null): Promise<void> {
-    this.#undo.push(this.#live().writeJob(job, expectedRevision));
+    this.#undo.push(this.#adapter.writeJob(job, expectedRevision));
   }
 }

@@ -1,26 +1,26 @@
 /**
  * The SQLite storage adapter, on better-sqlite3 (the only module of the package that imports it).
  *
- * Units of work are serialised in-process by a promise-chain mutex and run as `BEGIN IMMEDIATE` …
- * `COMMIT` on the write connection; a rejected unit is rolled back. `tx` reads use the write
- * connection, so they see the unit's own writes. Calling `transact` from inside a unit (detected with
- * `AsyncLocalStorage`) throws, and so does any use of a `tx` after its unit ended.
+ * Units of work run as `BEGIN IMMEDIATE` … `COMMIT` on the write connection; a rejected unit is
+ * rolled back. `tx` reads use the write connection, so they see the unit's own writes. The adapter
+ * is `serial`: the engine's `RuntimeStorage` runs its units one at a time, and refuses a nested
+ * `transact` and any use of a `tx` after its unit ended.
  *
  * **Read isolation.** better-sqlite3 has one transaction per connection, so a read on the write
  * connection while a unit of work has `BEGIN` open would see that unit's uncommitted writes. Reads
  * outside a unit therefore go to a second, read-only connection on the same file, which in WAL mode
- * sees exactly the last committed state. A `:memory:` database requested by `filename` is backed by
- * a private temporary file (WAL, `synchronous = OFF`, deleted on close and at process exit), so it
- * gets the same isolation; it is reported as not durable. Only when an in-memory better-sqlite3
- * `Database` is passed in (no second connection is possible) do outside reads wait until the unit in
- * flight has ended; such a read issued from inside a unit's own callback throws instead of
- * deadlocking.
+ * sees exactly the last committed state (`isolatedReads`). A `:memory:` database requested by
+ * `filename` is backed by a private temporary file (WAL, `synchronous = OFF`, deleted on close and
+ * at process exit), so it gets the same isolation; it is reported as not durable. Only when an
+ * in-memory better-sqlite3 `Database` is passed in (no second connection is possible) are reads not
+ * isolated: the runtime then starts outside reads only between units, and they use the write
+ * connection.
  *
  * **Deferred index.** A write stores only its version and, for a live version, its search index
  * entries as one appended `pending_index` row. The current pointer (`resource`), the index rows and
  * the type history are derived from the pending versions in bulk before the next read that needs
  * them (a search or a type-level history read, in the unit of work of that read or in a short unit
- * of its own, see {@link SqliteAdapter.search}); `readCurrent`, vread and instance/system history
+ * of its own, queued through the runtime, see {@link SqliteAdapter.search}); `readCurrent`, vread and instance/system history
  * read the versions themselves. Why: a commit writes one WAL frame per dirty page, and the ~25 index
  * rows of a resource dirty ~25 scattered b-tree pages, which bounds single-write units at ~2k
  * commits/s; the version row, the pending row and one key-index leaf are about four pages. The
@@ -38,7 +38,6 @@
  *
  * @packageDocumentation
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { mkdirSync, mkdtempSync, rmSync, existsSync, accessSync, constants as fsConstants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -54,6 +53,7 @@ import type {
   ResourceKey,
   StorageAdapter,
   StorageCapabilities,
+  StorageRuntime,
   StorageTx,
   StoredVersion,
   VersionWrite,
@@ -115,8 +115,6 @@ export type SqliteAdapterOptions =
       readonly filename?: undefined;
     });
 
-const unitContext = new AsyncLocalStorage<SqliteTx>();
-
 /** Batches of pending index rows (see `WriteStore.applyPending`) one flushing unit applies. */
 const FLUSH_BATCHES_PER_UNIT = 4;
 
@@ -175,11 +173,8 @@ export class SqliteAdapter implements StorageAdapter {
   private readonly reader: Store | undefined;
   private readonly readerDb: Database.Database | undefined;
   private readonly temporaryDir: string | undefined;
-  /** Tail of the unit-of-work queue. */
-  private tail: Promise<void> = Promise.resolve();
-  /** Resolves when the unit in flight ends; undefined when none is. */
-  private inFlight: Promise<void> | undefined;
-  private closed = false;
+  /** Runs the adapter's own housekeeping units; the engine's runtime once it wraps the adapter. */
+  private units: StorageRuntime = this;
   /** Units of work left before the background checkpointer starts; -1: it never does. */
   private unitsBeforeCheckpointer: number;
   private checkpointer: BackgroundCheckpointer | undefined;
@@ -270,7 +265,7 @@ export class SqliteAdapter implements StorageAdapter {
         throw openError(filename, error);
       }
     }
-    this.capabilities = { concurrency: 'serial', durable };
+    this.capabilities = { concurrency: 'serial', durable, isolatedReads: this.reader !== undefined };
     this.synchronousLevel = synchronousLevel;
     this.unitsBeforeCheckpointer =
       this.reader !== undefined && synchronousLevel !== 'OFF' && options.backgroundCheckpoints !== false
@@ -287,47 +282,32 @@ export class SqliteAdapter implements StorageAdapter {
   // Units of work
   // ---------------------------------------------------------------------------------------------
 
+  useRuntime(runtime: StorageRuntime): void {
+    this.units = runtime;
+  }
+
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
-    this.assertOpen();
-    if (unitContext.getStore()?.active) {
-      throw new Error('transact() cannot be called inside a unit of work; use the tx passed to it.');
-    }
-    const previous = this.tail;
-    let release!: () => void;
-    const done = new Promise<void>((r) => (release = r));
-    this.tail = previous.then(() => done);
-    await previous;
-    this.inFlight = done;
+    this.db.exec('BEGIN IMMEDIATE');
+    this.writer.beginUnit();
+    let result: T;
     try {
-      this.assertOpen();
-      this.db.exec('BEGIN IMMEDIATE');
-      this.writer.beginUnit();
-      const tx = new SqliteTx(this.writer);
-      let result: T;
-      try {
-        result = await unitContext.run(tx, () => work(tx));
-      } catch (error) {
-        tx.active = false;
-        this.rollback();
-        throw error;
-      }
-      tx.active = false;
-      try {
-        this.db.exec('COMMIT');
-      } catch (error) {
-        this.rollback();
-        throw error;
-      }
-      this.writer.endUnit(true);
-      if (this.unitsBeforeCheckpointer > 0 && --this.unitsBeforeCheckpointer === 0) {
-        const interval = BACKGROUND_CHECKPOINT_INTERVAL_MS;
-        this.checkpointer = BackgroundCheckpointer.start(this.db.name, this.synchronousLevel, interval);
-      }
-      return result;
-    } finally {
-      this.inFlight = undefined;
-      release();
+      result = await work(new SqliteTx(this.writer));
+    } catch (error) {
+      this.rollback();
+      throw error;
     }
+    try {
+      this.db.exec('COMMIT');
+    } catch (error) {
+      this.rollback();
+      throw error;
+    }
+    this.writer.endUnit(true);
+    if (this.unitsBeforeCheckpointer > 0 && --this.unitsBeforeCheckpointer === 0) {
+      const interval = BACKGROUND_CHECKPOINT_INTERVAL_MS;
+      this.checkpointer = BackgroundCheckpointer.start(this.db.name, this.synchronousLevel, interval);
+    }
+    return result;
   }
 
   private rollback(): void {
@@ -342,25 +322,19 @@ export class SqliteAdapter implements StorageAdapter {
   // Reads outside units of work
   // ---------------------------------------------------------------------------------------------
 
-  /** Runs a read against committed state. */
-  private async read<T>(fn: (store: Store) => T): Promise<T> {
-    this.assertOpen();
-    if (this.reader !== undefined) return fn(this.reader);
-    // In-memory database passed in: the write connection is the only one; wait for the unit.
-    while (this.inFlight !== undefined) {
-      if (unitContext.getStore()?.active) {
-        throw new Error(
-          'A read outside the unit of work cannot run while that unit is in flight on an in-memory SQLite database; use the tx.',
-        );
-      }
-      await this.inFlight;
-      this.assertOpen();
+  /**
+   * Runs a read against committed state: on the read-only connection, or, without one, on the write
+   * connection (the runtime calls it only between units then).
+   */
+  private read<T>(fn: (store: Store) => T): Promise<T> {
+    try {
+      return Promise.resolve(fn(this.reader ?? this.writer));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return fn(this.writer);
   }
 
   readCurrent(key: ResourceKey): Promise<StoredVersion | undefined> {
-    if (this.reader !== undefined && !this.closed) return Promise.resolve(this.reader.readCurrent(key));
     return this.read((s) => s.readCurrent(key));
   }
 
@@ -382,35 +356,17 @@ export class SqliteAdapter implements StorageAdapter {
   /**
    * Runs a read of derived state (search, type-level history) against committed state. When
    * committed writes left pending versions (see the deferred index in `schema.ts`), the read runs as
-   * a short unit of work of its own that applies them, commits and answers on the write connection
-   * (which then holds exactly the committed state); it therefore waits for the unit in flight, if
-   * any. Later reads go to the read-only connection.
+   * a short unit of work of its own, queued through the runtime behind the unit in flight, that
+   * applies them, commits and answers on the write connection (which then holds exactly the
+   * committed state). Later reads go to the read-only connection.
    */
   private async readApplied<T>(fn: (store: Store) => T): Promise<T> {
-    for (;;) {
-      this.assertOpen();
-      if (this.writer.hasCommittedPending()) {
-        if (unitContext.getStore()?.active) {
-          throw new Error(
-            'A search outside the unit of work cannot run inside that unit while index updates are pending; use the tx.',
-          );
-        }
-        // A large backlog is applied in several units, so that no single transaction grows huge.
-        while (!(await this.transact(async () => this.writer.applyPending(FLUSH_BATCHES_PER_UNIT)))) {
-          // next part
-        }
-        return this.transact(async () => fn(this.writer));
-      }
-      if (this.reader !== undefined) return fn(this.reader);
-      if (this.inFlight === undefined) return fn(this.writer);
-      // In-memory database passed in: wait for the unit, then look for pending versions again.
-      if (unitContext.getStore()?.active) {
-        throw new Error(
-          'A read outside the unit of work cannot run while that unit is in flight on an in-memory SQLite database; use the tx.',
-        );
-      }
-      await this.inFlight;
+    if (!this.writer.hasCommittedPending()) return this.read(fn);
+    // A large backlog is applied in several units, so that no single transaction grows huge.
+    while (!(await this.units.transact(async () => this.writer.applyPending(FLUSH_BATCHES_PER_UNIT)))) {
+      // next part
     }
+    return this.units.transact(async () => fn(this.writer));
   }
 
   readJob(id: string): Promise<JobRecord | undefined> {
@@ -426,11 +382,6 @@ export class SqliteAdapter implements StorageAdapter {
   // ---------------------------------------------------------------------------------------------
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    // Let queued units finish first.
-    await this.tail.catch(() => undefined);
-    if (this.closed) return;
-    this.closed = true;
     try {
       await this.checkpointer?.stop();
       this.readerDb?.close();
@@ -454,60 +405,49 @@ export class SqliteAdapter implements StorageAdapter {
     }
     temporaryFiles.delete(this.temporaryDir);
   }
-
-  private assertOpen(): void {
-    if (this.closed) throw new Error('SqliteAdapter is closed.');
-  }
 }
 
 /** The `tx` of one unit of work: reads and writes on the write connection. */
 class SqliteTx implements StorageTx {
-  active = true;
-
   constructor(private readonly store: WriteStore) {}
 
-  private check(): WriteStore {
-    if (!this.active) throw new Error('This unit of work has ended; its tx can no longer be used.');
-    return this.store;
-  }
-
   async readCurrent(key: ResourceKey): Promise<StoredVersion | undefined> {
-    return this.check().readCurrent(key);
+    return this.store.readCurrent(key);
   }
 
   async readVersion(key: ResourceKey, versionId: string): Promise<StoredVersion | undefined> {
-    return this.check().readVersion(key, versionId);
+    return this.store.readVersion(key, versionId);
   }
 
   async readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
-    return this.check().readHistoryInUnit(scope, page);
+    return this.store.readHistoryInUnit(scope, page);
   }
 
   async search(query: StorageQuery): Promise<SearchHits> {
-    return this.check().searchInUnit(query);
+    return this.store.searchInUnit(query);
   }
 
   async readJob(id: string): Promise<JobRecord | undefined> {
-    return this.check().readJob(id);
+    return this.store.readJob(id);
   }
 
   async listUnfinishedJobs(): Promise<readonly JobRecord[]> {
-    return this.check().listUnfinishedJobs();
+    return this.store.listUnfinishedJobs();
   }
 
   async writeVersion(write: VersionWrite): Promise<number> {
-    return this.check().writeVersion(write);
+    return this.store.writeVersion(write);
   }
 
   async purge(key: ResourceKey, keep: 'none' | 'current'): Promise<number> {
-    return this.check().purge(key, keep);
+    return this.store.purge(key, keep);
   }
 
   async lock(_name: string): Promise<void> {
-    this.check();
+    // Units of work run one at a time.
   }
 
   async writeJob(job: JobRecord, expectedRevision: number | null): Promise<void> {
-    this.check().writeJob(job, expectedRevision);
+    this.store.writeJob(job, expectedRevision);
   }
 }

@@ -2,7 +2,8 @@ import type { Clock, IdGenerator } from '../clock.js';
 import type { IndexExtractor } from '../search/extract.js';
 import type { SearchParameterRegistry } from '../search/registry.js';
 import type { SearchService } from '../search/service.js';
-import type { StorageAdapter, StorageReader, StorageTx } from '../storage/storage-adapter.js';
+import type { RuntimeStorage } from '../storage/runtime-storage.js';
+import type { StorageReader, StorageTx } from '../storage/storage-adapter.js';
 
 /** Configurable limits of an engine. */
 export interface Limits {
@@ -38,7 +39,8 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
 
 /** Everything an interaction needs; built once by the engine. @internal */
 export interface EngineContext {
-  readonly storage: StorageAdapter;
+  /** The adapter under the runtime's rules (queue, guards, close once). */
+  readonly storage: RuntimeStorage;
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly registry: SearchParameterRegistry;

@@ -19,6 +19,12 @@ export interface InProcessJobRunnerOptions {
   readonly chunkSize?: number;
   /** Called after every committed chunk and status change (same as `on('progress', …)`). */
   readonly onProgress?: JobListener;
+  /**
+   * Refuse a storage that is not durable (the engine's constructor throws): for deployments where a
+   * job accepted with `202` must survive a restart of the process. Default false: on a storage that
+   * is not durable, jobs run, and resume, only as long as the store itself lives.
+   */
+  readonly requireDurableStorage?: boolean;
 }
 
 /** Conflicts (a racing cancel, a concurrent write) retried in a row before a job fails. */
@@ -70,6 +76,9 @@ export class InProcessJobRunner implements JobRunner {
 
   attach(host: JobHost): void {
     if (this.#host) throw new Error('This job runner is already attached to an engine.');
+    if (this.#options.requireDurableStorage && !host.durable) {
+      throw new Error(`This job runner requires a durable storage; '${host.storage.name}' does not keep its data across a restart.`);
+    }
     this.#host = host;
     this.#limit = pLimit(Math.max(1, this.#options.maxConcurrentJobs ?? host.maxConcurrentJobs));
   }

@@ -1,7 +1,11 @@
 /**
  * The job runner contract. Three things are kept apart: the **runner** decides when chunks run, the
  * **handler** decides what a chunk does (bulk delete is the first), and the **job record** is
- * persisted through the storage adapter, so that jobs on a durable adapter resume after a restart.
+ * persisted through the storage adapter, so that jobs resume from their last committed chunk: after
+ * a restart of the process on a durable storage (`JobHost.durable`), and on any storage when
+ * another engine picks up the same store (a MemoryAdapter outliving the engine that accepted the
+ * job). On a storage that is not durable, a restart loses the job with the data: runners promise no
+ * more than that, and may refuse such a storage (see `InProcessJobRunnerOptions.requireDurableStorage`).
  *
  * @packageDocumentation
  */
@@ -55,6 +59,8 @@ export type AnyJobHandler = JobHandler<any, any>;
 /** What the engine hands its runner. */
 export interface JobHost {
   readonly storage: StorageAdapter;
+  /** The storage keeps its data across a restart of the process (`capabilities.durable`). */
+  readonly durable: boolean;
   readonly clock: Clock;
   readonly ids: IdGenerator;
   readonly handlers: ReadonlyMap<string, AnyJobHandler>;
@@ -71,7 +77,10 @@ export type JobListener = (job: JobRecord) => void;
 
 /** Runs persisted jobs. */
 export interface JobRunner {
-  /** Binds the runner to an engine; called once by the engine's constructor. */
+  /**
+   * Binds the runner to an engine; called once by the engine's constructor. May throw for a host
+   * the runner cannot serve (e.g. a storage that is not durable, when it must be).
+   */
   attach(host: JobHost): void;
   /**
    * Starts the runner: resumes every unfinished (`queued` or `running`) job from its last committed

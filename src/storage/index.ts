@@ -13,8 +13,10 @@ export {
   type StorageAdapter,
   type StorageCapabilities,
   type StorageReader,
+  type StorageRuntime,
   type StorageTx,
   type StoredVersion,
   type VersionMethod,
   type VersionWrite,
 } from './storage-adapter.js';
+export { RuntimeStorage, type AsyncContext, type ResolvedCapabilities, type RuntimeStorageOptions } from './runtime-storage.js';

@@ -3,8 +3,14 @@
  * core extracted from each version, and job records; it answers typed queries. It never decides FHIR
  * semantics: version numbers, If-Match, what a delete means and every HTTP status are the engine's.
  *
+ * An adapter is always used through a `RuntimeStorage`, which the engine puts around it: the
+ * runtime queues the units of work of a `serial` adapter, starts outside reads of an adapter without
+ * isolated reads only between units, turns any use of a `tx` after its unit ended and any nested
+ * `transact` into a clear error, and closes the adapter once. An adapter therefore implements each
+ * call for one caller at a time (on a `serial` adapter) and keeps no queue or guard of its own.
+ *
  * To write an adapter, implement {@link StorageAdapter} and run the conformance suite
- * (`runAdapterConformance` in `test/conformance/`) against it.
+ * (`runAdapterConformance` in `test/conformance/`, which wraps it in a RuntimeStorage) against it.
  *
  * @packageDocumentation
  */
@@ -108,7 +114,7 @@ export interface StorageReader {
 
 /**
  * A unit of work. Reads see this unit's own writes; nothing is visible outside it until it commits.
- * It must not be used after the unit has ended.
+ * It is not used after the unit has ended (`RuntimeStorage` refuses that).
  */
 export interface StorageTx extends StorageReader {
   /**
@@ -140,12 +146,30 @@ export interface StorageTx extends StorageReader {
 /** What an adapter tells the engine about itself. */
 export interface StorageCapabilities {
   /**
-   * `serial`: one unit of work at a time (memory, SQLite); `concurrent`: many at once, in which case
+   * `serial`: one unit of work at a time (memory, SQLite): `RuntimeStorage` queues them, and
+   * `transact` is never called while a unit is in flight. `concurrent`: many at once, in which case
    * `writeVersion` must be a true compare-and-set and `lock` must block.
    */
   readonly concurrency: 'serial' | 'concurrent';
-  /** Data survives `close()` and a new adapter on the same store; jobs resume only when true. */
+  /**
+   * Data survives `close()` and a new adapter on the same store. Only then do accepted background
+   * jobs survive a restart of the process (see `JobHost.durable`).
+   */
   readonly durable: boolean;
+  /**
+   * True when reads outside a unit of work answer from committed state even while a unit is in
+   * flight (a second connection, MVCC): `RuntimeStorage` lets them run alongside units.
+   * False when the adapter writes in place (memory): the runtime starts an outside read only between
+   * units, and the adapter must take the read's state when the read is called, not later.
+   * Default: true for `concurrent` adapters (which must isolate), false for `serial` ones.
+   */
+  readonly isolatedReads?: boolean;
+}
+
+/** What `RuntimeStorage` lends the adapter it wraps (see {@link StorageAdapter.useRuntime}). */
+export interface StorageRuntime {
+  /** Runs `work` as a unit of work in the runtime's queue: after the unit in flight, on a `serial` adapter. */
+  transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T>;
 }
 
 /** A storage backend for {@link FhirEngine}. */
@@ -156,7 +180,8 @@ export interface StorageAdapter extends StorageReader {
   /**
    * Runs `work` as one atomic unit: everything it wrote commits when it resolves and nothing does
    * when it rejects (the rejection is passed on). Reads outside the unit never see its writes before
-   * commit. Calling `transact` from inside `work` is an error.
+   * commit. Never called from inside `work`, nor, on a `serial` adapter, while another unit is in
+   * flight (`RuntimeStorage` sees to both).
    */
   transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T>;
   /**
@@ -166,7 +191,14 @@ export interface StorageAdapter extends StorageReader {
    * adapter serves one engine: a later call replaces the indexer.
    */
   useIndexer?(indexer: ResourceIndexer): void;
-  /** Releases resources; the adapter is unusable afterwards. */
+  /**
+   * Optional. `RuntimeStorage` calls it once, when it wraps the adapter, with its own unit
+   * runner. An adapter that needs a unit of work of its own for housekeeping before an outside read
+   * (SQLite applies deferred index rows before a search) runs it through this runner, so that it
+   * waits its turn behind the unit in flight instead of starting a second one.
+   */
+  useRuntime?(runtime: StorageRuntime): void;
+  /** Releases resources; the adapter is unusable afterwards. Called once, with no unit in flight. */
   close(): Promise<void>;
 }
 

@@ -7,10 +7,14 @@
  * ```
  *
  * It checks the storage contract (atomic units of work, compare-and-set, isolation, history, purge,
- * jobs) directly on the adapter, then the engine-level behaviour on top of it, then search.
+ * jobs) on the adapter under a `RuntimeStorage` (as the engine always uses it; with async context
+ * tracking on, so that a nested `transact` is recognised after an await too), then the engine-level
+ * behaviour on top of it, then search.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../src/storage/job-record.js';
+import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
 import {
   isStorageConflict,
   type StorageAdapter,
@@ -72,7 +76,8 @@ function job(id: string, revision: number, status: JobRecord['status'] = 'queued
 export function runAdapterConformance(name: string, makeAdapter: () => Promise<StorageAdapter>): void {
   describe(`storage conformance: ${name}`, () => {
     let adapter: StorageAdapter;
-    const open = async (): Promise<StorageAdapter> => (adapter = await makeAdapter());
+    const open = async (): Promise<StorageAdapter> =>
+      (adapter = new RuntimeStorage(await makeAdapter(), { asyncContext: new AsyncLocalStorage<object>() }));
     afterEach(async () => {
       await adapter?.close();
     });
@@ -258,6 +263,43 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
       // After a hard delete the id can be created again from scratch.
       await w(patientWrite('p1', '1'));
       expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
+    });
+
+    it('refuses a nested transact with a clear error, before or after an await, and stays usable', async () => {
+      const a = await open();
+      const nested = /transact\(\) cannot be called inside a unit of work/;
+      await expect(a.transact(async () => a.transact(async () => 1))).rejects.toThrow(nested);
+      await expect(
+        a.transact(async (tx) => {
+          await tx.readCurrent({ type: 'Patient', id: 'p1' });
+          return a.transact(async () => 1);
+        }),
+      ).rejects.toThrow(nested);
+      // Without async context tracking, the call made before the first await is still recognised.
+      const plain = new RuntimeStorage(await makeAdapter());
+      await expect(plain.transact(async () => plain.transact(async () => 1))).rejects.toThrow(nested);
+      await plain.close();
+      expect(await a.transact(async (tx) => tx.writeVersion(patientWrite('p1', '1')))).toBeGreaterThan(0);
+      expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
+    });
+
+    it('closes once: accepted units finish first, later calls are refused', async () => {
+      const a = await open();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const unit = a.transact(async (tx) => {
+        await gate;
+        return tx.writeVersion(patientWrite('p1', '1'));
+      });
+      const queued = a.transact((tx) => tx.writeVersion(patientWrite('p2', '1')));
+      const closing = a.close();
+      await expect(a.transact(async () => 1)).rejects.toThrow(/closed/);
+      await expect(a.readCurrent({ type: 'Patient', id: 'p1' })).rejects.toThrow(/closed/);
+      release();
+      await expect(unit).resolves.toBeGreaterThan(0);
+      await expect(queued).resolves.toBeGreaterThan(0);
+      await closing;
+      await a.close();
     });
 
     it('stores job records with compare-and-set on the revision', async () => {

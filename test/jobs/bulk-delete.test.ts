@@ -1,5 +1,10 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory/index.js';
+import { SqliteAdapter } from '../../adapters/sqlite/index.js';
+import { InProcessJobRunner } from '../../src/jobs/index.js';
 import { FhirError } from '../../src/errors.js';
 import type { Resource } from '../../src/resource/resource.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
@@ -384,5 +389,17 @@ describe('engine.bulkDelete (typed API)', () => {
     await engine.jobs.settled(job.id);
     await engine.close();
     await expect(engine.bulkDelete({ type: 'Patient' })).rejects.toThrow(/stopped/);
+  });
+
+  it('a runner that requires durable storage refuses a storage that is not, at construction', async () => {
+    expect(() => makeEngine({ jobs: new InProcessJobRunner({ requireDurableStorage: true }) })).toThrow(/requires a durable storage; 'memory'/);
+    const dir = mkdtempSync(join(tmpdir(), 'durable-runner-'));
+    const engine = makeEngine({ storage: new SqliteAdapter({ filename: join(dir, 'db.sqlite') }), jobs: new InProcessJobRunner({ requireDurableStorage: true }) });
+    expect(engine.storage.durable).toBe(true);
+    await seed(engine, 'Patient', 2);
+    const job = await engine.bulkDelete({ type: 'Patient' });
+    expect((await engine.jobs.settled(job.id)).status).toBe('completed');
+    await engine.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 });

@@ -12,10 +12,12 @@ import { compileSearch, prefixUpperBound } from '../../adapters/sqlite/search-sq
 import type { IndexEntry } from '../../src/storage/index-entry.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
 import type { StorageQuery } from '../../src/storage/query.js';
+import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
 import { isStorageConflict, type StorageTx, type VersionWrite } from '../../src/storage/storage-adapter.js';
 
 let dir: string;
-const open: SqliteAdapter[] = [];
+/** Adapters under the runtime the engine puts around them (it queues their units of work). */
+const open: RuntimeStorage<SqliteAdapter>[] = [];
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'sqlite-adapter-test-'));
@@ -26,8 +28,8 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function adapter(options: ConstructorParameters<typeof SqliteAdapter>[0]): SqliteAdapter {
-  const a = new SqliteAdapter(options);
+function adapter(options: ConstructorParameters<typeof SqliteAdapter>[0]): RuntimeStorage<SqliteAdapter> {
+  const a = new RuntimeStorage(new SqliteAdapter(options));
   open.push(a);
   return a;
 }
@@ -72,7 +74,7 @@ function query(q: Partial<StorageQuery>): StorageQuery {
  * has run, with the unit's promise.
  */
 async function holdUnit(
-  adapter: SqliteAdapter,
+  adapter: RuntimeStorage,
   work: (tx: StorageTx) => Promise<void>,
 ): Promise<{ unit: Promise<void>; release: () => void }> {
   let release!: () => void;
@@ -113,13 +115,13 @@ async function expectConflict(p: Promise<unknown>): Promise<void> {
 
 for (const kind of ['memory', 'file'] as const) {
   describe(`SqliteAdapter (${kind})`, () => {
-    const make = (): SqliteAdapter =>
+    const make = (): RuntimeStorage<SqliteAdapter> =>
       adapter(kind === 'memory' ? { filename: ':memory:' } : { filename: join(dir, 'db.sqlite') });
 
     it('reports name and capabilities', () => {
       const a = make();
       expect(a.name).toBe('sqlite');
-      expect(a.capabilities).toEqual({ concurrency: 'serial', durable: kind === 'file' });
+      expect(a.capabilities).toEqual({ concurrency: 'serial', durable: kind === 'file', isolatedReads: true });
     });
 
     it('writes, reads current and versions, assigns increasing seqs', async () => {
@@ -284,7 +286,7 @@ for (const kind of ['memory', 'file'] as const) {
           .sort(),
       );
       expect(await byGender('n')).toHaveLength(12_000 - m.length);
-      const raw = new Database(a.filename, { readonly: true });
+      const raw = new Database(a.adapter.filename, { readonly: true });
       expect(raw.prepare('SELECT count(*) FROM pending_index').pluck().get()).toBe(0);
       // The rows of the tombstoned p2 wait for garbage collection (see the garbage test below).
       expect(raw.prepare('SELECT count(*) FROM ix_token').pluck().get()).toBe(2 * 12_001 + 2);
@@ -299,7 +301,7 @@ for (const kind of ['memory', 'file'] as const) {
           .map((h) => h.id)
           .sort();
       const rows = () => {
-        const raw = new Database(a.filename, { readonly: true });
+        const raw = new Database(a.adapter.filename, { readonly: true });
         try {
           return [raw.prepare('SELECT count(*) FROM ix_token').pluck().get(), raw.prepare('SELECT count(*) FROM garbage').pluck().get()];
         } finally {
@@ -345,7 +347,7 @@ for (const kind of ['memory', 'file'] as const) {
       expect(rows()).toEqual([102, 0]);
       expect(await find('again')).toEqual(['g1', 'g6000']);
       expect(await find('many')).toHaveLength(100);
-      const raw = new Database(a.filename, { readonly: true });
+      const raw = new Database(a.adapter.filename, { readonly: true });
       // Hard-deleted resources leave no `resource` row once collected; tombstones keep theirs.
       expect(raw.prepare('SELECT deleted, count(*) FROM resource GROUP BY deleted ORDER BY deleted').raw().all()).toEqual([
         [0, 102],
@@ -621,13 +623,13 @@ for (const kind of ['memory', 'file'] as const) {
     it('durability: migrations are idempotent and data survives reopen', async () => {
       if (kind === 'memory') return;
       const filename = join(dir, 'db.sqlite');
-      const a = new SqliteAdapter({ filename });
+      const a = new RuntimeStorage(new SqliteAdapter({ filename }));
       await a.transact(async (tx) => {
         await tx.writeVersion(write('p1', '1'));
         await tx.writeJob(job('j1', 1), null);
       });
       await a.close();
-      await a.close(); // idempotent
+      await a.close(); // idempotent (the runtime closes the adapter once)
       await expect(a.readCurrent({ type: 'Patient', id: 'p1' })).rejects.toThrow(/closed/);
       const b = adapter({ filename });
       expect((await b.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
@@ -803,7 +805,7 @@ describe('SqliteAdapter opening', () => {
   it('rejects an invalid synchronous level and accepts a configured one', () => {
     expect(() => new SqliteAdapter({ filename: ':memory:', synchronous: 'SOMETIMES' as 'FULL' })).toThrow(/synchronous/);
     const a = adapter({ filename: join(dir, 'full.db'), synchronous: 'FULL' });
-    expect(a.filename).toContain('full.db');
+    expect(a.adapter.filename).toContain('full.db');
   });
 
   it('accepts a better-sqlite3 database: file and in-memory', async () => {

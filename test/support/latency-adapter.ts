@@ -1,7 +1,9 @@
 /**
  * A StorageAdapter wrapper that delays every read, search and write by `ms`, as a storage reached
  * over a network would. Unit-of-work round trips (begin, commit) are delayed too, outside the
- * wrapped adapter's unit, so that concurrent callers overlap their waits even on a serial adapter.
+ * wrapped adapter's unit, so that concurrent callers overlap their waits even on a serial adapter:
+ * like a database server, the wrapper takes units concurrently (`concurrent`, isolated reads) and
+ * runs them on the wrapped adapter one at a time (under its own `RuntimeStorage`).
  */
 import type {
   HistoryPage,
@@ -17,6 +19,7 @@ import type {
 } from '../../src/storage/storage-adapter.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
 import type { SearchHits, StorageQuery } from '../../src/storage/query.js';
+import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -79,13 +82,13 @@ class DelayedTx extends DelayedReader implements StorageTx {
 export class LatencyAdapter extends DelayedReader implements StorageAdapter {
   readonly name: string;
   readonly capabilities: StorageCapabilities;
-  constructor(
-    private readonly adapter: StorageAdapter,
-    ms: number,
-  ) {
-    super(adapter, ms);
+  private readonly adapter: StorageAdapter;
+  constructor(adapter: StorageAdapter, ms: number) {
+    const served = RuntimeStorage.of(adapter);
+    super(served, ms);
+    this.adapter = served;
     this.name = `latency(${adapter.name})`;
-    this.capabilities = adapter.capabilities;
+    this.capabilities = { durable: adapter.capabilities.durable, concurrency: 'concurrent', isolatedReads: true };
   }
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
     await sleep(this.ms); // begin
