@@ -1,23 +1,24 @@
 import { randomIds, systemClock, type Clock, type IdGenerator } from './clock.js';
-import { bundleRoute, processBundle, responseBundleOf, type ResponseBundle } from './bundle/index.js';
+import type { ResponseBundle } from './bundle/index.js';
 import { FhirError } from './errors.js';
 import { handle, type FhirHttpRequest, type FhirHttpResponse } from './http/handle.js';
-import type { RouteExtensions } from './http/router.js';
+import { capabilityStatement } from './interactions/capabilities.js';
 import { DEFAULT_LIMITS, type EngineContext, type Limits } from './interactions/context.js';
-import * as crud from './interactions/crud.js';
+import { assertResourceType, notFoundError } from './interactions/crud.js';
 import { history, type HistoryOptions } from './interactions/history.js';
-import { criteriaOf } from './interactions/references.js';
-import type { WriteKind, WriteOutcome } from './interactions/write.js';
-import { capabilityStatement } from './http/capabilities.js';
+import { criteriaOf, type Criteria, type InteractionRequest } from './interactions/request.js';
+import { objectOf, type Body, type DeleteOutcome, type InteractionResult, type WriteKind, type WriteOutcome } from './interactions/result.js';
 import type { Meta, Resource } from './resource/resource.js';
-import { versionIdOfETag, weakETag } from './resource/version.js';
+import { assertValidId, ID_PATTERN } from './resource/validate.js';
+import { versionIdOfETag, versionUrl, weakETag } from './resource/version.js';
+import { dispatch, type Pipeline } from './routes.js';
 import { IndexExtractor } from './search/extract.js';
 import { SearchParameterRegistry, type SearchParameterDefinition } from './search/registry.js';
 import { SearchService } from './search/service.js';
-import type { HistoryScope, StorageAdapter, StoredVersion } from './storage/storage-adapter.js';
-import { RuntimeStorage } from './storage/runtime-storage.js';
 import type { JobRecord } from './storage/job-record.js';
-import { BULK_DELETE, bulkDeleteHandler, bulkDeleteRoutes, InProcessJobRunner, type BulkDeleteRequest, type JobRunner } from './jobs/index.js';
+import { RuntimeStorage } from './storage/runtime-storage.js';
+import type { HistoryScope, StorageAdapter, StoredVersion } from './storage/storage-adapter.js';
+import { BULK_DELETE, bulkDeleteHandler, InProcessJobRunner, type BulkDeleteRequest, type JobRunner } from './jobs/index.js';
 
 /** Options of {@link FhirEngine}. */
 export interface FhirEngineOptions {
@@ -91,10 +92,8 @@ export type PatchInput =
  */
 export class FhirEngine {
   readonly #ctx: EngineContext;
-  readonly #onError: (error: unknown) => void;
   readonly #jobs: JobRunner;
-  /** Routes that later layers (bundles, jobs) plug into the router. @internal */
-  protected readonly extensions: RouteExtensions = {};
+  readonly #pipeline: Pipeline;
 
   constructor(options: FhirEngineOptions) {
     const registry = SearchParameterRegistry.r4(options.searchParameters ?? []);
@@ -113,29 +112,25 @@ export class FhirEngine {
       limits,
     };
     const onError = options.onError;
-    this.#onError = (error) => {
+    const onUnexpected = (error: unknown): void => {
       try {
         onError?.(error);
       } catch {
         // A failing logger must not turn one error into two.
       }
     };
-    this.extensions.bundle = bundleRoute(this.#ctx, this.extensions, this.#onError);
     this.#jobs = options.jobs ?? new InProcessJobRunner();
     this.#jobs.attach({
-      storage: this.#ctx.storage,
-      durable: this.#ctx.storage.durable,
+      storage,
+      durable: storage.durable,
       clock: this.#ctx.clock,
       ids: this.#ctx.ids,
       handlers: new Map([[BULK_DELETE, bulkDeleteHandler(this.#ctx)]]),
       chunkSize: limits.bulkDeleteChunkSize,
       maxConcurrentJobs: limits.maxConcurrentJobs,
-      onError: this.#onError,
+      onError: onUnexpected,
     });
-    const jobRoutes = bulkDeleteRoutes(this.#ctx, this.#jobs);
-    this.extensions.bulkDelete = jobRoutes.bulkDelete;
-    this.extensions.jobStatus = jobRoutes.jobStatus;
-    this.extensions.jobCancel = jobRoutes.jobCancel;
+    this.#pipeline = { ctx: this.#ctx, jobs: this.#jobs, onUnexpected };
   }
 
   /** @internal The context interactions run with. */
@@ -163,41 +158,68 @@ export class FhirEngine {
    * ```
    */
   handle(request: FhirHttpRequest): Promise<FhirHttpResponse> {
-    return handle(this.#ctx, request, this.extensions, this.#onError);
+    return handle(this.#pipeline, request);
   }
 
-  #writeResult<T extends Resource>(result: WriteOutcome): WriteResult<T> {
-    const v = result.version;
+  /** Runs a request through the route table, as `handle()` and bundle entries do. */
+  #run(request: InteractionRequest): Promise<InteractionResult> {
+    return dispatch(this.#pipeline, request);
+  }
+
+  /** The path of a resource type, for the typed API: checked here, so that no type name reads as a route (`metadata`). */
+  #typePath(type: string): string[] {
+    assertResourceType(this.#ctx, type);
+    return [type];
+  }
+
+  /**
+   * The path of one resource, for the typed API. An id that is no FHIR id never reaches the route
+   * table (where `_history` would read as a route): a read answers 404, as for any missing
+   * resource; a write 400, as the interaction would.
+   */
+  #resourcePath(type: string, id: string, invalidId: 'not-found' | 'invalid'): string[] {
+    if (!ID_PATTERN.test(id)) {
+      assertResourceType(this.#ctx, type);
+      if (invalidId === 'not-found') throw notFoundError(type, id);
+      assertValidId(id);
+    }
+    return [type, id];
+  }
+
+  #writeResult<T extends Resource>(result: InteractionResult): WriteResult<T> {
+    const write = expectWrite(result);
+    const v = write.version;
     return {
-      resource: result.resource as T & { id: string; meta: Meta },
-      outcome: result.outcome,
+      resource: write.resource as T & { id: string; meta: Meta },
+      outcome: write.outcome,
       versionId: v.versionId,
       lastUpdated: v.lastUpdated,
       etag: weakETag(v.versionId),
-      location: `${this.#ctx.baseUrl}/${v.type}/${v.id}/_history/${v.versionId}`,
+      location: versionUrl(this.#ctx.baseUrl, v),
     };
   }
 
   /**
    * Creates a resource with a new server-assigned id. With `ifNoneExist` (a query such as
    * `identifier=http://x|1`) it is a conditional create: an existing single match is returned
-   * (`outcome: 'matched'`) and nothing is written; several matches → 412.
+   * (`outcome: 'matched'`) and nothing is written; several matches or criteria none of which can be
+   * used → 412, an empty query → 400.
    */
   async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } = {}): Promise<WriteResult<T>> {
-    const result = await crud.create(this.#ctx, resource.resourceType, resource, {
-      ...(options.ifNoneExist !== undefined && { ifNoneExist: criteriaOf(options.ifNoneExist) }),
-    });
-    return this.#writeResult(result);
+    const type = resource.resourceType;
+    const ifNoneExist = options.ifNoneExist === undefined ? undefined : criteriaOf(options.ifNoneExist, type);
+    return this.#writeResult(await this.#run({ method: 'POST', segments: this.#typePath(type), body: resource, ...(ifNoneExist && { ifNoneExist }) }));
   }
 
   /** Reads the current version. Throws FhirError 404 (never existed) or 410 (deleted). */
   async read<T extends Resource = Resource>(type: string, id: string): Promise<T> {
-    return parse<T>(await crud.read(this.#ctx, type, id));
+    return parse<T>(expectRead(await this.#run({ method: 'GET', segments: this.#resourcePath(type, id, 'not-found') })));
   }
 
   /** Reads one version. Throws FhirError 404, or 410 for the version a delete wrote. */
   async vread<T extends Resource = Resource>(type: string, id: string, versionId: string): Promise<T> {
-    return parse<T>(await crud.vread(this.#ctx, type, id, versionId));
+    const segments = [...this.#resourcePath(type, id, 'not-found'), '_history', versionId];
+    return parse<T>(expectRead(await this.#run({ method: 'GET', segments })));
   }
 
   /**
@@ -207,22 +229,23 @@ export class FhirEngine {
    */
   async update<T extends Resource>(resource: T, options: { ifMatch?: string } = {}): Promise<WriteResult<T>> {
     if (resource.id === undefined) throw new FhirError(400, 'invalid', 'Id must be specified in the resource.');
+    const segments = this.#resourcePath(resource.resourceType, resource.id, 'invalid');
     const ifMatch = options.ifMatch === undefined ? undefined : versionIdOfETag(options.ifMatch);
-    const result = await crud.update(this.#ctx, resource.resourceType, resource.id, resource, {
-      ...(ifMatch !== undefined && { ifMatch }),
-    });
-    return this.#writeResult(result);
+    return this.#writeResult(await this.#run({ method: 'PUT', segments, body: resource, ...(ifMatch !== undefined && { ifMatch }) }));
   }
 
-  /** Conditional update `PUT [type]?query`: 0 matches → create, 1 → update it, more → 412. */
+  /**
+   * Conditional update `PUT [type]?query`: 0 matches → create, 1 → update it, more (or criteria none
+   * of which can be used) → 412, an empty query → 400.
+   */
   async conditionalUpdate<T extends Resource>(query: string, resource: T): Promise<WriteResult<T>> {
-    const result = await crud.conditionalUpdate(this.#ctx, resource.resourceType, criteriaOf(query), resource);
-    return this.#writeResult(result);
+    const type = resource.resourceType;
+    return this.#writeResult(await this.#run({ method: 'PUT', segments: this.#typePath(type), params: criteriaOf(query), body: resource }));
   }
 
   /**
    * Patches a resource by id, or by a query (`{ query: 'identifier=x' }`: 0 matches → 404,
-   * several → 412).
+   * several → 412, an empty query → 400).
    */
   async patch<T extends Resource = Resource>(
     type: string,
@@ -230,17 +253,16 @@ export class FhirEngine {
     patch: PatchInput,
     options: { ifMatch?: string } = {},
   ): Promise<WriteResult<T>> {
-    const document: crud.PatchDocument =
+    const document: Pick<InteractionRequest, 'body' | 'mediaType'> =
       'jsonPatch' in patch
-        ? { format: 'json-patch', operations: patch.jsonPatch }
-        : { format: 'fhirpath-patch', parameters: patch.fhirPathPatch };
+        ? { body: patch.jsonPatch, mediaType: 'application/json-patch+json' }
+        : { body: patch.fhirPathPatch, mediaType: 'application/fhir+json' };
     const ifMatch = options.ifMatch === undefined ? undefined : versionIdOfETag(options.ifMatch);
-    const opts = ifMatch !== undefined ? { ifMatch } : {};
-    const result =
+    const request: InteractionRequest =
       typeof target === 'string'
-        ? await crud.patch(this.#ctx, type, target, document, opts)
-        : await crud.conditionalPatch(this.#ctx, type, criteriaOf(target.query), document, opts);
-    return this.#writeResult(result);
+        ? { method: 'PATCH', segments: this.#resourcePath(type, target, 'invalid'), ...document }
+        : { method: 'PATCH', segments: this.#typePath(type), params: criteriaOf(target.query), ...document };
+    return this.#writeResult(await this.#run({ ...request, ...(ifMatch !== undefined && { ifMatch }) }));
   }
 
   /**
@@ -248,24 +270,29 @@ export class FhirEngine {
    * `hard: true` every version (read → 404). Deleting what is not there does nothing.
    */
   async delete(type: string, id: string, options: { hard?: boolean } = {}): Promise<DeleteResult> {
-    return deleteResult(await crud.remove(this.#ctx, type, id, options));
+    const params: Criteria = options.hard ? [['hardDelete', 'true']] : [];
+    return deleteResult(await this.#run({ method: 'DELETE', segments: this.#resourcePath(type, id, 'invalid'), params }));
   }
 
   /**
    * Conditional delete `DELETE [type]?query`: one match is deleted, several → 412; with `count`
-   * (1–100) up to that many are deleted.
+   * (1–100) up to that many are deleted. Criteria none of which can be used → 412, no criteria and
+   * no options → 400.
    */
   async conditionalDelete(
     type: string,
     query: string,
     options: { count?: number; hard?: boolean } = {},
   ): Promise<DeleteResult> {
-    return deleteResult(await crud.conditionalDelete(this.#ctx, type, criteriaOf(query), options));
+    const params: [string, string][] = criteriaOf(query);
+    if (options.count !== undefined) params.push(['_count', String(options.count)]);
+    if (options.hard) params.push(['hardDelete', 'true']);
+    return deleteResult(await this.#run({ method: 'DELETE', segments: this.#typePath(type), params }));
   }
 
   /** `$purge-history`: removes every version but the current one. */
   async purgeHistory(type: string, id: string): Promise<void> {
-    await crud.purgeHistory(this.#ctx, type, id);
+    await this.#run({ method: 'DELETE', segments: [...this.#resourcePath(type, id, 'invalid'), '$purge-history'] });
   }
 
   /**
@@ -274,13 +301,8 @@ export class FhirEngine {
    * @param query e.g. `name=smith&birthdate=ge1990&_count=10`
    */
   async search<T extends Resource = Resource>(type: string | undefined, query = ''): Promise<SearchBundle<T>> {
-    if (type !== undefined) crud.assertResourceType(this.#ctx, type);
-    return (await this.#ctx.search.search(this.#ctx.storage, {
-      types: type === undefined ? [] : [type],
-      params: criteriaOf(query),
-      baseUrl: this.#ctx.baseUrl,
-      path: type ?? '',
-    })) as SearchBundle<T>;
+    const params = criteriaOf(query);
+    return expectBody(await this.#run({ method: 'GET', segments: type === undefined ? [] : this.#typePath(type), params })) as SearchBundle<T>;
   }
 
   /** A page of history (newest first) of a resource, a type or everything; a `history` Bundle. */
@@ -312,22 +334,22 @@ export class FhirEngine {
     if (bundle.resourceType === 'Bundle' && bundle['type'] !== 'batch') {
       throw new FhirError(400, 'invalid', `Expected a Bundle of type 'batch', got '${String(bundle['type'])}'.`);
     }
-    return responseBundleOf(
-      await processBundle(this.#ctx, bundle, this.extensions, { parallel: options.parallel ?? false, onUnexpected: this.#onError }),
-    );
+    const result = await this.#run({ method: 'POST', segments: [], body: bundle, parallelEntries: options.parallel ?? false });
+    return expectBody(result) as ResponseBundle;
   }
 
   /**
    * Processes a `transaction` Bundle atomically: DELETE, POST, PUT/PATCH then GET entries in one
    * unit of work, with `urn:uuid:` fullUrl references rewritten to the assigned ids. Any failing
    * entry rolls everything back and is thrown as a FhirError (its status; first issue "Transaction
-   * failed on …", then the entry's issues).
+   * failed on …", then the entry's issues). The response Bundle is built as objects: the resources
+   * written are the objects the engine serialised, never parsed back.
    */
   async transaction(bundle: Resource): Promise<ResponseBundle> {
     if (bundle.resourceType === 'Bundle' && bundle['type'] !== 'transaction') {
       throw new FhirError(400, 'invalid', `Expected a Bundle of type 'transaction', got '${String(bundle['type'])}'.`);
     }
-    return responseBundleOf(await processBundle(this.#ctx, bundle, this.extensions, { onUnexpected: this.#onError }));
+    return expectBody(await this.#run({ method: 'POST', segments: [], body: bundle })) as ResponseBundle;
   }
 
   /**
@@ -374,5 +396,26 @@ export interface SearchBundle<T extends Resource = Resource> extends Resource {
 
 const parse = <T>(version: StoredVersion): T => JSON.parse(version.json!) as T;
 
-const deleteResult = (result: crud.DeleteOutcome): DeleteResult =>
-  result.version ? { deleted: result.deleted, versionId: result.version.versionId } : { deleted: result.deleted };
+// The route table answers each typed request with the kind of result its route gives; these say so.
+function expectWrite(result: InteractionResult): WriteOutcome {
+  if (result.outcome === 'created' || result.outcome === 'updated' || result.outcome === 'unchanged' || result.outcome === 'matched') {
+    return result;
+  }
+  throw new Error(`Expected the result of a write, got '${result.outcome}'.`);
+}
+
+function expectRead(result: InteractionResult): StoredVersion {
+  if (result.outcome === 'read') return result.version;
+  throw new Error(`Expected the result of a read, got '${result.outcome}'.`);
+}
+
+function expectBody(result: InteractionResult): Resource {
+  if ('body' in result) return objectOf(result.body as Body);
+  throw new Error(`Expected a result with a body, got '${result.outcome}'.`);
+}
+
+function deleteResult(result: InteractionResult): DeleteResult {
+  if (result.outcome !== 'deleted') throw new Error(`Expected the result of a delete, got '${result.outcome}'.`);
+  const deleted: DeleteOutcome = result;
+  return deleted.version ? { deleted: deleted.deleted, versionId: deleted.version.versionId } : { deleted: deleted.deleted };
+}

@@ -3,7 +3,7 @@ export { FhirError, operationOutcome } from './errors.js';
 export { fixedClock, randomIds, sequentialIds, systemClock, type Clock, type IdGenerator } from './clock.js';
 export { DEFAULT_LIMITS, type Limits } from './interactions/context.js';
 export type { HistoryOptions } from './interactions/history.js';
-export type { WriteKind } from './interactions/write.js';
+export type { WriteKind } from './interactions/result.js';
 export type { FhirHttpRequest, FhirHttpResponse } from './http/handle.js';
 export type { Coding, IssueCode, Meta, OperationOutcome, OperationOutcomeIssue, Resource } from './resource/resource.js';
 export { matchClause, matchPredicate } from './search/match.js';

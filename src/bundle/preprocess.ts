@@ -1,13 +1,14 @@
 /**
- * Bundle envelope checks and the turning of `Bundle.entry` items into router requests.
+ * Bundle envelope checks and the turning of `Bundle.entry` items into interaction requests.
  * No interaction runs here: only shapes, URLs and the keys that say which resource an entry touches.
  * @packageDocumentation
  */
 import { badRequest, FhirError } from '../errors.js';
 import type { EngineContext } from '../interactions/context.js';
-import { criteriaOf } from '../interactions/references.js';
+import { criteriaOf, parseUrl, type Criteria, type InteractionRequest } from '../interactions/request.js';
 import { jsonPatchFromBinary } from '../patch/index.js';
 import type { Resource } from '../resource/resource.js';
+import { parseIfMatch } from '../resource/version.js';
 
 /** `Bundle.type` values this layer processes. */
 export type BundleKind = 'batch' | 'transaction';
@@ -19,8 +20,6 @@ export interface RequestEntry {
   request?: {
     method?: unknown;
     url?: unknown;
-    ifNoneMatch?: unknown;
-    ifModifiedSince?: unknown;
     ifMatch?: unknown;
     ifNoneExist?: unknown;
   };
@@ -63,19 +62,13 @@ export function parseBundle(body: unknown, ctx: EngineContext): RequestBundle {
   return { kind: type, entries: entries as RequestEntry[] };
 }
 
-/** An entry turned into what the router takes, plus what bundle processing needs to know about it. */
+/** An entry turned into an interaction request, plus what bundle processing needs to know about it. */
 export interface EntryRequest {
   /** Position in `Bundle.entry`. */
   readonly index: number;
   readonly method: string;
   /** `request.url` as the client wrote it (for messages). */
   readonly rawUrl: string;
-  /** Path and query below the base: `Patient/1`, `Patient?identifier=x`. */
-  url: string;
-  /** Lower-case header names. */
-  readonly headers: Record<string, string>;
-  /** The body to route: the resource, or the JSON Patch operations of a Binary. Mutable (reference rewriting). */
-  body: unknown;
   readonly fullUrl: string | undefined;
   /** The resource type the URL addresses, if any. */
   readonly type: string | undefined;
@@ -84,10 +77,18 @@ export interface EntryRequest {
   /** Criteria of a conditional URL (`PUT/PATCH/DELETE Type?q`) or of `ifNoneExist`, sorted `k=v&…`. */
   readonly criteria: string | undefined;
   /** The same criteria as name/value pairs, as the search takes them. */
-  readonly criteriaPairs: readonly (readonly [string, string])[] | undefined;
+  readonly criteriaPairs: Criteria | undefined;
   /** True for entries that write (not GET/HEAD, not an operation). */
   readonly writes: boolean;
+  /**
+   * What the entry asks for: the bundle layer's own object, which a transaction completes (its unit
+   * of work, preset ids, fullUrl references rewritten) before running it.
+   */
+  readonly request: Mutable<InteractionRequest>;
 }
+
+/** A type with its `readonly` modifiers removed. */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Reason phrases for `Bundle.entry.response.status` ("201 Created"). */
 const REASONS: Record<number, string> = {
@@ -133,6 +134,8 @@ export const canonicalCriteria = (pairs: readonly (readonly [string, string])[])
 export function relativeUrl(url: string, ctx: EngineContext): string {
   let u = url.trim();
   if (ctx.baseUrl !== '' && u.startsWith(`${ctx.baseUrl}/`)) return u.slice(ctx.baseUrl.length + 1);
+  // Nearly every entry: `Type`, `Type/id`, `Type?query` — relative, nothing to strip.
+  if (/^[A-Za-z]/.test(u) && !u.includes(':')) return u;
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(u)) {
     const parsed = new URL(u);
     const segments = parsed.pathname.split('/').filter(Boolean);
@@ -142,22 +145,18 @@ export function relativeUrl(url: string, ctx: EngineContext): string {
   return u.replace(/^\/+/, '');
 }
 
-/** Path segments and query of a relative URL. */
-function splitUrl(url: string): { segments: string[]; query: string } {
-  const q = url.indexOf('?');
-  const path = q < 0 ? url : url.slice(0, q);
-  const query = q < 0 ? '' : url.slice(q + 1);
-  return { segments: path.split('/').filter(Boolean), query };
-}
-
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** What every entry of a bundle takes over from the bundle's own request. */
+export type InheritedRequest = Pick<InteractionRequest, 'prefer' | 'parallelQueries' | 'textBodies'>;
+
 /**
  * Validates one entry and builds its request. Throws FhirError (400) for an entry that cannot be
- * run at all (no request, no method, no url, a PATCH without a usable body…).
+ * run at all (no request, no method, no url, a PATCH without a usable body…), and 405 for a POST to
+ * the base: bundles do not nest.
  */
-export function entryRequest(entry: RequestEntry, index: number, ctx: EngineContext, forward: Record<string, string>): EntryRequest {
+export function entryRequest(entry: RequestEntry, index: number, ctx: EngineContext, inherited: InheritedRequest): EntryRequest {
   if (!isObject(entry) || !isObject(entry.request)) throw badRequest('Request is empty.', [`Bundle.entry[${index}].request`]);
   const request = entry.request;
   const method = typeof request.method === 'string' ? request.method.toUpperCase() : undefined;
@@ -170,49 +169,53 @@ export function entryRequest(entry: RequestEntry, index: number, ctx: EngineCont
       `Bundle.entry[${index}].request.method`,
     ]);
   }
-  const url = relativeUrl(rawUrl, ctx);
-  const headers: Record<string, string> = { ...forward };
+  const { segments, params } = parseUrl(relativeUrl(rawUrl, ctx));
+  if (method === 'POST' && segments.length === 0) {
+    throw new FhirError(405, 'not-supported', "The method POST is not allowed on '/' inside a bundle: bundles do not nest.");
+  }
+  const [first, second] = segments;
+  const type = first !== undefined && ctx.registry.resourceTypes.has(first) ? first : undefined;
   const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
-  const ifMatch = str(request.ifMatch);
-  const ifNoneExist = str(request.ifNoneExist);
-  const ifNoneMatch = str(request.ifNoneMatch);
-  const ifModifiedSince = str(request.ifModifiedSince);
-  if (ifMatch !== undefined) headers['if-match'] = ifMatch;
-  if (ifNoneExist !== undefined && method === 'POST') headers['if-none-exist'] = ifNoneExist;
-  if (ifNoneMatch !== undefined) headers['if-none-match'] = ifNoneMatch;
-  if (ifModifiedSince !== undefined) headers['if-modified-since'] = ifModifiedSince;
+  const ifMatch = method === 'PUT' || method === 'PATCH' ? str(request.ifMatch) : undefined;
+  const ifNoneExistText = method === 'POST' ? str(request.ifNoneExist) : undefined;
+  const ifNoneExist = ifNoneExistText === undefined ? undefined : criteriaOf(ifNoneExistText, first);
 
-  let body: unknown = entry.resource;
+  let body: unknown;
+  let mediaType: string | undefined;
   if (method === 'PATCH') {
     const resource = entry.resource as Resource | undefined;
     if (!isObject(resource)) throw badRequest('A PATCH entry needs a Binary or Parameters resource.', [`Bundle.entry[${index}].resource`]);
     if (resource.resourceType === 'Binary') {
       body = jsonPatchFromBinary(resource);
-      headers['content-type'] = 'application/json-patch+json';
+      mediaType = 'application/json-patch+json';
     } else {
-      headers['content-type'] = 'application/fhir+json';
+      body = resource;
     }
   } else if (method === 'POST' || method === 'PUT') {
-    headers['content-type'] = 'application/fhir+json';
-  } else {
-    body = undefined;
+    body = entry.resource;
   }
 
-  const { segments, query } = splitUrl(url);
-  const [first, second] = segments;
-  const type = first !== undefined && ctx.registry.resourceTypes.has(first) ? first : undefined;
   const isOperation = segments.some((s) => s.startsWith('$') || s === '_search' || s === '_history');
   const id = type !== undefined && segments.length === 2 && !isOperation ? second : undefined;
-  let criteriaPairs: [string, string][] | undefined;
-  if (type !== undefined && segments.length === 1 && query !== '' && (method === 'PUT' || method === 'PATCH' || method === 'DELETE')) {
-    criteriaPairs = criteriaOf(query, type);
-  } else if (type !== undefined && segments.length === 1 && method === 'POST' && ifNoneExist !== undefined) {
-    criteriaPairs = criteriaOf(ifNoneExist, type);
+  let criteriaPairs: Criteria | undefined;
+  if (type !== undefined && segments.length === 1 && params.length > 0 && (method === 'PUT' || method === 'PATCH' || method === 'DELETE')) {
+    criteriaPairs = params.filter(([k]) => k !== '');
+  } else if (type !== undefined && segments.length === 1 && method === 'POST') {
+    criteriaPairs = ifNoneExist;
   }
   const criteria = criteriaPairs === undefined ? undefined : canonicalCriteria(criteriaPairs);
   const writes = method !== 'GET' && method !== 'HEAD' && !isOperation && type !== undefined;
   const fullUrl = typeof entry.fullUrl === 'string' && entry.fullUrl !== '' ? entry.fullUrl : undefined;
-  return { index, method, rawUrl, url, headers, body, fullUrl, type, id, criteria, criteriaPairs, writes };
+  // Built field by field: this runs for every entry of bundles of thousands.
+  const built: Mutable<InteractionRequest> = { method, segments, params };
+  if (inherited.prefer !== undefined) built.prefer = inherited.prefer;
+  if (inherited.parallelQueries !== undefined) built.parallelQueries = inherited.parallelQueries;
+  if (inherited.textBodies !== undefined) built.textBodies = inherited.textBodies;
+  if (body !== undefined) built.body = body;
+  if (mediaType !== undefined) built.mediaType = mediaType;
+  if (ifMatch !== undefined) built.ifMatch = parseIfMatch(ifMatch);
+  if (ifNoneExist !== undefined) built.ifNoneExist = ifNoneExist;
+  return { index, method, rawUrl, fullUrl, type, id, criteria, criteriaPairs, writes, request: built };
 }
 
 /**

@@ -8,7 +8,8 @@ import type { EngineContext } from '../interactions/context.js';
 import { forEachReference } from '../interactions/references.js';
 import type { Resource } from '../resource/resource.js';
 import type { StorageReader } from '../storage/storage-adapter.js';
-import type { EntryRequest } from './preprocess.js';
+import type { Criteria, InteractionRequest } from '../interactions/request.js';
+import type { EntryRequest, Mutable } from './preprocess.js';
 
 /** What the up-front resolution decided for the entries of a transaction. */
 export interface Assignment {
@@ -66,7 +67,7 @@ export async function assignIds(
         target = `${type}/${found.hits[0]!.id}`;
         assignment.matched.set(entry.index, target);
       } else {
-        const bodyId = (entry.body as Resource | undefined)?.id;
+        const bodyId = (entry.request.body as Resource | undefined)?.id;
         const id = typeof bodyId === 'string' ? bodyId : ctx.ids.resourceId();
         if (typeof bodyId !== 'string') assignment.presetIds.set(entry.index, id);
         target = `${type}/${id}`;
@@ -106,31 +107,13 @@ export function rewriteReferences(value: unknown, references: ReadonlyMap<string
 }
 
 /**
- * Rewrites query values equal to a mapped fullUrl (`Observation?subject=urn:uuid:…`) in a relative
- * URL, and in the `If-None-Exist` header of the entry.
+ * Rewrites, in the entry's own request, query values equal to a mapped fullUrl
+ * (`Observation?subject=urn:uuid:…`): in its URL and in its `ifNoneExist` criteria.
  */
-export function rewriteUrlReferences(entry: EntryRequest, references: ReadonlyMap<string, string>): void {
+export function rewriteQueryReferences(request: Mutable<InteractionRequest>, references: ReadonlyMap<string, string>): void {
   if (references.size === 0) return;
-  const rewrite = (query: string): string | undefined => {
-    const pairs = [...new URLSearchParams(query)];
-    let changed = false;
-    const out = pairs.map(([k, v]) => {
-      const target = references.get(v);
-      if (target === undefined) return [k, v] as const;
-      changed = true;
-      return [k, target] as const;
-    });
-    return changed ? new URLSearchParams(out.map(([k, v]): [string, string] => [k, v])).toString() : undefined;
-  };
-  const q = entry.url.indexOf('?');
-  if (q >= 0) {
-    const next = rewrite(entry.url.slice(q + 1));
-    if (next !== undefined) entry.url = `${entry.url.slice(0, q)}?${next}`;
-  }
-  const ifNoneExist = entry.headers['if-none-exist'];
-  if (ifNoneExist !== undefined) {
-    const prefix = /^[A-Za-z]+\?/.exec(ifNoneExist)?.[0] ?? '';
-    const next = rewrite(ifNoneExist.slice(prefix.length).replace(/^\?/, ''));
-    if (next !== undefined) entry.headers['if-none-exist'] = next;
-  }
+  const rewrite = (pairs: Criteria | undefined): Criteria | undefined =>
+    pairs?.some(([, v]) => references.has(v)) ? pairs.map(([k, v]) => [k, references.get(v) ?? v] as const) : pairs;
+  if (request.params !== undefined) request.params = rewrite(request.params)!;
+  if (request.ifNoneExist !== undefined) request.ifNoneExist = rewrite(request.ifNoneExist)!;
 }

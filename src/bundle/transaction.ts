@@ -3,82 +3,71 @@
  * nothing.
  * @packageDocumentation
  */
-import { badRequest, FhirError, operationOutcome } from '../errors.js';
-import type { HttpResult } from '../http/respond.js';
-import type { RouteExtensions } from '../http/router.js';
+import { badRequest, FhirError } from '../errors.js';
 import type { EngineContext } from '../interactions/context.js';
-import type { OperationOutcome, OperationOutcomeIssue, Resource } from '../resource/resource.js';
+import { fhirErrorOf, type InteractionResult } from '../interactions/result.js';
+import type { Resource } from '../resource/resource.js';
 import type { StorageTx } from '../storage/storage-adapter.js';
-import { assertNoOverlap, entryRequest, type EntryRequest, type RequestBundle } from './preprocess.js';
-import { assignIds, rewriteReferences, rewriteUrlReferences } from './references.js';
-import { resultOfError } from '../http/handle.js';
-import { responseEntry, runEntry, type ResponseEntry } from './run.js';
+import type { EntryRunner } from './batch.js';
+import { assertNoOverlap, entryRequest, type EntryRequest, type InheritedRequest, type RequestBundle } from './preprocess.js';
+import { assignIds, rewriteQueryReferences, rewriteReferences } from './references.js';
+import { entryOfResult, type EntryDraft } from './response.js';
 
 /** Options of {@link processTransaction}. */
-export interface TransactionOptions {
-  /** Headers passed on to every entry (`prefer`, `x-conditionalquery-processing-logic`). */
-  readonly forward: Record<string, string>;
+export interface TransactionOptions<E> {
+  /** What every entry takes over from the bundle's request (`Prefer`, processing hints). */
+  readonly inherited: InheritedRequest;
   readonly onUnexpected: (error: unknown) => void;
+  /** Turns an entry's response into what the caller collects (an object, or JSON text). */
+  readonly emit: (draft: EntryDraft) => E;
 }
 
 /** Processing order of http.html#transaction: DELETE, POST, PUT/PATCH, GET/HEAD. */
 const RANK: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET: 3, HEAD: 3 };
 
-/** Thrown inside the unit of work to roll it back: the entry that failed and its result. */
+/**
+ * The error a failed transaction answers with: the failing entry's status (400 if it was not an
+ * error status), "Transaction failed on …" first, then the entry's own issues.
+ */
+function transactionFailure(method: string, url: string, error: FhirError): FhirError {
+  return new FhirError(error.status >= 400 ? error.status : 400, 'processing', `Transaction failed on '${method}' for the requested url '${url}'.`, {
+    issues: [...error.issues],
+  });
+}
+
+/** Thrown inside the unit of work to roll it back, carrying the failure to answer with. */
 class EntryFailure extends Error {
-  constructor(
-    readonly method: string,
-    readonly url: string,
-    readonly result: HttpResult,
-  ) {
-    super(`Transaction failed on '${method}' for the requested url '${url}'.`);
+  constructor(readonly failure: FhirError) {
+    super(failure.message);
   }
 }
 
-/** The response of a failed transaction: the failing entry's status, and its issues after ours. */
-function failureResult(failure: EntryFailure): HttpResult {
-  const body = failure.result.body;
-  const parsed: Resource | undefined = typeof body === 'string' ? (JSON.parse(body) as Resource) : body;
-  const issues: OperationOutcomeIssue[] =
-    parsed?.resourceType === 'OperationOutcome' ? [...(parsed as OperationOutcome).issue] : [];
-  const outcome = operationOutcome([{ severity: 'error', code: 'processing', diagnostics: failure.message }, ...issues]);
-  const status = failure.result.status >= 400 ? failure.result.status : 400;
-  return { status, headers: {}, body: outcome };
-}
-
-/** The `Type/id` a write result is about (from its Location, or its body). */
-function resultTarget(result: HttpResult): string | undefined {
-  const location = result.headers.location;
-  if (location !== undefined) {
-    const match = /([A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})\/_history\/[^/]+$/.exec(location);
-    if (match) return `${match[1]}/${match[2]}`;
-  }
-  const body = typeof result.body === 'string' ? undefined : result.body;
-  if (body && body.resourceType !== 'OperationOutcome' && typeof body.id === 'string') return `${body.resourceType}/${body.id}`;
-  return undefined;
-}
+/** The `Type/id` a result is about, when it wrote or read a version. */
+const targetOf = (result: InteractionResult): string | undefined =>
+  'version' in result && result.version !== undefined ? `${result.version.type}/${result.version.id}` : undefined;
 
 /**
  * Processes a transaction: checks every entry, refuses entries that write the same resource (400),
  * then in one `ctx.storage.transact`: the DELETEs; the id assignment of creates and conditional
  * entries and the rewriting of fullUrl references; then POST, PUT/PATCH and GET in that order.
- * Responses are in request order. Any failing entry throws inside the unit, which rolls everything
- * back, and becomes the response (its status, "Transaction failed on …" and its issues).
+ * Response entries are in request order. Any failing entry throws inside the unit, which rolls
+ * everything back, and the transaction throws a FhirError with the entry's status, "Transaction
+ * failed on …" and the entry's issues.
  *
  * Conditional DELETE (`DELETE Type?q`) is allowed, as the spec allows it; Microsoft's server refuses
  * it in transactions (400 "not supported using DELETE").
  */
-export async function processTransaction(
+export async function processTransaction<E>(
   ctx: EngineContext,
   bundle: RequestBundle,
-  extensions: RouteExtensions,
-  options: TransactionOptions,
-): Promise<HttpResult> {
+  run: EntryRunner,
+  options: TransactionOptions<E>,
+): Promise<E[]> {
   const entries: EntryRequest[] = [];
   for (const [index, raw] of bundle.entries.entries()) {
     try {
-      const entry = entryRequest(raw, index, ctx, options.forward);
-      if ((entry.body as Resource | undefined)?.resourceType === 'Bundle' && entry.method !== 'PATCH') {
+      const entry = entryRequest(raw, index, ctx, options.inherited);
+      if ((entry.request.body as Resource | undefined)?.resourceType === 'Bundle' && entry.method !== 'PATCH') {
         throw badRequest('Requested operation does not support resource type: Bundle.');
       }
       entries.push(entry);
@@ -86,47 +75,40 @@ export async function processTransaction(
       const request = raw?.request;
       const method = typeof request?.method === 'string' ? request.method.toUpperCase() : '';
       const url = typeof request?.url === 'string' ? request.url : '';
-      return failureResult(new EntryFailure(method, url, resultOfError(error, options.onUnexpected)));
+      throw transactionFailure(method, url, fhirErrorOf(error, options.onUnexpected));
     }
   }
   assertNoOverlap(entries);
 
   const order = [...entries].sort((a, b) => (RANK[a.method] ?? 3) - (RANK[b.method] ?? 3));
-  const results: HttpResult[] = new Array<HttpResult>(entries.length);
+  const responses: E[] = new Array<E>(entries.length);
 
   const step = async (tx: StorageTx, entry: EntryRequest, presetId?: string, expected?: string): Promise<void> => {
-    let result: HttpResult;
+    let result: InteractionResult;
     try {
-      result = await runEntry(ctx, entry, extensions, tx, presetId);
+      entry.request.tx = tx;
+      if (presetId !== undefined) entry.request.presetId = presetId;
+      result = await run(entry.request);
     } catch (error) {
-      result = resultOfError(error, options.onUnexpected);
+      throw new EntryFailure(transactionFailure(entry.method, entry.rawUrl, fhirErrorOf(error, options.onUnexpected)));
     }
-    if (result.status >= 400) throw new EntryFailure(entry.method, entry.rawUrl, result);
-    if (expected !== undefined) {
-      const actual = resultTarget(result);
-      if (actual !== undefined && actual !== expected) {
-        // The entry resolved to another resource than the one its fullUrl was mapped to (an earlier
-        // entry of this bundle made a new match): references to it would point the wrong way.
-        throw new EntryFailure(
-          entry.method,
-          entry.rawUrl,
-          errorResultOf(
-            new FhirError(
-              409,
-              'conflict',
-              `The entry resolved to '${actual}' instead of '${expected}': another entry of the bundle changed what its criteria match.`,
-            ),
-          ),
-        );
-      }
+    const actual = targetOf(result);
+    if (expected !== undefined && actual !== undefined && actual !== expected) {
+      // The entry resolved to another resource than the one its fullUrl was mapped to (an earlier
+      // entry of this bundle made a new match): references to it would point the wrong way.
+      const conflict = new FhirError(
+        409,
+        'conflict',
+        `The entry resolved to '${actual}' instead of '${expected}': another entry of the bundle changed what its criteria match.`,
+      );
+      throw new EntryFailure(transactionFailure(entry.method, entry.rawUrl, conflict));
     }
-    results[entry.index] = result;
+    responses[entry.index] = options.emit(entryOfResult(result, entry.request.prefer, ctx.baseUrl));
   };
 
   try {
     await ctx.storage.transact(async (tx) => {
-      const deletes = order.filter((e) => e.method === 'DELETE');
-      for (const entry of deletes) await step(tx, entry);
+      for (const entry of order) if (entry.method === 'DELETE') await step(tx, entry);
 
       const assignment = await assignIds(ctx, tx, entries);
       // Conditional entries that resolved to the same existing resource as another entry.
@@ -146,12 +128,15 @@ export async function processTransaction(
           );
         }
       }
-      for (const entry of entries) {
-        if (entry.body !== undefined && assignment.references.size > 0) {
-          entry.body = structuredClone(entry.body);
-          rewriteReferences(entry.body, assignment.references);
+      if (assignment.references.size > 0) {
+        for (const { request } of entries) {
+          rewriteQueryReferences(request, assignment.references);
+          // A copy: the body may be the caller's object (the typed API).
+          if (request.body !== undefined) {
+            const body = structuredClone(request.body);
+            if (rewriteReferences(body, assignment.references) > 0) request.body = body;
+          }
         }
-        rewriteUrlReferences(entry, assignment.references);
       }
       for (const entry of order) {
         if (entry.method === 'DELETE') continue;
@@ -159,21 +144,8 @@ export async function processTransaction(
       }
     });
   } catch (error) {
-    if (error instanceof EntryFailure) return failureResult(error);
-    if (error instanceof FhirError) return errorResultOf(error);
+    if (error instanceof EntryFailure) throw error.failure;
     throw error;
   }
-
-  const body: Resource = {
-    resourceType: 'Bundle',
-    type: 'transaction-response',
-    entry: results.map((result): ResponseEntry => responseEntry(result, ctx.baseUrl)),
-  };
-  return { status: 200, headers: {}, body };
+  return responses;
 }
-
-const errorResultOf = (error: FhirError): HttpResult => ({
-  status: error.status,
-  headers: { ...error.headers },
-  body: error.toOperationOutcome(),
-});

@@ -1,5 +1,5 @@
-import { FhirError, badRequest } from '../errors.js';
-import { parseIfMatch } from '../resource/version.js';
+import { badRequest } from '../errors.js';
+import type { Preferences } from '../interactions/request.js';
 
 /** Request headers as a handler may receive them: any case, repeated values as arrays. */
 export type HeaderInput = Readonly<Record<string, string | readonly string[] | undefined>>;
@@ -15,21 +15,12 @@ export function normalizeHeaders(headers: HeaderInput | undefined): Record<strin
   return out;
 }
 
-/** The `Prefer` header's parts that the engine honours. */
-export interface Preferences {
-  readonly return?: 'minimal' | 'representation' | 'OperationOutcome';
-  readonly handling?: 'strict' | 'lenient';
-  readonly respondAsync: boolean;
-}
-
-const NO_PREFERENCES: Preferences = Object.freeze({ respondAsync: false });
+const NO_PREFERENCES: Preferences = Object.freeze({});
 
 /** Parses `Prefer` (RFC 7240): `return=…`, `handling=…`, `respond-async`. */
 export function parsePrefer(value: string | undefined): Preferences {
   if (!value) return NO_PREFERENCES;
-  const prefs: { return?: Preferences['return']; handling?: Preferences['handling']; respondAsync: boolean } = {
-    respondAsync: false,
-  };
+  const prefs: { -readonly [K in keyof Preferences]: Preferences[K] } = {};
   for (const part of value.split(/[,;]/)) {
     const [rawName, rawValue] = part.split('=').map((s) => s.trim());
     const name = rawName?.toLowerCase();
@@ -43,27 +34,9 @@ export function parsePrefer(value: string | undefined): Preferences {
   return prefs;
 }
 
-/** The version id an If-Match header names, or undefined without one. */
-export const ifMatchOf = (headers: Record<string, string>): string | undefined =>
-  headers['if-match'] === undefined ? undefined : parseIfMatch(headers['if-match']);
-
 /** `parallel` when a processing-logic header asks for it (case and spaces ignored), else `sequential`. */
 export const isParallel = (value: string | undefined): boolean => value?.trim().toLowerCase() === 'parallel';
 
 /** The media type of a Content-Type header, lower-cased, without parameters. */
 export const mediaTypeOf = (value: string | undefined): string | undefined =>
   value?.split(';')[0]?.trim().toLowerCase() || undefined;
-
-const FHIR_JSON = new Set(['application/fhir+json', 'application/json']);
-
-/** Throws 415 unless the body is FHIR JSON (`application/fhir+json` or `application/json`). */
-export function assertFhirJson(contentType: string | undefined, bodyIsParsed: boolean): void {
-  if (contentType === undefined && bodyIsParsed) return;
-  if (contentType === undefined || !FHIR_JSON.has(contentType)) {
-    throw new FhirError(
-      415,
-      'not-supported',
-      `Content-Type '${contentType ?? ''}' is not supported; use application/fhir+json or application/json.`,
-    );
-  }
-}

@@ -1,70 +1,55 @@
-import type { FhirError } from '../errors.js';
-import type { Resource } from '../resource/resource.js';
-import { httpDate, weakETag } from '../resource/version.js';
-import type { StoredVersion } from '../storage/storage-adapter.js';
-import type { Preferences } from './headers.js';
-
-/** A transport-free response: the body is a resource, or stored JSON passed through untouched. */
-export interface HttpResult {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body?: Resource | string;
-}
-
-/** ETag and Last-Modified of a version. */
-export const versionHeaders = (version: StoredVersion): Record<string, string> => ({
-  etag: weakETag(version.versionId),
-  'last-modified': httpDate(version.lastUpdated),
-});
-
-/** `Location` of a version: `[base]/Type/id/_history/n`. */
-export const locationOf = (baseUrl: string, version: StoredVersion): string =>
-  `${baseUrl}/${version.type}/${version.id}/_history/${version.versionId}`;
-
-/** The response to a read: the stored JSON as it is. */
-export const readResult = (version: StoredVersion): HttpResult => ({
-  status: 200,
-  headers: versionHeaders(version),
-  body: version.json!,
-});
-
 /**
- * The response to a write: status, ETag, Last-Modified, Location when asked, and a body chosen by
- * `Prefer: return` (representation by default).
+ * The only code that turns interaction results into HTTP: status, headers (`ETag`, `Last-Modified`,
+ * `Location`, `Content-Location`, `Items-Deleted`, `X-Progress`) and wire text.
+ * @packageDocumentation
  */
-export function writeResult(
-  status: number,
-  version: StoredVersion,
-  resource: Resource,
-  prefer: Preferences,
-  location: string | undefined,
-): HttpResult {
-  const headers = versionHeaders(version);
-  if (location) headers.location = location;
-  if (prefer.return === 'minimal') return { status, headers };
-  if (prefer.return === 'OperationOutcome') {
-    return {
-      status,
-      headers,
-      body: {
-        resourceType: 'OperationOutcome',
-        issue: [
-          {
-            severity: 'information',
-            code: 'informational',
-            diagnostics: `${version.type}/${version.id} version ${version.versionId}: ${status === 201 ? 'created' : 'ok'}.`,
-          },
-        ],
-      },
-    };
-  }
-  // The stored JSON is the resource as written: send it without serialising again.
-  return { status, headers, body: version.json ?? resource };
+import type { FhirError } from '../errors.js';
+import type { Preferences } from '../interactions/request.js';
+import { bodyOf, JsonText, statusOf, type Body, type InteractionResult } from '../interactions/result.js';
+import { httpDate, versionUrl, weakETag } from '../resource/version.js';
+
+/** The response to write back. */
+export interface FhirHttpResponse {
+  readonly status: number;
+  /** Lower-case names: content-type, etag, last-modified, location, content-location… */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Serialised FHIR JSON, or undefined (204, `Prefer: return=minimal`). */
+  readonly body: string | undefined;
 }
 
-/** The response to an error. */
-export const errorResult = (error: FhirError): HttpResult => ({
-  status: error.status,
-  headers: { ...error.headers },
-  body: error.toOperationOutcome(),
-});
+function response(status: number, headers: Record<string, string>, body: Body | undefined): FhirHttpResponse {
+  if (body === undefined) return { status, headers, body: undefined };
+  headers['content-type'] = 'application/fhir+json; charset=utf-8';
+  return { status, headers, body: body instanceof JsonText ? body.text : JSON.stringify(body) };
+}
+
+/** The HTTP response of a result, its body chosen by `Prefer: return` for writes. */
+export function render(result: InteractionResult, prefer: Preferences | undefined, baseUrl: string): FhirHttpResponse {
+  const headers: Record<string, string> = {};
+  switch (result.outcome) {
+    case 'created':
+    case 'matched':
+    case 'updated':
+    case 'unchanged':
+    case 'read':
+      if (result.outcome === 'created' || result.outcome === 'matched') headers.location = versionUrl(baseUrl, result.version);
+      headers.etag = weakETag(result.version.versionId);
+      headers['last-modified'] = httpDate(result.version.lastUpdated);
+      break;
+    case 'deleted':
+      if (result.version) headers.etag = weakETag(result.version.versionId);
+      if (result.counted) headers['items-deleted'] = String(result.deleted);
+      break;
+    case 'job-accepted':
+      headers['content-location'] = result.statusUrl;
+      break;
+    case 'job-status':
+      if (statusOf(result) === 202) headers['x-progress'] = 'in progress';
+      break;
+  }
+  return response(statusOf(result), headers, bodyOf(result, prefer));
+}
+
+/** The HTTP response of an error: its status, its headers (the ETag of a 410) and its OperationOutcome. */
+export const renderError = (error: FhirError): FhirHttpResponse =>
+  response(error.status, { ...error.headers }, error.toOperationOutcome());

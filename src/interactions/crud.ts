@@ -13,10 +13,11 @@ import type { SearchHit } from '../storage/query.js';
 import type { StorageTx, StoredVersion } from '../storage/storage-adapter.js';
 import { inUnit, readerOf, type EngineContext } from './context.js';
 import { resolveConditionalReferences } from './references.js';
-import { commitVersion, mayHaveSameContent, prepareVersion, resourceOf, type WriteOutcome } from './write.js';
+import type { Criteria } from './request.js';
+import type { DeleteOutcome, WriteOutcome } from './result.js';
+import { commitVersion, mayHaveSameContent, prepareVersion, resourceOf } from './write.js';
 
-/** Search criteria as name/value pairs, e.g. from `identifier=a|b&_tag=x`. */
-export type Criteria = readonly (readonly [string, string])[];
+export type { Criteria } from './request.js';
 
 /** Options shared by every interaction. */
 export interface InteractionOptions {
@@ -46,7 +47,8 @@ function assertBodyType(resource: Resource, type: string): void {
   }
 }
 
-const notFoundError = (type: string, id: string): FhirError =>
+/** 404 for a resource that does not exist. */
+export const notFoundError = (type: string, id: string): FhirError =>
   notFound(`Resource type '${type}' with id '${id}' couldn't be found.`);
 
 /** 410 for a deleted resource, carrying the tombstone's ETag. */
@@ -55,8 +57,28 @@ const goneError = (version: StoredVersion): FhirError =>
     headers: { etag: weakETag(version.versionId) },
   });
 
-const notSelective = (type: string): FhirError =>
-  preconditionFailed(`Conditional operation on ${type} was not attempted because search criteria was not selective enough.`);
+const notSelectiveText = (type: string): string =>
+  `Conditional operation on ${type} was not attempted because search criteria was not selective enough.`;
+
+const notSelective = (type: string): FhirError => preconditionFailed(notSelectiveText(type));
+
+/**
+ * The one rule for conditional interactions whose criteria cannot pick a resource (create with
+ * `If-None-Exist`, update, delete and patch on `[type]?query`; the typed API, bundle entries and
+ * HTTP all come through here):
+ * - no query at all (`PUT Patient`, `If-None-Exist: &`): **400**, the request is not a conditional
+ *   request (Azure 2.2 step 1, 2.4 and 3.4 answer so for create, update and delete; for patch
+ *   Azure answers 412, and this engine 400 like the three others, so that one rule holds);
+ * - a query none of whose parameters selects anything (unknown names, empty values, only
+ *   result-control parameters such as `_count` or the delete's `hardDelete`): **412**, never
+ *   "everything" (Azure 9.1; the spec leaves it open);
+ * - several matches where one is required: **412** (http.html, conditional create, update, patch,
+ *   and a conditional delete without `_count`).
+ * This checks the first; {@link matchCriteria} the other two.
+ */
+export function requireQuery(type: string, query: Criteria | undefined): void {
+  if (query === undefined || query.length === 0) throw badRequest(notSelectiveText(type));
+}
 
 /**
  * The current resources matching conditional criteria (at most `limit`), under a lock on the
@@ -91,10 +113,10 @@ export async function create(
   ctx: EngineContext,
   type: string,
   body: unknown,
-  options: InteractionOptions & { ifNoneExist?: Criteria } = {},
+  options: InteractionOptions & { ifNoneExist?: Criteria; presetId?: string } = {},
 ): Promise<WriteOutcome> {
   assertResourceType(ctx, type);
-  const id = ctx.ids.resourceId();
+  const id = options.presetId ?? ctx.ids.resourceId();
   const checked = validateResource(body);
   assertBodyType(checked, type);
   return inUnit(ctx, options.tx, async (tx) => {
@@ -207,13 +229,13 @@ export async function conditionalUpdate(
   type: string,
   criteria: Criteria,
   body: unknown,
-  options: InteractionOptions = {},
+  options: InteractionOptions & { presetId?: string } = {},
 ): Promise<WriteOutcome> {
   assertResourceType(ctx, type);
   const checked = validateResource(body);
   assertBodyType(checked, type);
   if (checked.id !== undefined) assertValidId(checked.id);
-  const newId = checked.id ?? ctx.ids.resourceId();
+  const newId = checked.id ?? options.presetId ?? ctx.ids.resourceId();
   return inUnit(ctx, options.tx, async (tx) => {
     const hits = await matchCriteria(ctx, tx, type, criteria, 2, options);
     if (hits.length > 1) throw notSelective(type);
@@ -230,14 +252,6 @@ export async function conditionalUpdate(
   });
 }
 
-/** The result of a delete. */
-export interface DeleteOutcome {
-  /** Resources deleted (0 when there was nothing to delete). */
-  readonly deleted: number;
-  /** The tombstone written by a soft delete of a single resource. */
-  readonly version?: StoredVersion;
-}
-
 /** Soft-deletes (tombstone version) or hard-deletes (every version) one resource inside `tx`. */
 async function deleteOne(
   ctx: EngineContext,
@@ -248,10 +262,10 @@ async function deleteOne(
 ): Promise<DeleteOutcome> {
   if (hard) {
     const removed = await tx.purge({ type, id }, 'none');
-    return { deleted: removed > 0 ? 1 : 0 };
+    return { outcome: 'deleted', deleted: removed > 0 ? 1 : 0 };
   }
   const current = await tx.readCurrent({ type, id });
-  if (!current || current.deleted) return { deleted: 0 };
+  if (!current || current.deleted) return { outcome: 'deleted', deleted: 0 };
   const { version } = await commitVersion(ctx, tx, {
     type,
     id,
@@ -260,7 +274,7 @@ async function deleteOne(
     method: 'DELETE',
     deleted: true,
   });
-  return { deleted: 1, version };
+  return { outcome: 'deleted', deleted: 1, version };
 }
 
 /**
@@ -306,7 +320,8 @@ export async function conditionalDelete(
       deleted += result.deleted;
       version = result.version;
     }
-    return deleted === 1 && version ? { deleted, version } : { deleted };
+    const counted = count !== undefined;
+    return deleted === 1 && version ? { outcome: 'deleted', deleted, version, counted } : { outcome: 'deleted', deleted, counted };
   });
 }
 

@@ -1,7 +1,7 @@
 import { badRequest, notFound } from '../errors.js';
 import type { Resource } from '../resource/resource.js';
 import { weakETag } from '../resource/version.js';
-import type { HistoryScope, StoredVersion } from '../storage/storage-adapter.js';
+import type { HistoryScope, StorageReader, StoredVersion } from '../storage/storage-adapter.js';
 import { assertResourceType } from './crud.js';
 import type { EngineContext } from './context.js';
 
@@ -48,17 +48,25 @@ function pathOf(scope: HistoryScope): string {
   return '_history';
 }
 
-/** Builds a `history` Bundle for one page, newest first, with self and next links. */
-export async function history(ctx: EngineContext, scope: HistoryScope, options: HistoryOptions = {}): Promise<Resource> {
+/**
+ * Builds a `history` Bundle for one page, newest first, with self and next links, read through
+ * `reader` (a transaction's unit of work, or committed state).
+ */
+export async function history(
+  ctx: EngineContext,
+  scope: HistoryScope,
+  options: HistoryOptions = {},
+  reader: StorageReader = ctx.storage,
+): Promise<Resource> {
   if (scope.level !== 'system') assertResourceType(ctx, scope.type);
   const count = Math.min(options.count ?? ctx.limits.defaultCount, ctx.limits.maxCount);
-  const page = await ctx.storage.readHistory(scope, {
+  const page = await reader.readHistory(scope, {
     count: count + 1,
     ...(options.since !== undefined && { since: options.since }),
     ...(options.cursor !== undefined && { before: options.cursor }),
   });
   if (scope.level === 'instance' && page.items.length === 0 && options.cursor === undefined) {
-    const current = await ctx.storage.readCurrent(scope);
+    const current = await reader.readCurrent(scope);
     if (!current) throw notFound(`Resource type '${scope.type}' with id '${scope.id}' couldn't be found.`);
   }
   const items = page.items.slice(0, count);

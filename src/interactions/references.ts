@@ -2,6 +2,7 @@ import { badRequest } from '../errors.js';
 import type { Resource } from '../resource/resource.js';
 import type { StorageReader } from '../storage/storage-adapter.js';
 import type { EngineContext } from './context.js';
+import { criteriaOf } from './request.js';
 
 /** `Type?criteria`: a conditional reference (FHIR http.html §3.1.0.8.1, transactions; Azure resolves it on every write). */
 const CONDITIONAL_REFERENCE = /^([A-Z][A-Za-z]+)\?(.+)$/;
@@ -18,16 +19,6 @@ export function forEachReference(value: unknown, visit: (holder: { reference: st
       if (typeof child === 'object' && child !== null) forEachReference(child, visit);
     }
   }
-}
-
-/**
- * Splits criteria into name/value pairs: `identifier=x&_tag=y`, `?identifier=x`, or, given `type`,
- * `Patient?identifier=x`. Empty names (`&`) are dropped.
- */
-export function criteriaOf(query: string, type?: string): [string, string][] {
-  let q = query;
-  if (type !== undefined && q.startsWith(`${type}?`)) q = q.slice(type.length + 1);
-  return [...new URLSearchParams(q.replace(/^\?/, ''))].filter(([k]) => k !== '');
 }
 
 /** True when `value` holds a conditional reference anywhere. */

@@ -13,16 +13,6 @@ import {
 } from '../storage/storage-adapter.js';
 import type { EngineContext } from './context.js';
 
-/** What a write interaction did. */
-export type WriteKind = 'created' | 'updated' | 'unchanged' | 'matched';
-
-/** The result of create, update, patch and their conditional forms. */
-export interface WriteOutcome {
-  readonly outcome: WriteKind;
-  readonly version: StoredVersion;
-  readonly resource: Resource;
-}
-
 /** A new version to commit on top of `previous` (undefined for a new resource). */
 export interface PendingVersion {
   readonly type: string;

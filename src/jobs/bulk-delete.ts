@@ -7,7 +7,7 @@
 import { badRequest, FhirError } from '../errors.js';
 import type { EngineContext } from '../interactions/context.js';
 import { assertResourceType } from '../interactions/crud.js';
-import { criteriaOf } from '../interactions/references.js';
+import { criteriaOf } from '../interactions/request.js';
 import { commitVersion } from '../interactions/write.js';
 import type { JobProgress } from '../storage/job-record.js';
 import type { Clause } from '../storage/query.js';

@@ -1,6 +1,6 @@
 /**
  * Background jobs: the runner contract, the in-process runner, the job state machine and the
- * bulk-delete handler with its HTTP routes.
+ * bulk-delete handler with its operations.
  * @packageDocumentation
  */
 export type { AnyJobHandler, JobContext, JobHandler, JobHost, JobListener, JobRunner, PlannedJob, StepOutcome } from './job-runner.js';
@@ -16,5 +16,13 @@ export {
   type BulkDeleteState,
   type CriteriaInput,
 } from './bulk-delete.js';
-export { bulkDeleteRequestOf, bulkDeleteRoutes, bulkDeleteParameters, jobStatusResult } from './http.js';
+export {
+  bulkDeleteParameters,
+  bulkDeleteReport,
+  bulkDeleteRequestOf,
+  bulkDeleteStatus,
+  bulkDeleteStatusUrl,
+  cancelBulkDelete,
+  kickOffBulkDelete,
+} from './operations.js';
 export { resolveCriteria, type ResolvedCriteria } from './criteria.js';

@@ -3,6 +3,10 @@ import { badRequest } from '../errors.js';
 /** The weak ETag of a version: `W/"3"`. */
 export const weakETag = (versionId: string): string => `W/"${versionId}"`;
 
+/** The URL of one version, as `Location` and `Bundle.entry.response.location` give it: `[base]/Type/id/_history/n`. */
+export const versionUrl = (baseUrl: string, version: { readonly type: string; readonly id: string; readonly versionId: string }): string =>
+  `${baseUrl}/${version.type}/${version.id}/_history/${version.versionId}`;
+
 /**
  * Parses an If-Match value: `W/"n"` or `"n"`. Anything else is a 400.
  * @returns the version id it names

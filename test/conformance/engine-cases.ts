@@ -11,6 +11,14 @@ import type { Resource } from '../../src/resource/resource.js';
 import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
 
 const FHIR_JSON = { 'content-type': 'application/fhir+json' };
+const JSON_PATCH = { 'content-type': 'application/json-patch+json' };
+
+/** A JSON Patch as a bundle entry carries it: a Binary. */
+const binaryPatch = (operations: object[]): Resource => ({
+  resourceType: 'Binary',
+  contentType: 'application/json-patch+json',
+  data: Buffer.from(JSON.stringify(operations)).toString('base64'),
+});
 
 /** A test client over one engine: JSON in, parsed JSON out. */
 export function client(engine: FhirEngine) {
@@ -372,7 +380,7 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
         }
       });
 
-      it('conditional delete with no usable criteria → 412 or 400, never a delete of everything', async () => {
+      it('conditional delete with no criteria → 400, with no usable criteria → 412, never a delete of everything', async () => {
         const { http } = await setup();
         await http('POST', '/Patient', patient());
         expect((await http('DELETE', '/Patient')).status).toBe(400);
@@ -381,7 +389,55 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
         expect((await http('DELETE', '/Patient?_count=10')).status).toBe(412);
         expect((await http('DELETE', '/Patient?hardDelete=true')).status).toBe(412);
         expect((await http('GET', '/Patient/1')).status).toBe(200);
-        await expect(engine.conditionalDelete('Patient', '')).rejects.toMatchObject({ status: 412 });
+        await expect(engine.conditionalDelete('Patient', '')).rejects.toMatchObject({ status: 400 });
+        await expect(engine.conditionalDelete('Patient', '', { count: 10 })).rejects.toMatchObject({ status: 412 });
+        expect((await http('GET', '/Patient/1')).status).toBe(200);
+      });
+
+      it('unusable criteria get one answer per case from HTTP, batch entries and the typed API alike', async () => {
+        const { http } = await setup();
+        const dup = () => withId('dup');
+        await http('POST', '/Patient', dup());
+        await http('POST', '/Patient', dup());
+        const op = [{ op: 'add', path: '/active', value: true }];
+        // [case, HTTP request, batch entry, typed call, status]
+        const cases: [string, () => Promise<number>, object, () => Promise<unknown>, number][] = [
+          ['create, empty If-None-Exist', () => http('POST', '/Patient', dup(), { 'if-none-exist': '&' }).then((r) => r.status),
+            { resource: dup(), request: { method: 'POST', url: 'Patient', ifNoneExist: '&' } }, () => engine.create(dup(), { ifNoneExist: '' }), 400],
+          ['create, no usable parameter', () => http('POST', '/Patient', dup(), { 'if-none-exist': 'unknownParam=1' }).then((r) => r.status),
+            { resource: dup(), request: { method: 'POST', url: 'Patient', ifNoneExist: 'unknownParam=1' } }, () => engine.create(dup(), { ifNoneExist: 'unknownParam=1' }), 412],
+          ['create, several matches', () => http('POST', '/Patient', dup(), { 'if-none-exist': 'identifier=urn:sys|dup' }).then((r) => r.status),
+            { resource: dup(), request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn:sys|dup' } }, () => engine.create(dup(), { ifNoneExist: 'identifier=urn:sys|dup' }), 412],
+          ['update, no query', () => http('PUT', '/Patient', dup()).then((r) => r.status),
+            { resource: dup(), request: { method: 'PUT', url: 'Patient' } }, () => engine.conditionalUpdate('', dup()), 400],
+          ['update, no usable parameter', () => http('PUT', '/Patient?unknownParam=1', dup()).then((r) => r.status),
+            { resource: dup(), request: { method: 'PUT', url: 'Patient?unknownParam=1' } }, () => engine.conditionalUpdate('unknownParam=1', dup()), 412],
+          ['update, several matches', () => http('PUT', '/Patient?identifier=urn:sys|dup', dup()).then((r) => r.status),
+            { resource: dup(), request: { method: 'PUT', url: 'Patient?identifier=urn:sys|dup' } }, () => engine.conditionalUpdate('identifier=urn:sys|dup', dup()), 412],
+          ['patch, no query', () => http('PATCH', '/Patient', op, JSON_PATCH).then((r) => r.status),
+            { resource: binaryPatch(op), request: { method: 'PATCH', url: 'Patient' } }, () => engine.patch('Patient', { query: '' }, { jsonPatch: op }), 400],
+          ['patch, no usable parameter', () => http('PATCH', '/Patient?unknownParam=1', op, JSON_PATCH).then((r) => r.status),
+            { resource: binaryPatch(op), request: { method: 'PATCH', url: 'Patient?unknownParam=1' } }, () => engine.patch('Patient', { query: 'unknownParam=1' }, { jsonPatch: op }), 412],
+          ['patch, several matches', () => http('PATCH', '/Patient?identifier=urn:sys|dup', op, JSON_PATCH).then((r) => r.status),
+            { resource: binaryPatch(op), request: { method: 'PATCH', url: 'Patient?identifier=urn:sys|dup' } }, () => engine.patch('Patient', { query: 'identifier=urn:sys|dup' }, { jsonPatch: op }), 412],
+          ['delete, no query', () => http('DELETE', '/Patient').then((r) => r.status),
+            { request: { method: 'DELETE', url: 'Patient' } }, () => engine.conditionalDelete('Patient', ''), 400],
+          ['delete, no usable parameter', () => http('DELETE', '/Patient?unknownParam=1').then((r) => r.status),
+            { request: { method: 'DELETE', url: 'Patient?unknownParam=1' } }, () => engine.conditionalDelete('Patient', 'unknownParam=1'), 412],
+          ['delete, several matches', () => http('DELETE', '/Patient?identifier=urn:sys|dup').then((r) => r.status),
+            { request: { method: 'DELETE', url: 'Patient?identifier=urn:sys|dup' } }, () => engine.conditionalDelete('Patient', 'identifier=urn:sys|dup'), 412],
+        ];
+        const batch = await engine.batch({ resourceType: 'Bundle', type: 'batch', entry: cases.map(([, , entry]) => entry) });
+        for (const [index, [name, viaHttp, , typed, status]] of cases.entries()) {
+          expect([name, await viaHttp()]).toEqual([name, status]);
+          expect([name, batch.entry[index]!.response.status.split(' ')[0]]).toEqual([name, String(status)]);
+          const error = await typed().then(() => undefined, (e: unknown) => e);
+          expect(error).toBeInstanceOf(FhirError);
+          expect([name, (error as FhirError).status]).toEqual([name, status]);
+        }
+        // Nothing was written or deleted by any of them.
+        expect((await http('GET', '/Patient?_summary=count')).json?.total).toBe(2);
+        expect((await http('GET', '/Patient?active=true')).json?.entry).toBeUndefined();
       });
 
       it('conditional references in a body resolve to Type/id; none or several → 400', async () => {
@@ -406,7 +462,6 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
     });
 
     describe('patch', () => {
-      const JSON_PATCH = { 'content-type': 'application/json-patch+json' };
 
       it('JSON Patch applies, bumps the version, and a no-op patch writes nothing', async () => {
         const { http } = await setup();

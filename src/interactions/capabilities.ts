@@ -1,4 +1,4 @@
-import type { EngineContext } from '../interactions/context.js';
+import type { EngineContext } from './context.js';
 import type { Resource } from '../resource/resource.js';
 
 const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'];

@@ -1,0 +1,73 @@
+/**
+ * The wire side of a request: headers, URL and body of an HTTP-shaped request parsed into the
+ * engine's {@link InteractionRequest}.
+ * @packageDocumentation
+ */
+import { FhirError } from '../errors.js';
+import { criteriaOf, parseUrl, type InteractionRequest } from '../interactions/request.js';
+import { parseJson } from '../resource/validate.js';
+import { parseIfMatch } from '../resource/version.js';
+import { isParallel, mediaTypeOf, normalizeHeaders, parsePrefer, type HeaderInput } from './headers.js';
+
+/** An HTTP-shaped request, as any Node server (or a test) can build it. */
+export interface FhirHttpRequest {
+  readonly method: string;
+  /** Path and query below the FHIR base: `/Patient/1?x=y`, `Patient?name=a`, or an absolute URL. */
+  readonly url: string;
+  /** Any case; repeated headers as arrays (node's IncomingHttpHeaders fits as is). */
+  readonly headers?: HeaderInput;
+  /** Raw text or bytes, or an already-parsed JSON value (e.g. Express's `req.body`). */
+  readonly body?: string | Uint8Array | object;
+}
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+const isJson = (mediaType: string): boolean => mediaType === 'application/json' || mediaType.endsWith('+json');
+
+function exceeds(body: string | Uint8Array, max: number): boolean {
+  if (typeof body !== 'string') return body.byteLength > max;
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: only count when it could matter.
+  return body.length * 3 > max && encoder.encode(body).byteLength > max;
+}
+
+/**
+ * Parses an HTTP-shaped request: 413 for a body over `maxBodyBytes`, 400 for malformed JSON, an
+ * If-Match or a Prefer header. Only JSON bodies (and bodies without a Content-Type) are parsed; any
+ * other body stays text, for the route to take (a search form) or refuse (415).
+ */
+export function requestOf(request: FhirHttpRequest, limits: { readonly maxBodyBytes: number }): InteractionRequest {
+  const headers = normalizeHeaders(request.headers);
+  const contentType = mediaTypeOf(headers['content-type']);
+  const method = request.method.toUpperCase();
+  const { segments, params } = parseUrl(request.url);
+  let body: unknown;
+  let mediaType = contentType;
+  const raw = request.body;
+  if (typeof raw === 'string' || raw instanceof Uint8Array) {
+    if (exceeds(raw, limits.maxBodyBytes)) {
+      throw new FhirError(413, 'too-long', `The request body exceeds the limit of ${limits.maxBodyBytes} bytes.`);
+    }
+    const text = typeof raw === 'string' ? raw : decoder.decode(raw);
+    if (/\S/.test(text)) body = contentType === undefined || isJson(contentType) ? parseJson(text) : text;
+    mediaType ??= '';
+  } else if (raw !== undefined) {
+    body = raw;
+  }
+  const ifMatch = headers['if-match'];
+  const ifNoneExist = headers['if-none-exist'];
+  const prefer = parsePrefer(headers.prefer);
+  return {
+    method,
+    segments,
+    params,
+    ...(body !== undefined && { body }),
+    ...(mediaType !== undefined && { mediaType }),
+    ...(ifMatch !== undefined && (method === 'PUT' || method === 'PATCH') && { ifMatch: parseIfMatch(ifMatch) }),
+    ...(ifNoneExist !== undefined && method === 'POST' && { ifNoneExist: criteriaOf(ifNoneExist, segments[0]) }),
+    prefer,
+    parallelEntries: isParallel(headers['x-bundle-processing-logic']),
+    parallelQueries: isParallel(headers['x-conditionalquery-processing-logic']),
+    textBodies: true,
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * What an interaction answers, free of any transport: what happened, the version written or read,
+ * and the body. The FHIR REST status of a result is decided here, once, because both the HTTP edge
+ * and `Bundle.entry.response.status` need it; headers and wire text are the HTTP edge's.
+ * @packageDocumentation
+ */
+import { FhirError } from '../errors.js';
+import type { OperationOutcome, Resource } from '../resource/resource.js';
+import type { JobRecord } from '../storage/job-record.js';
+import type { StoredVersion } from '../storage/storage-adapter.js';
+import type { Preferences } from './request.js';
+
+/**
+ * JSON text standing for a resource or Bundle, kept as it was stored or serialised so that it can
+ * be sent on without parsing it and writing it out again; `value` is the parsed form when the
+ * producer had it at hand anyway (a write).
+ */
+export class JsonText {
+  constructor(
+    readonly text: string,
+    readonly value?: Resource,
+  ) {}
+
+  /** The parsed form. */
+  parse(): Resource {
+    return this.value ?? (JSON.parse(this.text) as Resource);
+  }
+}
+
+/** A body: a resource (or Bundle) as an object, or as JSON text. */
+export type Body = Resource | JsonText;
+
+/** The parsed form of a body. */
+export const objectOf = (body: Body): Resource => (body instanceof JsonText ? body.parse() : body);
+
+/** What a write did. */
+export type WriteKind = 'created' | 'updated' | 'unchanged' | 'matched';
+
+/** create, update, patch and their conditional forms. */
+export interface WriteOutcome {
+  /** `created` (201), `updated`, `unchanged` (no new version) or `matched` (conditional create found one). */
+  readonly outcome: WriteKind;
+  /** The version written (or, for `unchanged` and `matched`, the current one); `json` is its text. */
+  readonly version: StoredVersion;
+  /** The same resource, parsed. */
+  readonly resource: Resource;
+}
+
+/** read and vread. */
+export interface ReadOutcome {
+  readonly outcome: 'read';
+  /** The version read; `json` is sent as it is. */
+  readonly version: StoredVersion;
+}
+
+/** delete and conditional delete. */
+export interface DeleteOutcome {
+  readonly outcome: 'deleted';
+  /** Resources deleted (0 when there was nothing to delete). */
+  readonly deleted: number;
+  /** The tombstone written by a soft delete of a single resource. */
+  readonly version?: StoredVersion;
+  /** The client asked for a count (`_count` of a conditional delete): report how many were deleted. */
+  readonly counted?: boolean;
+}
+
+/** `$purge-history`. */
+export interface PurgeOutcome {
+  readonly outcome: 'purged';
+  /** Versions removed. */
+  readonly removed: number;
+}
+
+/** An interaction whose answer is a resource: a Bundle, the CapabilityStatement, an OperationOutcome. */
+export interface BodyOutcome {
+  readonly outcome: 'searchset' | 'history' | 'batch-response' | 'transaction-response' | 'capabilities' | 'operation-outcome';
+  readonly body: Body;
+}
+
+/** An asynchronous operation accepted as a job (`$bulk-delete` kick-off). */
+export interface JobAccepted {
+  readonly outcome: 'job-accepted';
+  readonly job: JobRecord;
+  /** Where the job's status is polled (the `Content-Location` of the 202). */
+  readonly statusUrl: string;
+}
+
+/** The status of a job, with its report (a `Parameters`, or an OperationOutcome for a failed one). */
+export interface JobStatus {
+  readonly outcome: 'job-status';
+  readonly job: JobRecord;
+  readonly body: Resource;
+}
+
+/** A job's cancellation was requested. */
+export interface JobCancelRequested {
+  readonly outcome: 'job-cancel-requested';
+  readonly job: JobRecord;
+}
+
+/** The transport-free result of any interaction. */
+export type InteractionResult =
+  | WriteOutcome
+  | ReadOutcome
+  | DeleteOutcome
+  | PurgeOutcome
+  | BodyOutcome
+  | JobAccepted
+  | JobStatus
+  | JobCancelRequested;
+
+/** The FHIR REST status of a result (http.html): 201 for a create, 204 for a delete, 202 for accepted work… */
+export function statusOf(result: InteractionResult): number {
+  switch (result.outcome) {
+    case 'created':
+      return 201;
+    case 'deleted':
+    case 'purged':
+      return 204;
+    case 'job-accepted':
+    case 'job-cancel-requested':
+      return 202;
+    case 'job-status':
+      return result.job.status === 'failed' ? 500 : result.job.status === 'completed' || result.job.status === 'cancelled' ? 200 : 202;
+    default:
+      return 200;
+  }
+}
+
+/**
+ * The body a result answers with: for a write, the one `Prefer: return` asks for (the resource by
+ * default, nothing for `minimal`, an informational OperationOutcome); otherwise its resource,
+ * Bundle or report. Undefined when there is none (204, `return=minimal`).
+ */
+export function bodyOf(result: InteractionResult, prefer: Preferences | undefined): Body | undefined {
+  switch (result.outcome) {
+    case 'created':
+    case 'updated':
+    case 'unchanged':
+    case 'matched': {
+      if (prefer?.return === 'minimal') return undefined;
+      const v = result.version;
+      if (prefer?.return === 'OperationOutcome') {
+        const outcome: OperationOutcome = {
+          resourceType: 'OperationOutcome',
+          issue: [
+            {
+              severity: 'information',
+              code: 'informational',
+              diagnostics: `${v.type}/${v.id} version ${v.versionId}: ${result.outcome === 'created' ? 'created' : 'ok'}.`,
+            },
+          ],
+        };
+        return outcome;
+      }
+      // The stored JSON is the resource as written: it goes out without serialising it again.
+      return new JsonText(v.json!, result.resource);
+    }
+    case 'read':
+      return new JsonText(result.version.json!);
+    case 'deleted':
+    case 'purged':
+    case 'job-accepted':
+    case 'job-cancel-requested':
+      return undefined;
+    default:
+      return result.body;
+  }
+}
+
+/**
+ * Any thrown value as a FhirError: a FhirError as it is; anything else is reported to
+ * `onUnexpected` and becomes a bare 500 that tells nothing about internals.
+ */
+export function fhirErrorOf(error: unknown, onUnexpected: (error: unknown) => void): FhirError {
+  if (error instanceof FhirError) return error;
+  onUnexpected(error);
+  return new FhirError(500, 'exception', 'An unexpected error occurred while processing the request.');
+}

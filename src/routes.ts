@@ -1,0 +1,225 @@
+/**
+ * The route table: the one map from a request's method and path to the interaction that answers it.
+ * `handle()`, bundle entries and the typed methods all come through {@link dispatch}. No FHIR rule
+ * lives here: only which interaction a method and path mean, and which request fields it takes.
+ * @packageDocumentation
+ */
+import { processBundle } from './bundle/index.js';
+import { badRequest, FhirError, notFound } from './errors.js';
+import { formParams, fhirBody, patchDocument } from './interactions/body.js';
+import { capabilityStatement } from './interactions/capabilities.js';
+import type { EngineContext } from './interactions/context.js';
+import * as crud from './interactions/crud.js';
+import { history, historyOptionsOf } from './interactions/history.js';
+import type { Criteria, InteractionRequest } from './interactions/request.js';
+import { JsonText, type InteractionResult } from './interactions/result.js';
+import { bulkDeleteStatus, cancelBulkDelete, kickOffBulkDelete } from './jobs/operations.js';
+import type { JobRunner } from './jobs/job-runner.js';
+import type { HistoryScope, StorageTx } from './storage/storage-adapter.js';
+
+/** What the routes run with: the engine's context, its job runner and its error sink. */
+export interface Pipeline {
+  readonly ctx: EngineContext;
+  readonly jobs: JobRunner;
+  /** Called with every unexpected (non-FHIR) error, for logging. */
+  readonly onUnexpected: (error: unknown) => void;
+}
+
+/** The `:name` segments of a matched path. */
+interface PathArgs {
+  readonly type?: string;
+  readonly id?: string;
+  readonly versionId?: string;
+}
+
+type Handler = (p: Pipeline, request: InteractionRequest, args: PathArgs) => Promise<InteractionResult>;
+
+interface Route {
+  /** Literal segments, or `:type`, `:id`, `:versionId`. */
+  readonly path: readonly string[];
+  readonly methods: Readonly<Partial<Record<string, Handler>>>;
+}
+
+const HARD_DELETE = new Set(['hardDelete', '_hardDelete']);
+
+function interactionOptions(request: InteractionRequest): { -readonly [K in keyof crud.InteractionOptions]: crud.InteractionOptions[K] } {
+  // Field by field rather than spread: this runs for every request.
+  const options: { tx?: StorageTx; parallel: boolean; strict: boolean } = {
+    parallel: request.parallelQueries ?? false,
+    strict: request.prefer?.handling === 'strict',
+  };
+  if (request.tx !== undefined) options.tx = request.tx;
+  return options;
+}
+
+const isTrue = (params: Criteria, names: ReadonlySet<string>): boolean =>
+  params.some(([k, v]) => names.has(k) && v.toLowerCase() === 'true');
+
+async function search(p: Pipeline, request: InteractionRequest, types: readonly string[], params: Criteria): Promise<InteractionResult> {
+  const { ctx } = p;
+  const reader = request.tx ?? ctx.storage;
+  const query = {
+    types,
+    params,
+    strict: request.prefer?.handling === 'strict',
+    parallel: request.parallelQueries ?? false,
+    baseUrl: ctx.baseUrl,
+    path: types.length === 1 ? types[0]! : '',
+  };
+  // As text, the stored resources are spliced into the Bundle without being parsed.
+  const body = request.textBodies ? new JsonText(await ctx.search.searchJson(reader, query)) : await ctx.search.search(reader, query);
+  return { outcome: 'searchset', body };
+}
+
+async function historyOf(p: Pipeline, request: InteractionRequest, scope: HistoryScope): Promise<InteractionResult> {
+  const body = await history(p.ctx, scope, historyOptionsOf(request.params ?? []), request.tx ?? p.ctx.storage);
+  return { outcome: 'history', body };
+}
+
+/** Asynchronous operations start work of their own: they cannot be part of a transaction's unit of work. */
+function outsideTransaction(request: InteractionRequest): void {
+  if (request.tx !== undefined) throw badRequest(`The operation '${request.segments.join('/')}' cannot be part of a transaction.`);
+}
+
+const systemSearch: Handler = (p, r) => search(p, r, [], r.params ?? []);
+
+const typeSearch: Handler = (p, r, { type }) => search(p, r, [type!], r.params ?? []);
+
+const bundle: Handler = (p, r) => processBundle(p.ctx, r, (entry) => dispatch(p, entry), p.onUnexpected);
+
+const bulkDelete: Handler = async (p, r, { type }) => {
+  outsideTransaction(r);
+  return kickOffBulkDelete(p.jobs, p.ctx.baseUrl, r, type);
+};
+
+const create: Handler = async (p, r, { type }) => {
+  const body = fhirBody(r);
+  if (r.ifNoneExist !== undefined) crud.requireQuery(type!, r.ifNoneExist);
+  return crud.create(p.ctx, type!, body, {
+    ...interactionOptions(r),
+    ...(r.ifNoneExist !== undefined && { ifNoneExist: r.ifNoneExist }),
+    ...(r.presetId !== undefined && { presetId: r.presetId }),
+  });
+};
+
+const conditionalUpdate: Handler = async (p, r, { type }) => {
+  crud.requireQuery(type!, r.params);
+  return crud.conditionalUpdate(p.ctx, type!, r.params!, fhirBody(r), {
+    ...interactionOptions(r),
+    ...(r.presetId !== undefined && { presetId: r.presetId }),
+  });
+};
+
+const conditionalDelete: Handler = async (p, r, { type }) => {
+  crud.requireQuery(type!, r.params);
+  const params = r.params!;
+  const countParam = params.find(([k]) => k === '_count');
+  if (countParam && !/^-?\d+$/.test(countParam[1])) throw badRequest('The _count parameter must be an integer.');
+  const count = countParam === undefined ? undefined : Number(countParam[1]);
+  // `_count` and `hardDelete` say how to delete, not what: they are no criteria.
+  const criteria = params.filter(([k]) => k !== '_count' && !HARD_DELETE.has(k));
+  return crud.conditionalDelete(p.ctx, type!, criteria, {
+    ...interactionOptions(r),
+    hard: isTrue(params, HARD_DELETE),
+    ...(count !== undefined && { count }),
+  });
+};
+
+const conditionalPatch: Handler = async (p, r, { type }) => {
+  crud.requireQuery(type!, r.params);
+  return crud.conditionalPatch(p.ctx, type!, r.params!, patchDocument(r), {
+    ...interactionOptions(r),
+    ...(r.ifMatch !== undefined && { ifMatch: r.ifMatch }),
+  });
+};
+
+/** The one route table. Literal segments win over `:name` ones: their routes come first. */
+const ROUTES: readonly Route[] = [
+  { path: [], methods: { GET: systemSearch, POST: bundle } },
+  { path: ['metadata'], methods: { GET: async (p) => ({ outcome: 'capabilities', body: capabilityStatement(p.ctx) }) } },
+  { path: ['_history'], methods: { GET: (p, r) => historyOf(p, r, { level: 'system' }) } },
+  { path: ['_search'], methods: { POST: (p, r) => search(p, r, [], [...(r.params ?? []), ...formParams(r)]) } },
+  { path: ['$bulk-delete'], methods: { DELETE: bulkDelete } },
+  {
+    path: ['_operations', 'bulk-delete', ':id'],
+    methods: {
+      GET: async (p, r, { id }) => {
+        outsideTransaction(r);
+        return bulkDeleteStatus(p.jobs, id!);
+      },
+      DELETE: async (p, r, { id }) => {
+        outsideTransaction(r);
+        return cancelBulkDelete(p.jobs, id!);
+      },
+    },
+  },
+  {
+    path: [':type'],
+    methods: { GET: typeSearch, POST: create, PUT: conditionalUpdate, DELETE: conditionalDelete, PATCH: conditionalPatch },
+  },
+  { path: [':type', '_search'], methods: { POST: (p, r, { type }) => search(p, r, [type!], [...(r.params ?? []), ...formParams(r)]) } },
+  { path: [':type', '_history'], methods: { GET: (p, r, { type }) => historyOf(p, r, { level: 'type', type: type! }) } },
+  { path: [':type', '$bulk-delete'], methods: { DELETE: bulkDelete } },
+  {
+    path: [':type', ':id'],
+    methods: {
+      GET: async (p, r, { type, id }) => ({ outcome: 'read', version: await crud.read(p.ctx, type!, id!, r.tx) }),
+      PUT: (p, r, { type, id }) =>
+        crud.update(p.ctx, type!, id!, fhirBody(r), { ...interactionOptions(r), ...(r.ifMatch !== undefined && { ifMatch: r.ifMatch }) }),
+      DELETE: (p, r, { type, id }) =>
+        crud.remove(p.ctx, type!, id!, { ...interactionOptions(r), hard: isTrue(r.params ?? [], HARD_DELETE) }),
+      PATCH: (p, r, { type, id }) =>
+        crud.patch(p.ctx, type!, id!, patchDocument(r), { ...interactionOptions(r), ...(r.ifMatch !== undefined && { ifMatch: r.ifMatch }) }),
+    },
+  },
+  {
+    path: [':type', ':id', '$purge-history'],
+    methods: {
+      DELETE: async (p, r, { type, id }) => ({
+        outcome: 'purged',
+        removed: await crud.purgeHistory(p.ctx, type!, id!, interactionOptions(r)),
+      }),
+    },
+  },
+  { path: [':type', ':id', '_history'], methods: { GET: (p, r, { type, id }) => historyOf(p, r, { level: 'instance', type: type!, id: id! }) } },
+  {
+    path: [':type', ':id', '_history', ':versionId'],
+    methods: {
+      GET: async (p, r, { type, id, versionId }) => ({ outcome: 'read', version: await crud.vread(p.ctx, type!, id!, versionId!, r.tx) }),
+    },
+  },
+];
+
+/** The `:name` segments of `segments` when they fit `path`, else undefined. */
+function matchPath(path: readonly string[], segments: readonly string[]): PathArgs | undefined {
+  if (path.length !== segments.length) return undefined;
+  let args: Record<string, string> | undefined;
+  for (let i = 0; i < path.length; i++) {
+    const part = path[i]!;
+    if (part.startsWith(':')) (args ??= {})[part.slice(1)] = segments[i]!;
+    else if (part !== segments[i]) return undefined;
+  }
+  return args ?? {};
+}
+
+/** The request path below the base, for messages: `Patient/1`, or `/` for the base itself. */
+const pathOf = (segments: readonly string[]): string => segments.join('/') || '/';
+
+/**
+ * Runs a request through the route table: the first route whose path fits decides; an unknown
+ * resource type is a 404, a method the route lacks a 405, a path no route fits a 404. Throws
+ * FhirError for every client error.
+ */
+export async function dispatch(p: Pipeline, request: InteractionRequest): Promise<InteractionResult> {
+  for (const route of ROUTES) {
+    const args = matchPath(route.path, request.segments);
+    if (args === undefined) continue;
+    if (args.type !== undefined) crud.assertResourceType(p.ctx, args.type);
+    const handler = route.methods[request.method];
+    if (handler === undefined) {
+      throw new FhirError(405, 'not-supported', `The method ${request.method} is not allowed on '${pathOf(request.segments)}'.`);
+    }
+    return handler(p, request, args);
+  }
+  throw notFound(`The requested route '/${request.segments.join('/')}' was not found.`);
+}
