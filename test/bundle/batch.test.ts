@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory/index.js';
 import { FhirEngine } from '../../src/engine.js';
 import { FhirError } from '../../src/errors.js';
@@ -119,6 +119,36 @@ describe('batch', () => {
     expect(Number(codes[7])).toBeGreaterThanOrEqual(400);
     const second = await post(engine, bundle);
     expect(statuses(second.body).map((s) => s.split(' ')[0])).toEqual(['201', '200', '200', '200', '412', '204', '204', codes[7], '200', '404']);
+  });
+
+  it('through handle(), serialises the response once with the stored JSON spliced in: no JSON.parse', async () => {
+    const engine = newEngine();
+    await engine.update({ resourceType: 'Patient', id: 'p1', name: [{ family: 'One' }] });
+    // The memory adapter indexes a type from its stored JSON on its first search, and from then on
+    // every write of it: search first, and create another type.
+    await engine.search('Patient', 'family=One');
+    const body = batch([
+      { resource: { resourceType: 'Observation', status: 'final', code: { text: 'c' } }, request: { method: 'POST', url: 'Observation' } },
+      { request: { method: 'GET', url: 'Patient/p1' } },
+      { request: { method: 'GET', url: 'Patient?family=One' } },
+      { request: { method: 'GET', url: 'Patient/none' } },
+    ]);
+    const parse = vi.spyOn(JSON, 'parse');
+    let res;
+    try {
+      // The body handed over as an object: the request needs no parse either.
+      res = await engine.handle({ method: 'POST', url: '/', body });
+      expect(parse).not.toHaveBeenCalled();
+    } finally {
+      parse.mockRestore();
+    }
+    const response = JSON.parse(res.body!);
+    expect(statuses(response)).toEqual(['201 Created', '200 OK', '200 OK', '404 Not Found']);
+    expect(response.entry[1].resource).toEqual(await engine.read('Patient', 'p1'));
+    expect(response.entry[2].resource.entry[0].resource.id).toBe('p1');
+    // The same Bundle as the typed API builds.
+    const typed = await engine.batch(body);
+    expect(typed.entry.map((e) => e.response.status)).toEqual(statuses(response));
   });
 
   it('passes Prefer: return=minimal on to the entries', async () => {

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory/index.js';
 import { FhirError } from '../../src/errors.js';
 import { FaultAdapter } from '../support/fault-adapter.js';
@@ -220,5 +220,59 @@ describe('transaction', () => {
       status: 404,
       issues: [{ diagnostics: "Transaction failed on 'GET' for the requested url 'Patient/none'." }, { code: 'not-found' }],
     });
+  });
+
+  it('reads history through its own unit of work, and refuses asynchronous operations', async () => {
+    const engine = newEngine();
+    await engine.update({ resourceType: 'Patient', id: 'old' });
+    const res = await post(
+      engine,
+      tx([
+        { request: { method: 'GET', url: 'Patient/_history' } },
+        { fullUrl: 'urn:uuid:n', resource: patient('New'), request: { method: 'POST', url: 'Patient' } },
+      ]),
+    );
+    expect(res.status).toBe(200);
+    expect(statuses(res.body)).toEqual(['200 OK', '201 Created']);
+    // The GET ran last, inside the unit: it sees the POST of this very transaction.
+    expect(res.body.entry[0].resource.entry.map((e: any) => e.resource.id).sort()).toEqual([res.body.entry[1].resource.id, 'old'].sort());
+    const bulk = await post(engine, tx([{ request: { method: 'DELETE', url: 'Patient/$bulk-delete' } }]), { prefer: 'respond-async' });
+    expect(bulk.status).toBe(400);
+    expect(bulk.body.issue[1].diagnostics).toMatch(/cannot be part of a transaction/);
+    expect(await engine.jobs.get('1')).toBeUndefined();
+  });
+
+  it('refuses a bundle nested in an entry', async () => {
+    const engine = newEngine();
+    const inner = { resourceType: 'Bundle', type: 'batch', entry: [] };
+    const res = await post(engine, tx([{ resource: inner, request: { method: 'POST', url: '/' } }]));
+    expect(res.status).toBe(405);
+    expect(res.body.issue[1].diagnostics).toMatch(/bundles do not nest/);
+    const batch = await engine.batch({ resourceType: 'Bundle', type: 'batch', entry: [{ resource: inner, request: { method: 'POST', url: '/' } }] });
+    expect(batch.entry[0]!.response.status).toBe('405 Method Not Allowed');
+  });
+
+  it('FhirEngine.transaction builds its response from the objects it wrote: no JSON.parse of its own output', async () => {
+    const engine = newEngine();
+    const bundle = tx([
+      { fullUrl: 'urn:uuid:p', resource: patient('P'), request: { method: 'POST', url: 'Patient' } },
+      {
+        fullUrl: 'urn:uuid:o',
+        resource: { resourceType: 'Observation', status: 'final', code: { text: 'c' }, subject: { reference: 'urn:uuid:p' } },
+        request: { method: 'POST', url: 'Observation' },
+      },
+      { resource: { resourceType: 'Patient', id: 'put1', name: [{ family: 'Q' }] }, request: { method: 'PUT', url: 'Patient/put1' } },
+    ]);
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const res = await engine.transaction(bundle);
+      expect(res.entry.map((e) => e.response.status)).toEqual(['201 Created', '201 Created', '201 Created']);
+      expect(parse).not.toHaveBeenCalled();
+      const [pat, obs] = res.entry as any[];
+      expect(obs.resource.subject.reference).toBe(`Patient/${pat.resource.id}`);
+      expect(pat.resource.meta.versionId).toBe('1');
+    } finally {
+      parse.mockRestore();
+    }
   });
 });
