@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import type { StoredVersion } from './storage-adapter.js';
+import type { StoredVersion } from './stored-version.js';
 
 /** Prefix of a date, number or quantity comparison (FHIR search.html §3.1.1.4). */
 export type RangeOp = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
