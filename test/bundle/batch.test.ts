@@ -43,7 +43,7 @@ describe('bundle envelope', () => {
 });
 
 describe('batch', () => {
-  it('runs every interaction through the router, each on its own', async () => {
+  it('runs every interaction through the route table, each on its own', async () => {
     const engine = newEngine(undefined, true);
     await engine.update({ resourceType: 'Patient', id: 'p1', name: [{ family: 'One' }], identifier: [{ system: 's', value: '1' }] });
     await engine.update({ resourceType: 'Patient', id: 'gone' });
