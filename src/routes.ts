@@ -190,14 +190,21 @@ const ROUTES: readonly Route[] = [
   },
 ];
 
-/** The `:name` segments of `segments` when they fit `path`, else undefined. */
+/**
+ * The `:name` segments of `segments` when they fit `path`, else undefined. A `$` segment names an
+ * operation, never a type or an id: an operation the table lacks is no route (R4 http.html: 404,
+ * "not a FHIR end-point"; Microsoft: 404).
+ */
 function matchPath(path: readonly string[], segments: readonly string[]): PathArgs | undefined {
   if (path.length !== segments.length) return undefined;
   let args: Record<string, string> | undefined;
   for (let i = 0; i < path.length; i++) {
     const part = path[i]!;
-    if (part.startsWith(':')) (args ??= {})[part.slice(1)] = segments[i]!;
-    else if (part !== segments[i]) return undefined;
+    const segment = segments[i]!;
+    if (!part.startsWith(':')) {
+      if (part !== segment) return undefined;
+    } else if (segment.startsWith('$')) return undefined;
+    else (args ??= {})[part.slice(1)] = segment;
   }
   return args ?? {};
 }

@@ -79,6 +79,18 @@ describe('handle()', () => {
     expect((await engine.handle({ method: 'GET', url: '/Patient/1' })).status).toBe(500);
   });
 
+  it('an operation the engine does not have → 404, whatever the method; a known one with a wrong method → 405', async () => {
+    const engine = engineOn();
+    await engine.handle({ method: 'POST', url: '/Patient', body: patient });
+    for (const [method, url] of [['POST', '/ValueSet/$lookup'], ['GET', '/Patient/$everything'], ['GET', '/Patient/1/$everything'], ['GET', '/$export']]) {
+      const res = await engine.handle({ method: method!, url: url! });
+      expect([url, res.status]).toEqual([url, 404]);
+      expect(JSON.parse(res.body!).issue[0].code).toBe('not-found');
+    }
+    expect((await engine.handle({ method: 'GET', url: '/Patient/$bulk-delete' })).status).toBe(405);
+    expect((await engine.handle({ method: 'GET', url: '/Patient/1/$purge-history' })).status).toBe(405);
+  });
+
   it('a malformed percent-encoding in the path → 400', async () => {
     const engine = engineOn();
     expect((await engine.handle({ method: 'GET', url: '/Patient/%E0%A4%A' })).status).toBe(400);
