@@ -48,24 +48,29 @@ async function once(storage: () => StorageAdapter, mode: Mode): Promise<number> 
   const bundle = creates(type, ENTRIES);
   const bodies = Array.from({ length: ENTRIES }, (_, i) => JSON.stringify(observation(i, undefined)));
   const text = JSON.stringify(bundle);
-  let created = 0;
-  const started = performance.now();
+  // Only the engine's work is timed; the checks on what it answered come after.
+  let ms: number;
+  let created: number;
   if (mode === 'single.handle') {
-    for (const body of bodies) {
-      const res = await engine.handle({ method: 'POST', url: '/Observation', headers: json, body });
-      if (res.status === 201) created++;
-    }
+    const statuses: number[] = [];
+    const started = performance.now();
+    for (const body of bodies) statuses.push((await engine.handle({ method: 'POST', url: '/Observation', headers: json, body })).status);
+    ms = performance.now() - started;
+    created = statuses.filter((s) => s === 201).length;
   } else if (mode.endsWith('.handle')) {
+    const started = performance.now();
     const res = await engine.handle({ method: 'POST', url: '/', headers: json, body: text });
+    ms = performance.now() - started;
     created = (res.body!.match(/"status":"201 Created"/g) ?? []).length;
   } else {
+    const started = performance.now();
     const res =
       mode === 'transaction.typed'
         ? await engine.transaction(bundle)
         : await engine.batch(bundle, { parallel: mode === 'batch-parallel.typed' });
+    ms = performance.now() - started;
     created = res.entry.filter((e) => e.response.status === '201 Created').length;
   }
-  const ms = performance.now() - started;
   await engine.close();
   if (created !== ENTRIES) throw new Error(`${mode}: ${created}/${ENTRIES} created`);
   return ms;

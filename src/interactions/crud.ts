@@ -74,7 +74,7 @@ const notSelective = (type: string): FhirError => preconditionFailed(notSelectiv
  *   "everything" (Azure 9.1; the spec leaves it open);
  * - several matches where one is required: **412** (http.html, conditional create, update, patch,
  *   and a conditional delete without `_count`).
- * This checks the first; {@link matchCriteria} the other two.
+ * This checks the first; `matchCriteria` the other two.
  */
 export function requireQuery(type: string, query: Criteria | undefined): void {
   if (query === undefined || query.length === 0) throw badRequest(notSelectiveText(type));
