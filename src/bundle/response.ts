@@ -90,31 +90,24 @@ export function entryObject(draft: EntryDraft): ResponseEntry {
 }
 
 /**
- * A response entry as JSON text (`handle()`), in pieces that {@link responseBundleText} joins once:
- * a resource kept as text is spliced in as it is, never parsed. The same JSON as
- * `JSON.stringify(entryObject(draft))`. Made as soon as the entry has run, so that a large bundle
- * does not hold every entry's objects until the end.
+ * A response entry as JSON text (`handle()`), in pieces that {@link responseBundleText} joins and
+ * closes: a resource kept as text is spliced in as it is, never parsed. The same content as
+ * `entryObject(draft)`, with `resource` written last (so that the resource is one piece of its own
+ * and the entry needs no third one). Made as soon as the entry has run, so that a large bundle does
+ * not hold every entry's objects until the end.
  */
 export function entryText(draft: EntryDraft): string[] {
   const { status, location, etag, lastModified, outcome } = draft.response;
-  const head = draft.fullUrl === undefined ? '{' : `{"fullUrl":${quote(draft.fullUrl)},`;
-  let tail = `"response":{"status":${quote(status)}`;
-  if (location !== undefined) tail += `,"location":${quote(location)}`;
-  if (etag !== undefined) tail += `,"etag":${quote(etag)}`;
-  if (lastModified !== undefined) tail += `,"lastModified":${quote(lastModified)}`;
-  if (outcome !== undefined) tail += `,"outcome":${JSON.stringify(outcome)}`;
-  tail += '}}';
-  if (draft.resource === undefined) return [head + tail];
+  // `status` is one of ours ("201 Created"): nothing in it to escape.
+  let head = draft.fullUrl === undefined ? `{"response":{"status":"${status}"` : `{"fullUrl":${quote(draft.fullUrl)},"response":{"status":"${status}"`;
+  if (location !== undefined) head += `,"location":${quote(location)}`;
+  if (etag !== undefined) head += `,"etag":${quote(etag)}`;
+  if (lastModified !== undefined) head += `,"lastModified":${quote(lastModified)}`;
+  if (outcome !== undefined) head += `,"outcome":${JSON.stringify(outcome)}`;
+  if (draft.resource === undefined) return [`${head}}`];
   const resource = draft.resource instanceof JsonText ? draft.resource.text : JSON.stringify(draft.resource);
-  // Three pieces: the resource text goes into the Bundle in the one copy the final join makes.
-  return [`${head}"resource":`, resource, `,${tail}`];
+  return [`${head}},"resource":`, resource];
 }
-
-/** Characters a JSON string cannot hold as they are (and lone surrogates, which JSON.stringify escapes). */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-/** A string as JSON: as `JSON.stringify` writes it, without calling it for the common plain string. */
-const quote = (value: string): string => (NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`);
 
 /** The response Bundle of entries made by {@link entryObject}. */
 export const responseBundle = (type: ResponseBundle['type'], entry: ResponseEntry[]): ResponseBundle => ({
@@ -127,9 +120,15 @@ export const responseBundle = (type: ResponseBundle['type'], entry: ResponseEntr
 export function responseBundleText(type: ResponseBundle['type'], entries: readonly (readonly string[])[]): string {
   const pieces = [`{"resourceType":"Bundle","type":${JSON.stringify(type)},"entry":[`];
   for (let i = 0; i < entries.length; i++) {
-    if (i > 0) pieces.push(',');
+    if (i > 0) pieces.push('},');
     for (const piece of entries[i]!) pieces.push(piece);
   }
-  pieces.push(']}');
+  pieces.push(entries.length > 0 ? '}]}' : ']}');
   return pieces.join('');
 }
+
+/** Characters a JSON string cannot hold as they are (and lone surrogates, which JSON.stringify escapes). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** A string as JSON: as `JSON.stringify` writes it, without calling it for the common plain string. */
+const quote = (value: string): string => (NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`);
