@@ -6,7 +6,7 @@ import { capabilityStatement } from './interactions/capabilities.js';
 import { DEFAULT_LIMITS, type EngineContext, type Limits } from './interactions/context.js';
 import { assertResourceType, notFoundError } from './interactions/crud.js';
 import { history, type HistoryOptions } from './interactions/history.js';
-import { criteriaOf, type Criteria, type InteractionRequest } from './interactions/request.js';
+import { blankRequest, criteriaOf, type Criteria, type InteractionRequest } from './interactions/request.js';
 import { objectOf, type Body, type DeleteOutcome, type InteractionResult, type WriteKind, type WriteOutcome } from './interactions/result.js';
 import type { Meta, Resource } from './resource/resource.js';
 import { assertValidId, ID_PATTERN } from './resource/validate.js';
@@ -161,9 +161,9 @@ export class FhirEngine {
     return handle(this.#pipeline, request);
   }
 
-  /** Runs a request through the route table, as `handle()` and bundle entries do. */
+  /** Runs a request through the route table, as `handle()` and bundle entries do (in the one request shape). */
   #run(request: InteractionRequest): Promise<InteractionResult> {
-    return dispatch(this.#pipeline, request);
+    return dispatch(this.#pipeline, Object.assign(blankRequest(request.method, request.segments), request));
   }
 
   /** The path of a resource type, for the typed API: checked here, so that no type name reads as a route (`metadata`). */

@@ -42,13 +42,15 @@ interface Route {
 
 const HARD_DELETE = new Set(['hardDelete', '_hardDelete']);
 
-function interactionOptions(request: InteractionRequest): { -readonly [K in keyof crud.InteractionOptions]: crud.InteractionOptions[K] } {
-  // Field by field rather than spread: this runs for every request.
-  const options: { tx?: StorageTx; parallel: boolean; strict: boolean } = {
-    parallel: request.parallelQueries ?? false,
-    strict: request.prefer?.handling === 'strict',
-  };
+/** Options every interaction takes, plus the ones a route adds. */
+type RouteOptions = { tx?: StorageTx; parallel: boolean; strict: boolean; ifMatch?: string; ifNoneExist?: Criteria; presetId?: string; hard?: boolean; count?: number };
+
+/** The options of an interaction from its request; built field by field (no spread): this runs for every request. */
+function interactionOptions(request: InteractionRequest): RouteOptions {
+  const options: RouteOptions = { parallel: request.parallelQueries ?? false, strict: request.prefer?.handling === 'strict' };
   if (request.tx !== undefined) options.tx = request.tx;
+  if (request.ifMatch !== undefined) options.ifMatch = request.ifMatch;
+  if (request.presetId !== undefined) options.presetId = request.presetId;
   return options;
 }
 
@@ -95,19 +97,14 @@ const bulkDelete: Handler = async (p, r, { type }) => {
 const create: Handler = async (p, r, { type }) => {
   const body = fhirBody(r);
   if (r.ifNoneExist !== undefined) crud.requireQuery(type!, r.ifNoneExist);
-  return crud.create(p.ctx, type!, body, {
-    ...interactionOptions(r),
-    ...(r.ifNoneExist !== undefined && { ifNoneExist: r.ifNoneExist }),
-    ...(r.presetId !== undefined && { presetId: r.presetId }),
-  });
+  const options = interactionOptions(r);
+  if (r.ifNoneExist !== undefined) options.ifNoneExist = r.ifNoneExist;
+  return crud.create(p.ctx, type!, body, options);
 };
 
 const conditionalUpdate: Handler = async (p, r, { type }) => {
   crud.requireQuery(type!, r.params);
-  return crud.conditionalUpdate(p.ctx, type!, r.params!, fhirBody(r), {
-    ...interactionOptions(r),
-    ...(r.presetId !== undefined && { presetId: r.presetId }),
-  });
+  return crud.conditionalUpdate(p.ctx, type!, r.params!, fhirBody(r), interactionOptions(r));
 };
 
 const conditionalDelete: Handler = async (p, r, { type }) => {
@@ -118,19 +115,15 @@ const conditionalDelete: Handler = async (p, r, { type }) => {
   const count = countParam === undefined ? undefined : Number(countParam[1]);
   // `_count` and `hardDelete` say how to delete, not what: they are no criteria.
   const criteria = params.filter(([k]) => k !== '_count' && !HARD_DELETE.has(k));
-  return crud.conditionalDelete(p.ctx, type!, criteria, {
-    ...interactionOptions(r),
-    hard: isTrue(params, HARD_DELETE),
-    ...(count !== undefined && { count }),
-  });
+  const options = interactionOptions(r);
+  options.hard = isTrue(params, HARD_DELETE);
+  if (count !== undefined) options.count = count;
+  return crud.conditionalDelete(p.ctx, type!, criteria, options);
 };
 
 const conditionalPatch: Handler = async (p, r, { type }) => {
   crud.requireQuery(type!, r.params);
-  return crud.conditionalPatch(p.ctx, type!, r.params!, patchDocument(r), {
-    ...interactionOptions(r),
-    ...(r.ifMatch !== undefined && { ifMatch: r.ifMatch }),
-  });
+  return crud.conditionalPatch(p.ctx, type!, r.params!, patchDocument(r), interactionOptions(r));
 };
 
 /** The one route table. Literal segments win over `:name` ones: their routes come first. */
@@ -164,12 +157,13 @@ const ROUTES: readonly Route[] = [
     path: [':type', ':id'],
     methods: {
       GET: async (p, r, { type, id }) => ({ outcome: 'read', version: await crud.read(p.ctx, type!, id!, r.tx) }),
-      PUT: (p, r, { type, id }) =>
-        crud.update(p.ctx, type!, id!, fhirBody(r), { ...interactionOptions(r), ...(r.ifMatch !== undefined && { ifMatch: r.ifMatch }) }),
-      DELETE: (p, r, { type, id }) =>
-        crud.remove(p.ctx, type!, id!, { ...interactionOptions(r), hard: isTrue(r.params ?? [], HARD_DELETE) }),
-      PATCH: (p, r, { type, id }) =>
-        crud.patch(p.ctx, type!, id!, patchDocument(r), { ...interactionOptions(r), ...(r.ifMatch !== undefined && { ifMatch: r.ifMatch }) }),
+      PUT: (p, r, { type, id }) => crud.update(p.ctx, type!, id!, fhirBody(r), interactionOptions(r)),
+      DELETE: (p, r, { type, id }) => {
+        const options = interactionOptions(r);
+        options.hard = isTrue(r.params ?? [], HARD_DELETE);
+        return crud.remove(p.ctx, type!, id!, options);
+      },
+      PATCH: (p, r, { type, id }) => crud.patch(p.ctx, type!, id!, patchDocument(r), interactionOptions(r)),
     },
   },
   {
@@ -197,15 +191,13 @@ const ROUTES: readonly Route[] = [
  */
 function matchPath(path: readonly string[], segments: readonly string[]): PathArgs | undefined {
   if (path.length !== segments.length) return undefined;
-  let args: Record<string, string> | undefined;
   for (let i = 0; i < path.length; i++) {
     const part = path[i]!;
-    const segment = segments[i]!;
-    if (!part.startsWith(':')) {
-      if (part !== segment) return undefined;
-    } else if (segment.startsWith('$')) return undefined;
-    else (args ??= {})[part.slice(1)] = segment;
+    if (part.startsWith(':') ? segments[i]!.startsWith('$') : part !== segments[i]) return undefined;
   }
+  // Only now, for the one route that fits, the arguments.
+  let args: Record<string, string> | undefined;
+  for (let i = 0; i < path.length; i++) if (path[i]!.startsWith(':')) (args ??= {})[path[i]!.slice(1)] = segments[i]!;
   return args ?? {};
 }
 

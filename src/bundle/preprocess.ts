@@ -5,7 +5,7 @@
  */
 import { badRequest, FhirError } from '../errors.js';
 import type { EngineContext } from '../interactions/context.js';
-import { criteriaOf, parseUrl, type Criteria, type InteractionRequest } from '../interactions/request.js';
+import { blankRequest, criteriaOf, parseUrl, type Criteria, type InteractionRequest, type Mutable } from '../interactions/request.js';
 import { jsonPatchFromBinary } from '../patch/index.js';
 import type { Resource } from '../resource/resource.js';
 import { parseIfMatch } from '../resource/version.js';
@@ -87,8 +87,6 @@ export interface EntryRequest {
   readonly request: Mutable<InteractionRequest>;
 }
 
-/** A type with its `readonly` modifiers removed. */
-export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Reason phrases for `Bundle.entry.response.status` ("201 Created"). */
 const REASONS: Record<number, string> = {
@@ -206,15 +204,14 @@ export function entryRequest(entry: RequestEntry, index: number, ctx: EngineCont
   const criteria = criteriaPairs === undefined ? undefined : canonicalCriteria(criteriaPairs);
   const writes = method !== 'GET' && method !== 'HEAD' && !isOperation && type !== undefined;
   const fullUrl = typeof entry.fullUrl === 'string' && entry.fullUrl !== '' ? entry.fullUrl : undefined;
-  // Built field by field: this runs for every entry of bundles of thousands.
-  const built: Mutable<InteractionRequest> = { method, segments, params };
-  if (inherited.prefer !== undefined) built.prefer = inherited.prefer;
-  if (inherited.parallelQueries !== undefined) built.parallelQueries = inherited.parallelQueries;
-  if (inherited.textBodies !== undefined) built.textBodies = inherited.textBodies;
-  if (body !== undefined) built.body = body;
-  if (mediaType !== undefined) built.mediaType = mediaType;
+  const built = blankRequest(method, segments, params);
+  built.prefer = inherited.prefer;
+  built.parallelQueries = inherited.parallelQueries;
+  built.textBodies = inherited.textBodies;
+  built.body = body;
+  built.mediaType = mediaType;
   if (ifMatch !== undefined) built.ifMatch = parseIfMatch(ifMatch);
-  if (ifNoneExist !== undefined) built.ifNoneExist = ifNoneExist;
+  built.ifNoneExist = ifNoneExist;
   return { index, method, rawUrl, fullUrl, type, id, criteria, criteriaPairs, writes, request: built };
 }
 

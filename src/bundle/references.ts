@@ -8,8 +8,8 @@ import type { EngineContext } from '../interactions/context.js';
 import { forEachReference } from '../interactions/references.js';
 import type { Resource } from '../resource/resource.js';
 import type { StorageReader } from '../storage/storage-adapter.js';
-import type { Criteria, InteractionRequest } from '../interactions/request.js';
-import type { EntryRequest, Mutable } from './preprocess.js';
+import type { Criteria, InteractionRequest, Mutable } from '../interactions/request.js';
+import type { EntryRequest } from './preprocess.js';
 
 /** What the up-front resolution decided for the entries of a transaction. */
 export interface Assignment {

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { FhirError } from '../errors.js';
-import { criteriaOf, parseUrl, type InteractionRequest } from '../interactions/request.js';
+import { blankRequest, criteriaOf, parseUrl, type InteractionRequest } from '../interactions/request.js';
 import { parseJson } from '../resource/validate.js';
 import { parseIfMatch } from '../resource/version.js';
 import { isParallel, mediaTypeOf, normalizeHeaders, parsePrefer, type HeaderInput } from './headers.js';
@@ -54,20 +54,16 @@ export function requestOf(request: FhirHttpRequest, limits: { readonly maxBodyBy
   } else if (raw !== undefined) {
     body = raw;
   }
+  const parsed = blankRequest(method, segments, params);
+  parsed.prefer = parsePrefer(headers.prefer);
+  parsed.parallelEntries = isParallel(headers['x-bundle-processing-logic']);
+  parsed.parallelQueries = isParallel(headers['x-conditionalquery-processing-logic']);
+  parsed.textBodies = true;
+  parsed.body = body;
+  parsed.mediaType = mediaType;
   const ifMatch = headers['if-match'];
+  if (ifMatch !== undefined && (method === 'PUT' || method === 'PATCH')) parsed.ifMatch = parseIfMatch(ifMatch);
   const ifNoneExist = headers['if-none-exist'];
-  const prefer = parsePrefer(headers.prefer);
-  return {
-    method,
-    segments,
-    params,
-    ...(body !== undefined && { body }),
-    ...(mediaType !== undefined && { mediaType }),
-    ...(ifMatch !== undefined && (method === 'PUT' || method === 'PATCH') && { ifMatch: parseIfMatch(ifMatch) }),
-    ...(ifNoneExist !== undefined && method === 'POST' && { ifNoneExist: criteriaOf(ifNoneExist, segments[0]) }),
-    prefer,
-    parallelEntries: isParallel(headers['x-bundle-processing-logic']),
-    parallelQueries: isParallel(headers['x-conditionalquery-processing-logic']),
-    textBodies: true,
-  };
+  if (ifNoneExist !== undefined && method === 'POST') parsed.ifNoneExist = criteriaOf(ifNoneExist, segments[0]);
+  return parsed;
 }

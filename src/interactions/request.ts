@@ -64,6 +64,33 @@ export interface InteractionRequest {
   readonly textBodies?: boolean;
 }
 
+/** A type with its `readonly` modifiers removed (a request its producer is still filling in). */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/**
+ * A request with every field present (most of them undefined), always in the same order. Every
+ * producer (`handle()`, bundle entries, the typed methods) starts from it, so that the code reading
+ * requests sees one object shape and stays fast when single requests and bundles mix in a process
+ * (measured: single creates ~12% slower after bundles had run, with one shape per producer).
+ */
+export function blankRequest(method: string, segments: readonly string[], params: Criteria = []): Mutable<InteractionRequest> {
+  return {
+    method,
+    segments,
+    params,
+    body: undefined,
+    mediaType: undefined,
+    ifMatch: undefined,
+    ifNoneExist: undefined,
+    prefer: undefined,
+    parallelEntries: undefined,
+    parallelQueries: undefined,
+    tx: undefined,
+    presetId: undefined,
+    textBodies: undefined,
+  };
+}
+
 /** Splits a URL (relative to the base, or absolute) into decoded path segments and query parameters. */
 export function parseUrl(url: string): { segments: string[]; params: [string, string][] } {
   // Fast path for the common relative URL with nothing to decode in its path.

@@ -194,7 +194,7 @@ export class RuntimeStorage<A extends StorageAdapter = StorageAdapter> implement
     }
   }
 
-  async #work<T>(unit: Unit, raw: StorageTx, work: (tx: StorageTx) => Promise<T>): Promise<T> {
+  #work<T>(unit: Unit, raw: StorageTx, work: (tx: StorageTx) => Promise<T>): Promise<T> {
     const tx = new GuardedTx(raw, unit);
     let pending: Promise<T>;
     this.#current = unit;
@@ -203,12 +203,13 @@ export class RuntimeStorage<A extends StorageAdapter = StorageAdapter> implement
     } finally {
       this.#current = undefined;
     }
-    try {
-      return await pending;
-    } finally {
-      // Ended as soon as the work settles: a leaked tx must not write into the commit.
+    // Ended as soon as the work settles, before the adapter commits: a leaked tx must not write into
+    // the commit. (Registered before the adapter awaits `pending`, so it runs first.)
+    const end = (): void => {
       unit.ended = true;
-    }
+    };
+    pending.then(end, end);
+    return pending;
   }
 
   #insideUnit(): boolean {
@@ -265,28 +266,33 @@ export class RuntimeStorage<A extends StorageAdapter = StorageAdapter> implement
     });
   }
 
+  /** An outside read may go straight to the adapter (the common case, checked without a closure). */
+  #direct(): boolean {
+    return !this.#closed && (this.#isolated || !this.#busy);
+  }
+
   readCurrent(key: ResourceKey): Promise<StoredVersion | undefined> {
-    return this.#read(() => this.adapter.readCurrent(key));
+    return this.#direct() ? this.adapter.readCurrent(key) : this.#read(() => this.adapter.readCurrent(key));
   }
 
   readVersion(key: ResourceKey, versionId: string): Promise<StoredVersion | undefined> {
-    return this.#read(() => this.adapter.readVersion(key, versionId));
+    return this.#direct() ? this.adapter.readVersion(key, versionId) : this.#read(() => this.adapter.readVersion(key, versionId));
   }
 
   readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
-    return this.#read(() => this.adapter.readHistory(scope, page));
+    return this.#direct() ? this.adapter.readHistory(scope, page) : this.#read(() => this.adapter.readHistory(scope, page));
   }
 
   search(query: StorageQuery): Promise<SearchHits> {
-    return this.#read(() => this.adapter.search(query));
+    return this.#direct() ? this.adapter.search(query) : this.#read(() => this.adapter.search(query));
   }
 
   readJob(id: string): Promise<JobRecord | undefined> {
-    return this.#read(() => this.adapter.readJob(id));
+    return this.#direct() ? this.adapter.readJob(id) : this.#read(() => this.adapter.readJob(id));
   }
 
   listUnfinishedJobs(): Promise<readonly JobRecord[]> {
-    return this.#read(() => this.adapter.listUnfinishedJobs());
+    return this.#direct() ? this.adapter.listUnfinishedJobs() : this.#read(() => this.adapter.listUnfinishedJobs());
   }
 
   /** Refuses new calls, lets the accepted units (and queued reads) finish, then closes the adapter. Once. */
