@@ -36,6 +36,10 @@ export interface ElementKey {
   readonly type: string;
   /** Set when `type` is primitive. */
   readonly primitive: PrimitiveType | undefined;
+  /** `_` + key: where the primitive's id and extensions are (primitives only). */
+  readonly extensionKey: string | undefined;
+  /** The structure of a complex `type` (not `Resource`), resolved on first use. */
+  readonly structure: Structure | undefined;
 }
 
 /** A complex datatype, a resource or a backbone element. */
@@ -98,6 +102,20 @@ function parseElement(key: string, spec: string): ElementDefinition {
 /** `value` + `Quantity` → `valueQuantity` (json.html, choice types). */
 const variantKey = (name: string, type: string): string => name + type[0]!.toUpperCase() + type.slice(1);
 
+class Key implements ElementKey {
+  #structure: Structure | undefined;
+  constructor(
+    readonly key: string,
+    readonly element: ElementDefinition,
+    readonly type: string,
+    readonly primitive: PrimitiveType | undefined,
+    readonly extensionKey: string | undefined,
+  ) {}
+  get structure(): Structure | undefined {
+    return (this.#structure ??= structure(this.type));
+  }
+}
+
 const compiled = new Map<string, Structure>();
 
 /** The structure `name` (`Patient`, `HumanName`, `Patient.contact`), or undefined when there is none. */
@@ -118,9 +136,10 @@ export function structure(name: string): Structure | undefined {
     for (const type of element.types) {
       const key = element.choice ? variantKey(element.name, type) : element.name;
       const primitive = primitives.get(type);
-      keys.set(key, { key, element, type, primitive });
+      const extensionKey = primitive ? `_${key}` : undefined;
+      keys.set(key, new Key(key, element, type, primitive, extensionKey));
       jsonKeys.push(key);
-      if (primitive) jsonKeys.push(`_${key}`);
+      if (extensionKey) jsonKeys.push(extensionKey);
     }
     if (element.min > 0) required.push({ element, keys: jsonKeys });
     if (element.choice) choices.push(element);

@@ -81,6 +81,14 @@ type JsonObject = Record<string, unknown>;
 const isObject = (value: unknown): value is JsonObject => typeof value === 'object' && value !== null && !Array.isArray(value);
 const jsonType = (value: unknown): string => (value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value);
 const ownValue = (object: JsonObject, key: string): unknown => (Object.hasOwn(object, key) ? object[key] : undefined);
+function hasEnumerableKeys(object: object): boolean {
+  for (const _ in object) return true;
+  return false;
+}
+function hasAny(object: JsonObject, keys: readonly string[]): boolean {
+  for (const key of keys) if (Object.hasOwn(object, key)) return true;
+  return false;
+}
 
 let references: { element: ElementKey; extension: Structure } | undefined;
 /** `Reference.reference`, whose value gets a shape check, and `Element`, the structure of a `_x` value. */
@@ -91,6 +99,8 @@ class Walker {
   /** The location being walked: element names and array indexes, joined only when an issue is reported. */
   private readonly path: (string | number)[] = [];
   private depth = 0;
+  /** Whether anything made Object.prototype carry enumerable keys (for-in would yield them on every object). */
+  private readonly objectPrototypeEnumerable = hasEnumerableKeys(Object.prototype);
 
   constructor(
     private readonly maxDepth: number,
@@ -112,11 +122,16 @@ class Walker {
 
   private object(value: JsonObject, of: Structure, isResource: boolean): void {
     if (this.depth >= this.maxDepth) return this.report('too-costly', `Nested deeper than ${this.maxDepth} objects`);
-    const keys = Object.keys(value);
-    if (keys.length === 0) return this.report('structure', 'An object must have at least one property (json.html)');
+    // for-in rather than Object.keys: V8 then loads `value[key]` through the enum cache (a third faster on a
+    // Synthea Patient). for-in also yields inherited enumerable keys: they are skipped unless none can exist.
+    const prototype: unknown = Object.getPrototypeOf(value);
+    const inherits = prototype !== null && (prototype !== Object.prototype || this.objectPrototypeEnumerable);
     this.depth++;
+    let count = 0;
     let chosen: ElementKey[] | undefined;
-    for (const key of keys) {
+    for (const key in value) {
+      if (inherits && !Object.hasOwn(value, key)) continue;
+      count++;
       if (isResource && key === 'resourceType') continue;
       const isExtension = key.charCodeAt(0) === 95; // `_x`: id and extensions of the primitive `x`
       const name = isExtension ? key.slice(1) : key;
@@ -133,18 +148,20 @@ class Walker {
         }
         (chosen ??= []).push(element);
       }
+      const item = value[key];
       this.path.push(name);
-      if (isExtension) this.primitiveExtension(value[key], element, ownValue(value, name));
-      else if (element.element.array) this.array(value[key], element, ownValue(value, `_${key}`));
-      else if (Array.isArray(value[key])) this.report('structure', `${name} is a single value (max 1), not an array`);
-      else this.single(value[key], element);
+      if (isExtension) this.primitiveExtension(item, element, ownValue(value, name));
+      else if (element.element.array) this.array(item, element, element.extensionKey && ownValue(value, element.extensionKey));
+      else if (Array.isArray(item)) this.report('structure', `${name} is a single value (max 1), not an array`);
+      else this.single(item, element);
       this.path.pop();
     }
+    this.depth--;
+    if (count === 0) return this.report('structure', 'An object must have at least one property (json.html)');
     for (const { element, keys: present } of of.required) {
-      if (!present.some((key) => Object.hasOwn(value, key)))
+      if (!hasAny(value, present))
         this.report('required', `Missing required element ${element.name}${element.choice ? '[x]' : ''} (min 1)`, element.choice ? `${element.name}[x]` : element.name);
     }
-    this.depth--;
   }
 
   /** A repeating element (max `*`); `extensions` is the `_x` array of a primitive, aligned by index. */
@@ -181,7 +198,7 @@ class Walker {
     } else if (element.type === 'Resource') {
       this.resource(value);
     } else if (isObject(value)) {
-      this.object(value, structure(element.type)!, false);
+      this.object(value, element.structure!, false);
     } else {
       this.report('structure', `Expected a JSON object for ${element.type}, found ${jsonType(value)}`);
     }

@@ -52,6 +52,17 @@ describe("the issue's two requests", () => {
       { severity: 'error', code: 'invalid', diagnostics: 'The resource has no resourceType' },
     ]);
   });
+
+  it('ignores enumerable keys someone else put on Object.prototype', () => {
+    const prototype = Object.prototype as Record<string, unknown>;
+    prototype.pollutedKey = 'x';
+    try {
+      expect(problems(patient({ name: [{ family: 'Doe' }] }))).toEqual([]);
+      expect(problems(patient({ name: [{}] }))).toEqual([['structure', 'Patient.name[0]']]);
+    } finally {
+      delete prototype.pollutedKey;
+    }
+  });
 });
 
 describe('resourceType', () => {
