@@ -3,7 +3,7 @@
  * (`src/validation/`) reads, from the official R4 (4.0.1) StructureDefinitions, ValueSets and CodeSystems
  * in the npm package `hl7.fhir.r4.examples@4.0.1` (a devDependency; CC0).
  *
- * Usage: `npm run generate:structures` (or `npx tsx scripts/generate-structure-definitions.ts [packageDir]`).
+ * Usage: `npm run generate:structures` (or `npx tsx scripts/generate-structure-definitions.ts [packageDir] [output]`).
  *
  * Output:
  * ```
@@ -62,7 +62,7 @@ interface ValueSet {
 
 const packageDir =
   process.argv[2] ?? fileURLToPath(new URL('../node_modules/hl7.fhir.r4.examples/', import.meta.url));
-const output = fileURLToPath(new URL('../src/search/structure-definitions-r4.json', import.meta.url));
+const output = process.argv[3] ?? fileURLToPath(new URL('../src/search/structure-definitions-r4.json', import.meta.url));
 
 const files = readdirSync(packageDir).sort();
 const load = <T>(prefix: string): T[] =>
