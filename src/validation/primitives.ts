@@ -15,7 +15,12 @@ const INTEGER_MIN: Record<string, number> = { integer: INT32_MIN, unsignedInt: 0
 
 /** Shows a value in a message, cut short. */
 export function show(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value); // a BigInt, a cycle: not JSON anyway
+  }
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 

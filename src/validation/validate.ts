@@ -39,7 +39,9 @@ export interface ValidationOptions {
   maxIssues?: number;
 }
 
+/** Default of {@link ValidationOptions.maxDepth}: far deeper than real resources nest (Questionnaire items, extensions). */
 export const DEFAULT_MAX_DEPTH = 100;
+/** Default of {@link ValidationOptions.maxIssues}. */
 export const DEFAULT_MAX_ISSUES = 1000;
 
 /**
@@ -67,7 +69,7 @@ export function validateResource(resource: unknown, options: ValidationOptions =
   try {
     walker.resource(resource);
   } catch (error) {
-    if (error !== STOP) walker.issues.push(issue('invalid', `The resource could not be validated: ${(error as Error)?.message}`));
+    if (error !== STOP) walker.issues.push(issue('invalid', `The resource could not be validated: ${error instanceof Error ? error.message : String(error)}`));
   }
   return walker.issues;
 }
@@ -90,9 +92,9 @@ function hasAny(object: JsonObject, keys: readonly string[]): boolean {
   return false;
 }
 
-let references: { element: ElementKey; extension: Structure } | undefined;
+let specials: { element: ElementKey; extension: Structure } | undefined;
 /** `Reference.reference`, whose value gets a shape check, and `Element`, the structure of a `_x` value. */
-const special = () => (references ??= { element: structure('Reference')!.keys.get('reference')!, extension: structure('Element')! });
+const special = () => (specials ??= { element: structure('Reference')!.keys.get('reference')!, extension: structure('Element')! });
 
 class Walker {
   readonly issues: ValidationIssue[] = [];
