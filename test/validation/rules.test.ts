@@ -343,6 +343,12 @@ describe('limits', () => {
     expect(issues[0]!.expression![0]).toBe(`Patient${'.extension[0]'.repeat(100)}`);
   });
 
+  it('answers 20,000 nested arrays with one issue, without walking them', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 20_000; i++) deep = [deep];
+    expect(problems(patient({ name: [deep] }))).toEqual([['structure', 'Patient.name[0]']]);
+  });
+
   it('walks nesting up to maxDepth', () => {
     expect(problems(nested(98))).toEqual([]);
     expect(problems(nested(99))).toEqual([['too-costly', `Patient${'.extension[0]'.repeat(100)}`]]);
