@@ -18,6 +18,7 @@ import {
 } from '../../src/storage/storage-adapter.js';
 import { registerSearchConformance } from './search-cases.js';
 import { registerEngineConformance } from './engine-cases.js';
+import { registerBundleConformance } from './bundle-cases.js';
 
 /** Builds a version write of a small Patient. */
 export function patientWrite(
@@ -274,5 +275,6 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
   });
 
   registerEngineConformance(name, makeAdapter);
+  registerBundleConformance(name, makeAdapter);
   registerSearchConformance(name, makeAdapter);
 }
