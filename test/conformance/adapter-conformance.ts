@@ -19,6 +19,7 @@ import {
 import { registerSearchConformance } from './search-cases.js';
 import { registerEngineConformance } from './engine-cases.js';
 import { registerBundleConformance } from './bundle-cases.js';
+import { registerJobConformance } from './job-cases.js';
 
 /** Builds a version write of a small Patient. */
 export function patientWrite(
@@ -276,5 +277,6 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
 
   registerEngineConformance(name, makeAdapter);
   registerBundleConformance(name, makeAdapter);
+  registerJobConformance(name, makeAdapter);
   registerSearchConformance(name, makeAdapter);
 }
