@@ -4,7 +4,7 @@
  * The output lands under `node_modules/.cache/`, so that its external imports (better-sqlite3, fhirpath,
  * …) resolve from the repository's `node_modules` like the built package's do.
  */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'tsup';
@@ -16,6 +16,7 @@ export async function bundleForNode(entry: string): Promise<string> {
   const cache = join(repoRoot, 'node_modules', '.cache', 'fhir-engine-tests');
   mkdirSync(cache, { recursive: true });
   const outDir = mkdtempSync(join(cache, 'bundle-'));
+  chmodSync(outDir, 0o755); // a child may run as another user
   const name = basename(entry).replace(/\.ts$/, '');
   await build({
     config: false,
