@@ -170,23 +170,31 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
       let seenInside: string | undefined;
+      let hitsInside: string[] | undefined;
+      let inside!: () => void;
+      const written = new Promise<void>((resolve) => (inside = resolve));
       const unit = a.transact(async (tx) => {
         await tx.writeVersion(patientWrite('p1', '1'));
         seenInside = (await tx.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId;
-        const hits = await tx.search({ types: ['Patient'], where: [], sort: [], limit: 10 });
-        expect(hits.hits.map((h) => h.id)).toEqual(['p1']);
+        hitsInside = (await tx.search({ types: ['Patient'], where: [], sort: [], limit: 10 })).hits.map((h) => h.id);
+        inside();
         await gate;
       });
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      let outside: unknown = 'pending';
-      const outsideRead = a.readCurrent({ type: 'Patient', id: 'p1' }).then((v) => (outside = v?.versionId));
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await written;
+      let released = false;
+      let beforeCommit: { value: string | undefined } | undefined;
+      const outsideRead = a.readCurrent({ type: 'Patient', id: 'p1' }).then((v) => {
+        if (!released) beforeCommit = { value: v?.versionId };
+      });
+      await new Promise(setImmediate); // a read that does not wait for the unit answers by now
       // Either the read waits for the unit, or it answers from committed state: never '1' yet.
-      expect(outside === 'pending' || outside === undefined).toBe(true);
+      if (beforeCommit) expect(beforeCommit.value).toBeUndefined();
+      released = true;
       release();
       await unit;
       await outsideRead;
       expect(seenInside).toBe('1');
+      expect(hitsInside).toEqual(['p1']);
       expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
     });
 

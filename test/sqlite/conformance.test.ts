@@ -2,13 +2,19 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import Database from 'better-sqlite3';
 import { afterAll } from 'vitest';
 
 import { SqliteAdapter } from '../../adapters/sqlite/index.js';
 import { runAdapterConformance } from '../conformance/adapter-conformance.js';
 
-// `runAdapterConformance` also registers the engine and search conformance cases.
+// `runAdapterConformance` also registers the engine, bundle, job and search conformance cases.
+
+// `filename: ':memory:'` is backed by a private temporary file, with a second connection for outside reads.
 runAdapterConformance('sqlite :memory:', async () => new SqliteAdapter({ filename: ':memory:' }));
+
+// A better-sqlite3 in-memory database: one connection, so outside reads wait for the unit in flight.
+runAdapterConformance('sqlite single-connection :memory:', async () => new SqliteAdapter({ database: new Database(':memory:') }));
 
 const dir = mkdtempSync(join(tmpdir(), 'sqlite-conformance-'));
 let n = 0;

@@ -213,7 +213,7 @@ for (const kind of ['memory', 'file'] as const) {
       });
       let result: string[] | undefined;
       const search = a.search(query({})).then((r) => (result = r.hits.map((h) => h.id)));
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise(setImmediate); // a search that did not wait would have answered by now
       expect(result).toBeUndefined();
       release();
       await unit;
@@ -361,7 +361,7 @@ for (const kind of ['memory', 'file'] as const) {
       const order: string[] = [];
       const u1 = a.transact(async (tx) => {
         order.push('1 start');
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise(setImmediate); // gives unit 2 its chance to start too early
         await tx.writeVersion(write('p1', '1'));
         order.push('1 end');
       });
@@ -848,7 +848,7 @@ describe('SqliteAdapter opening', () => {
     const read = m.readCurrent({ type: 'Patient', id: 'p1' });
     let settled = false;
     void read.then(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise(setImmediate); // a read that did not wait would have answered by now
     expect(settled).toBe(false);
     release();
     await unit;
