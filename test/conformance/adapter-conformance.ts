@@ -7,7 +7,8 @@
  * ```
  *
  * It checks the storage contract (atomic units of work, compare-and-set, isolation, history, purge,
- * jobs) directly on the adapter, then the engine-level behaviour on top of it, then search.
+ * jobs) directly on the adapter, then the engine-level behaviour on top of it (REST interactions,
+ * batch and transaction bundles, `$bulk-delete` jobs), then search.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobRecord } from '../../src/storage/job-record.js';
@@ -16,7 +17,7 @@ import {
   type StorageAdapter,
   type VersionWrite,
 } from '../../src/storage/storage-adapter.js';
-import { registerSearchConformance } from './search-cases.js';
+import { registerSearchConformance, type DifferentialCorpus } from './search-cases.js';
 import { registerEngineConformance } from './engine-cases.js';
 import { registerBundleConformance } from './bundle-cases.js';
 import { registerJobConformance } from './job-cases.js';
@@ -66,12 +67,18 @@ function job(id: string, revision: number, status: JobRecord['status'] = 'queued
   };
 }
 
+/** Options of {@link runAdapterConformance}. */
+export interface ConformanceOptions {
+  /** The corpus of the differential search test; default: a small built-in one. */
+  readonly differentialCorpus?: DifferentialCorpus;
+}
+
 /**
  * Registers the whole conformance suite for one adapter.
  * @param name shown in the test names
  * @param makeAdapter returns a fresh, empty adapter for every case
  */
-export function runAdapterConformance(name: string, makeAdapter: () => Promise<StorageAdapter>): void {
+export function runAdapterConformance(name: string, makeAdapter: () => Promise<StorageAdapter>, options: ConformanceOptions = {}): void {
   describe(`storage conformance: ${name}`, () => {
     let adapter: StorageAdapter;
     const open = async (): Promise<StorageAdapter> => (adapter = await makeAdapter());
@@ -286,5 +293,5 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
   registerEngineConformance(name, makeAdapter);
   registerBundleConformance(name, makeAdapter);
   registerJobConformance(name, makeAdapter);
-  registerSearchConformance(name, makeAdapter);
+  registerSearchConformance(name, makeAdapter, options.differentialCorpus);
 }

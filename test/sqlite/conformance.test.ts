@@ -7,6 +7,11 @@ import { afterAll } from 'vitest';
 
 import { SqliteAdapter } from '../../adapters/sqlite/index.js';
 import { runAdapterConformance } from '../conformance/adapter-conformance.js';
+import { r4Examples } from '../support/corpora.js';
+
+// The differential search test runs over the R4 examples on the file database (the production set-up);
+// the in-memory modes run the same SQL, and take the small built-in corpus.
+const differentialCorpus = { name: 'the 641 R4 examples', load: r4Examples };
 
 // `runAdapterConformance` also registers the engine, bundle, job and search conformance cases.
 
@@ -18,6 +23,8 @@ runAdapterConformance('sqlite single-connection :memory:', async () => new Sqlit
 
 const dir = mkdtempSync(join(tmpdir(), 'sqlite-conformance-'));
 let n = 0;
-runAdapterConformance('sqlite file', async () => new SqliteAdapter({ filename: join(dir, `db-${n++}.sqlite`) }));
+runAdapterConformance('sqlite file', async () => new SqliteAdapter({ filename: join(dir, `db-${n++}.sqlite`) }), {
+  differentialCorpus,
+});
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

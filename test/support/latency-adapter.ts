@@ -100,7 +100,7 @@ export class LatencyAdapter extends DelayedReader implements StorageAdapter {
   constructor(
     private readonly adapter: StorageAdapter,
     ms: number,
-    readonly overlap = new Overlap(),
+    override readonly overlap = new Overlap(),
   ) {
     super(adapter, ms, overlap);
     this.name = `latency(${adapter.name})`;
