@@ -8,7 +8,7 @@ import { fixedClock, sequentialIds } from '../../src/clock.js';
 import { FhirEngine } from '../../src/engine.js';
 import { FhirError } from '../../src/errors.js';
 import type { Resource } from '../../src/resource/resource.js';
-import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
+import type { ResourceKey, StorageAdapter, StorageTx, StoredVersion } from '../../src/storage/storage-adapter.js';
 
 const FHIR_JSON = { 'content-type': 'application/fhir+json' };
 
@@ -195,6 +195,47 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
         const current = await http('GET', '/Patient/1');
         expect(current.json?.meta.versionId).toBe('2');
         expect(current.json?.name).toEqual(ok[0]!.json?.name);
+      });
+
+      it('a write that loses a race inside storage: 412 with If-Match, 409 without, and nothing written', async () => {
+        // The engine reads version 1 (a stale snapshot, as a concurrent storage may give it) while
+        // version 2 is already stored: its If-Match check passes, and storage refuses the write.
+        const storage = await makeAdapter();
+        const stale = new Map<string, StoredVersion>();
+        const staleStorage = new Proxy(storage, {
+          get(target, prop) {
+            if (prop === 'transact') {
+              return <T>(work: (tx: StorageTx) => Promise<T>) =>
+                target.transact((tx) =>
+                  work(
+                    new Proxy(tx, {
+                      get(t, p) {
+                        if (p === 'readCurrent') return async (key: ResourceKey) => stale.get(`${key.type}/${key.id}`) ?? t.readCurrent(key);
+                        const v = Reflect.get(t, p, t) as unknown;
+                        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+                      },
+                    }),
+                  ),
+                );
+            }
+            const v = Reflect.get(target, prop, target) as unknown;
+            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+          },
+        });
+        engine = new FhirEngine({ storage: staleStorage, clock: fixedClock('2026-01-01T00:00:00Z', 1000), ids: sequentialIds() });
+        const http = client(engine);
+        await http('POST', '/Patient', patient());
+        stale.set('Patient/1', (await storage.readCurrent({ type: 'Patient', id: '1' }))!);
+        const other = new FhirEngine({ storage, clock: fixedClock('2026-02-01T00:00:00Z', 1000) });
+        await other.update(patient({ id: '1', gender: 'female' }));
+        const withIfMatch = await http('PUT', '/Patient/1', patient({ id: '1', gender: 'male' }), { 'if-match': 'W/"1"' });
+        expect(withIfMatch.status).toBe(412);
+        expect(withIfMatch.json?.resourceType).toBe('OperationOutcome');
+        const without = await http('PUT', '/Patient/1', patient({ id: '1', gender: 'other' }));
+        expect(without.status).toBe(409);
+        const current = await storage.readCurrent({ type: 'Patient', id: '1' });
+        expect(current?.versionId).toBe('2');
+        expect(JSON.parse(current!.json!).gender).toBe('female');
       });
 
       it('typed update honours ifMatch and reports unchanged', async () => {

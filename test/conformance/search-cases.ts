@@ -300,6 +300,9 @@ export function registerSearchConformance(
         expect(await run(['ValueSet'], [any('url', u('below', 'http://example.org/fhir/ValueSet/a'))])).toEqual(['v1', 'v2']);
         expect(await run(['ValueSet'], [any('url', u('below', 'http://example.org/fhir/ValueSet/a/b'))])).toEqual(['v1']);
         expect(await run(['ValueSet'], [any('url', u('above', 'http://example.org/fhir/ValueSet/a/b/c'))])).toEqual(['v1', 'v2']);
+        // Whole path segments only: `…/ValueSe` is no parent of `…/ValueSet/a`, nor `…/a/b` of `…/a/bc`.
+        expect(await run(['ValueSet'], [any('url', u('below', 'http://example.org/fhir/ValueSe'))])).toEqual([]);
+        expect(await run(['ValueSet'], [any('url', u('above', 'http://example.org/fhir/ValueSet/a/bc'))])).toEqual(['v2']);
         expect(await run(['Patient'], [any('_profile', u('exact', 'http://example.org/fhir/StructureDefinition/p'))])).toEqual(['p1']);
       });
 
