@@ -261,7 +261,7 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
         const minimal = await http('POST', '/Patient', patient(), { prefer: 'return=minimal' });
         expect(minimal.status).toBe(201);
         expect(minimal.body).toBeUndefined();
-        expect(minimal.headers.location).toBeDefined();
+        expect(minimal.headers.location).toBe('http://fhir.test/Patient/1/_history/1');
         const outcome = await http('POST', '/Patient', patient(), { prefer: 'return=OperationOutcome' });
         expect(outcome.json?.resourceType).toBe('OperationOutcome');
         const full = await http('PUT', '/Patient/1', patient({ id: '1', gender: 'male' }), { prefer: 'return=representation' });

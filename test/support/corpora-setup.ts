@@ -7,9 +7,9 @@ import { sharedCorpora, sharedDir } from './corpora.js';
 export default function setup(): void {
   const missing = sharedCorpora.filter((c) => !c.available).map((c) => c.name);
   if (missing.length === 0) return;
-  const line = `[corpora] ${missing.length} corpora not found under ${sharedDir}, their tests are skipped: ${missing.join(', ')}`;
+  const line = `${missing.length} corpora not found under ${sharedDir}: ${missing.join(', ')}`;
   if (process.env.FHIR_ENGINE_REQUIRE_CORPORA === '1') {
-    throw new Error(`${line}. FHIR_ENGINE_REQUIRE_CORPORA=1 requires every corpus.`);
+    throw new Error(`[corpora] ${line}. FHIR_ENGINE_REQUIRE_CORPORA=1: every corpus must be there, none of their tests skipped.`);
   }
-  console.warn(line);
+  console.warn(`[corpora] ${line}; their tests are skipped.`);
 }
