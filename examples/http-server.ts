@@ -88,7 +88,11 @@ async function main(): Promise<void> {
     onError: (error) => console.error(error),
   });
   const server = createFhirServer(engine, maxBody);
-  server.listen(port, () => console.log(`fhir-engine listening on http://localhost:${port}/ (storage: ${storage.name}, FHIR_DB=${db})`));
+  // The bound port, not the asked one: PORT=0 picks a free port.
+  server.listen(port, () => {
+    const bound = (server.address() as { port: number }).port;
+    console.log(`fhir-engine listening on http://localhost:${bound}/ (storage: ${storage.name}, FHIR_DB=${db})`);
+  });
   const shutdown = (): void => {
     server.close(() => void engine.close().then(() => process.exit(0)));
   };

@@ -178,6 +178,9 @@ export async function route(ctx: EngineContext, request: RouteRequest, extension
     return extensions.bulkDelete(request, type, prefer);
   }
 
+  // An operation the engine does not have is no route (R4 http.html: 404 "not a FHIR end-point"; Microsoft: 404).
+  if (second.startsWith('$')) throw notFound(`The requested route '/${pathOf(segments)}' was not found.`);
+
   // Instance level.
   const id = second;
   if (third === undefined) {
