@@ -267,7 +267,9 @@ export function compileSearch(target: SqlTarget, query: StorageQuery): CompiledS
   } else {
     const inner = `SELECT ${base}${raw.map((c) => `, ${c.expr} AS ${c.name}`).join('')} FROM ${layout.resources} WHERE ${where}`;
     const derived = sortColumns.filter((c) => c.name !== 'i').map((c) => `, ${c.expr} AS ${c.name}`).join('');
-    const ordered = `SELECT t, i, q, vid${derived} FROM (${inner}) m0`;
+    // OFFSET 0 keeps the planner from inlining `inner` into `ordered`, which would compute every raw
+    // sort value once per derived column that mentions it.
+    const ordered = `SELECT t, i, q, vid${derived} FROM (${inner} OFFSET 0) m0`;
     const after = keyset ? ` WHERE ${keysetSql(dialect, keyset, params)}` : '';
     page = `SELECT * FROM (${ordered}) m${after} ORDER BY ${order('')} LIMIT ${params.int(Math.max(0, Math.floor(query.limit)))}`;
   }
