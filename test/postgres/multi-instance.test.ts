@@ -7,13 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresAdapter } from '../../adapters/postgres/index.js';
 import { FhirEngine } from '../../src/engine.js';
 import type { StorageAdapter, StorageTx } from '../../src/storage/storage-adapter.js';
-import { COUNTER, ops, type Op } from './instances/ops.js';
+import { COUNTER, ops, type Instance } from './instances/ops.js';
 import { RemoteInstance } from './instances/remote.js';
 import { pgUrl, schemaNames } from './support.js';
-
-interface Instance {
-  call<O extends Op>(op: O, ...args: Parameters<(typeof ops)[O]> extends [unknown, ...infer A] ? A : never): Promise<Awaited<ReturnType<(typeof ops)[O]>>>;
-}
 
 /**
  * Passes everything to `inner`, except that once armed, the unit of work that makes the `n`th

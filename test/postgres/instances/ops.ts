@@ -54,3 +54,10 @@ export async function countBySystem(engine: FhirEngine, system: string): Promise
 
 export const ops = { increment, conditionalCreates, countBySystem };
 export type Op = keyof typeof ops;
+export type OpArgs<O extends Op> = (typeof ops)[O] extends (engine: FhirEngine, ...args: infer A) => unknown ? A : never;
+export type OpResult<O extends Op> = Awaited<ReturnType<(typeof ops)[O]>>;
+
+/** An engine instance the tests drive: in the test process, or in a child process. */
+export interface Instance {
+  call<O extends Op>(op: O, ...args: OpArgs<O>): Promise<OpResult<O>>;
+}

@@ -3,14 +3,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import type { ops, Op } from './ops.js';
-
-type Args<O extends Op> = (typeof ops)[O] extends (engine: never, ...args: infer A) => unknown ? A : never;
-type Result<O extends Op> = Awaited<ReturnType<(typeof ops)[O]>>;
+import type { Instance, Op, OpArgs, OpResult } from './ops.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
-export class RemoteInstance {
+export class RemoteInstance implements Instance {
   readonly #child: ChildProcess;
   readonly #waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   #next = 0;
@@ -43,7 +40,7 @@ export class RemoteInstance {
     });
   }
 
-  call<O extends Op>(op: O, ...args: Args<O>): Promise<Result<O>> {
+  call<O extends Op>(op: O, ...args: OpArgs<O>): Promise<OpResult<O>> {
     const id = this.#next++;
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
