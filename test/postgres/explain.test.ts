@@ -26,17 +26,26 @@ const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatM
 beforeAll(async () => {
   adapter = await freshAdapter(nextSchema, 2);
   const s = adapter.s;
+  // Loading is quicker with the secondary indexes built afterwards, from their own definitions.
+  const { rows: indexes } = await adapter.pool.query<{ indexname: string; indexdef: string }>(
+    `SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname IN ('ix_token_value', 'ix_token_rid', 'version_type_seq')`,
+    [adapter.schema],
+  );
+  expect(indexes).toHaveLength(3);
+  await adapter.pool.query(indexes.map((i) => `DROP INDEX ${s}."${i.indexname}";`).join('\n'));
   await adapter.pool.query(`
     INSERT INTO ${s}.resource (res_type, res_id, version_id, seq, deleted)
       SELECT 'Patient', 'p' || n, '1', n, false FROM generate_series(1, ${RESOURCES}) n;
     INSERT INTO ${s}.ix_token (rid, param, system, code)
       SELECT rid, 'identifier', 'urn:mrn', 'MRN-' || rid FROM ${s}.resource;
     INSERT INTO ${s}.ix_token (rid, param, system, code)
-      SELECT rid, 'gender', 'http://hl7.org/fhir/administrative-gender', CASE WHEN rid % 2 = 0 THEN 'female' ELSE 'male' END FROM ${s}.resource;
+      SELECT rid, 'gender', 'http://hl7.org/fhir/administrative-gender', CASE WHEN rid % 2 = 0 THEN 'female' ELSE 'male' END
+      FROM ${s}.resource WHERE rid % 4 = 0;
     INSERT INTO ${s}.version (seq, res_type, res_id, version_id, last_updated, last_updated_at, method, deleted, json)
       SELECT seq, res_type, res_id, '1', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00Z', 'POST', false, '{"resourceType":"Patient","id":"' || res_id || '"}'
-      FROM ${s}.resource;
-    ANALYZE ${s}.resource; ANALYZE ${s}.ix_token; ANALYZE ${s}.version;`);
+      FROM ${s}.resource;`);
+  await adapter.pool.query(indexes.map((i) => `${i.indexdef};`).join('\n'));
+  await adapter.pool.query(`ANALYZE ${s}.resource; ANALYZE ${s}.ix_token; ANALYZE ${s}.version;`);
 }, 300_000);
 afterAll(() => adapter.close());
 
@@ -54,10 +63,13 @@ describe('EXPLAIN over 1M resources', () => {
       values: compiled.params as unknown[],
     });
     const plan = nodes(rows[0]!['QUERY PLAN'][0].Plan);
-    const scans = plan.filter((n) => n['Relation Name'] !== undefined).map((n) => `${n['Node Type']} ${n['Relation Name']} ${n['Index Name'] ?? ''}`.trim());
-    expect(scans.some((s) => /Index (Only )?Scan ix_token ix_token_value/.test(s))).toBe(true);
-    expect(scans.filter((s) => s.startsWith('Seq Scan') || s.startsWith('Bitmap Heap Scan resource'))).toEqual([]);
-    expect(scans).toContainEqual(expect.stringMatching(/^Index Scan resource resource_rid_key$/));
+    const scans = plan
+      .filter((n) => n['Relation Name'] !== undefined || n['Index Name'] !== undefined)
+      .map((n) => [n['Node Type'], n['Relation Name'], n['Index Name']].filter(Boolean).join(' '));
+    // Candidates come from the value index (directly or through a bitmap), resources by their rid key.
+    expect(scans.some((s) => /^(Index Scan ix_token|Index Only Scan ix_token|Bitmap Index Scan) ix_token_value$/.test(s)), scans.join('; ')).toBe(true);
+    expect(scans).toContain('Index Scan resource resource_rid_key');
+    expect(scans.filter((s) => s.startsWith('Seq Scan'))).toEqual([]);
 
     const hits = await adapter.search(query);
     expect(hits.hits.map((h) => h.id)).toEqual(['p424000']);
