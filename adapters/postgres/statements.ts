@@ -71,7 +71,9 @@ export class Statements {
     const values: unknown[] = [write.type, write.id, write.versionId, write.deleted, write.lastUpdated, write.method, write.json];
     if (write.expect.kind === 'current') values.push(write.expect.versionId);
     for (const kind of kinds) values.push(...(index.get(kind) as unknown[][]));
-    const key = `wv:${absent ? 'a' : 'c'}:${kinds.join(',')}`;
+    // Kinds as a bit mask: statement names must stay under PostgreSQL's 63 characters.
+    const mask = kinds.reduce((bits, kind) => bits | (1 << INDEX_KINDS.indexOf(kind)), 0);
+    const key = `wv:${absent ? 'a' : 'c'}:${mask}`;
     return this.#statement(
       key,
       () => {

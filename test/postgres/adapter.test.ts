@@ -19,10 +19,10 @@ beforeAll(() => {
 });
 afterAll(() => observer.end());
 
-/** Resolves once some backend waits for a lock matching `where` (a condition on pg_locks `l`). */
-async function someoneWaits(where: string): Promise<void> {
+/** Resolves once some backend waits for a lock matching `where` (a condition on pg_locks `l`, with `values`). */
+async function someoneWaits(where: string, values: unknown[]): Promise<void> {
   for (;;) {
-    const { rows } = await observer.query(`SELECT 1 FROM pg_locks l WHERE NOT l.granted AND ${where}`);
+    const { rows } = await observer.query(`SELECT 1 FROM pg_locks l WHERE NOT l.granted AND ${where}`, values);
     if (rows.length > 0) return;
     await new Promise((resolve) => setImmediate(resolve));
   }
@@ -53,7 +53,7 @@ describe('PostgresAdapter', () => {
       const system = a.readHistory({ level: 'system' }, { count: 10 });
       const type = a.readHistory({ level: 'type', type: 'Patient' }, { count: 10 });
       // Both wait for the unit holding the lower seq (a SHARE lock request on the version table).
-      await someoneWaits(`l.locktype = 'relation' AND l.mode = 'ShareLock'`);
+      await someoneWaits(`l.locktype = 'relation' AND l.mode = 'ShareLock' AND l.relation = $1::regclass`, [`${a.s}.version`]);
       // A page below a settled top, and instance history, need not wait.
       expect((await a.readHistory({ level: 'system' }, { count: 10, before: lateSeq })).items).toEqual([]);
       expect((await a.readHistory({ level: 'instance', type: 'Patient', id: 'late' }, { count: 10 })).items).toHaveLength(1);
@@ -149,13 +149,15 @@ describe('PostgresAdapter', () => {
         events.push('b locked');
         await tx.lock('another name'); // other names do not wait
       });
-      await someoneWaits(`l.locktype = 'advisory'`);
+      // An advisory lock on a 64-bit key shows as classid (high half) and objid (low half).
+      const key = BigInt.asUintN(64, BigInt(a.lockKey('cond:Patient?identifier=x')));
+      await someoneWaits(`l.locktype = 'advisory' AND l.classid::int8 = $1 AND l.objid::int8 = $2`, [String(key >> 32n), String(key & 0xffffffffn)]);
       events.push('b waits');
+      events.push('a ends');
       holder.release();
       await holder.done;
-      events.push('a ended');
       await waiter;
-      expect(events).toEqual(['a locked', 'b waits', 'a ended', 'b locked']);
+      expect(events).toEqual(['a locked', 'b waits', 'a ends', 'b locked']);
     } finally {
       await a.close();
       await b.close();
