@@ -50,7 +50,7 @@ import {
 } from '../../src/storage/storage-adapter.js';
 import { encodePosition, type SortColumnValue } from '../sql/position.js';
 import { compileSearch, type CompiledSearch, type SqlTarget } from '../sql/search.js';
-import { postgresTarget } from './dialect.js';
+import { pgQuery, postgresTarget } from './dialect.js';
 import { advisoryKey, retryTransient, unitError } from './errors.js';
 import { migrate, quoteSchema } from './schema.js';
 import { Statements, type Statement } from './statements.js';
@@ -279,9 +279,9 @@ export class PostgresAdapter implements StorageAdapter {
   }
 
   search(query: StorageQuery): Promise<SearchHits> {
-    const compiled = compileSearch(this.target, query);
+    const compiled = compileSearch(this.target, pgQuery(query));
     if (compiled.count === undefined) {
-      return this.query<SearchRow>({ text: compiled.sql, values: compiled.params }).then((r) => hitsOf(compiled, r.rows));
+      return this.query<SearchRow>({ text: compiled.sql, values: compiled.params as unknown[] }).then((r) => hitsOf(compiled, r.rows));
     }
     // Page and total from one snapshot.
     return this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) => runSearch(client, compiled));
@@ -404,7 +404,7 @@ class PostgresTx implements StorageTx {
   }
 
   async search(query: StorageQuery): Promise<SearchHits> {
-    const compiled = compileSearch(this.adapter.target, query);
+    const compiled = compileSearch(this.adapter.target, pgQuery(query));
     const run: Queryable = { query: ((config: pg.QueryConfig) => this.#run(config)) as Queryable['query'] };
     return runSearch(run, compiled);
   }

@@ -15,6 +15,7 @@
 import type { IndexEntry, IndexEntryKind } from '../../src/storage/index-entry.js';
 import type { VersionWrite } from '../../src/storage/storage-adapter.js';
 import { INDEX_KINDS, KIND_COLUMNS } from '../sql/predicates.js';
+import { pgText } from './dialect.js';
 
 /** A statement ready for `client.query`. */
 export interface Statement {
@@ -70,7 +71,7 @@ export class Statements {
     const absent = write.expect.kind === 'absent';
     const values: unknown[] = [write.type, write.id, write.versionId, write.deleted, write.lastUpdated, write.method, write.json];
     if (write.expect.kind === 'current') values.push(write.expect.versionId);
-    for (const kind of kinds) values.push(...(index.get(kind) as unknown[][]));
+    for (const kind of kinds) values.push(...(index.get(kind) as unknown[][]).map(pgText));
     // Kinds as a bit mask: statement names must stay under PostgreSQL's 63 characters.
     const mask = kinds.reduce((bits, kind) => bits | (1 << INDEX_KINDS.indexOf(kind)), 0);
     const key = `wv:${absent ? 'a' : 'c'}:${mask}`;

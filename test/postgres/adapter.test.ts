@@ -179,6 +179,21 @@ describe('PostgresAdapter', () => {
     }
   });
 
+  it('stores and matches index values holding U+0000, which PostgreSQL text cannot hold', async () => {
+    const a = await freshAdapter(nextSchema);
+    try {
+      const family = 'a\u0000b';
+      await a.transact((tx) => tx.writeVersion(patientWrite('nul', '1', { family })));
+      const find = async (match: 'exact' | 'prefix', value: string) =>
+        (await a.search({ types: ['Patient'], where: [{ kind: 'any', param: 'family', of: [{ kind: 'string', match, folded: value.toLowerCase(), exact: value }] }], sort: [], limit: 5 })).hits.map((h) => h.id);
+      expect(await find('exact', family)).toEqual(['nul']);
+      expect(await find('prefix', 'a\u0000')).toEqual(['nul']);
+      expect(await find('exact', 'ab')).toEqual([]);
+    } finally {
+      await a.close();
+    }
+  });
+
   it('leaves a pool it was given open, and ends one it created', async () => {
     const pool = new pg.Pool({ connectionString: pgUrl(), max: 2 });
     try {
