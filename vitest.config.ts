@@ -6,5 +6,6 @@ export default defineConfig({
     globalSetup: ['test/support/corpora-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    globalSetup: ['test/postgres/global-setup.ts'],
   },
 });
