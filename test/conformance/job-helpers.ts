@@ -3,7 +3,7 @@ import { fixedClock, sequentialIds } from '../../src/clock.js';
 import { FhirEngine, type FhirEngineOptions } from '../../src/engine.js';
 import type { FhirHttpResponse } from '../../src/http/handle.js';
 import type { Resource } from '../../src/resource/resource.js';
-import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
+import type { ResourceKey, StorageAdapter, VersionWrite } from '../../src/storage/storage-adapter.js';
 
 export const TAG = { system: 'http://example.org/tags', code: 'T' };
 
@@ -55,4 +55,63 @@ export async function runHttp(engine: FhirEngine, path: string): Promise<FhirHtt
   const id = jobIdOf(res);
   await engine.jobs.settled(id);
   return status(engine, id);
+}
+
+/**
+ * `storage` with a gate on units of work: after `hold()`, every `transact` waits until `release()`.
+ * Jobs then stay exactly where they are, whatever the adapter's speed (no timing in the test).
+ */
+export function gated(storage: StorageAdapter): { storage: StorageAdapter; hold(): void; release(): void } {
+  let gate: Promise<void> | undefined;
+  let open: () => void = () => undefined;
+  const wrapped = new Proxy(storage, {
+    get(target, prop) {
+      if (prop === 'transact') {
+        return <T>(work: Parameters<StorageAdapter['transact']>[0]) =>
+          gate ? gate.then(() => target.transact(work as never) as Promise<T>) : (target.transact(work as never) as Promise<T>);
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return {
+    storage: wrapped,
+    hold: () => {
+      gate ??= new Promise<void>((resolve) => (open = resolve));
+    },
+    release: () => {
+      gate = undefined;
+      open();
+    },
+  };
+}
+
+/**
+ * `storage` whose units wait for `until` before writing a resource `held(type)` says to hold.
+ * Only for concurrent adapters: on a serial one, a unit waiting inside would block every other unit.
+ */
+export function holdWrites(storage: StorageAdapter, held: (type: string) => boolean, until: Promise<void>): StorageAdapter {
+  const hold = <R>(type: string, write: () => Promise<R>): Promise<R> =>
+    held(type) ? until.then(write) : write();
+  return new Proxy(storage, {
+    get(target, prop) {
+      if (prop === 'transact') {
+        return (work: Parameters<StorageAdapter['transact']>[0]) =>
+          target.transact((tx) =>
+            work(
+              new Proxy(tx, {
+                get(inner, name) {
+                  if (name === 'writeVersion') return (w: VersionWrite) => hold(w.type, () => inner.writeVersion(w));
+                  if (name === 'purge') return (key: ResourceKey, keep: 'none' | 'current') => hold(key.type, () => inner.purge(key, keep));
+                  const value = Reflect.get(inner, name, inner) as unknown;
+                  return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(inner) : value;
+                },
+              }),
+            ),
+          );
+      }
+      const value = Reflect.get(target, prop, target) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
