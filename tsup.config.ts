@@ -5,6 +5,7 @@ export default defineConfig({
     index: 'src/index.ts',
     'adapters/memory/index': 'adapters/memory/index.ts',
     'adapters/sqlite/index': 'adapters/sqlite/index.ts',
+    'adapters/postgres/index': 'adapters/postgres/index.ts',
   },
   format: ['esm', 'cjs'],
   // The package test builds without declarations to stay quick.
@@ -13,7 +14,7 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   // Adapters import the core through relative paths; keep native drivers external.
-  external: ['better-sqlite3'],
+  external: ['better-sqlite3', 'pg'],
   // p-limit is ESM-only: bundle it (it is tiny) so that the CommonJS build can call it.
   noExternal: ['p-limit', 'yocto-queue'],
 });

@@ -5,5 +5,6 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    globalSetup: ['test/support/corpora-setup.ts', 'test/postgres/global-setup.ts'],
   },
 });

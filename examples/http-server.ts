@@ -2,18 +2,43 @@
  * The example FHIR server: `npm start`. node:http in front of engine.handle(), on SQLite by default.
  *
  *   PORT      port to listen on (default 8080)
- *   FHIR_DB   SQLite file (default ./data/fhir.sqlite); `:memory:` selects the in-memory adapter
+ *   FHIR_DB   SQLite file (default ./data/fhir.sqlite); `:memory:` selects the in-memory adapter;
+ *             `postgres://user:password@host:port/database` (or `postgresql://`) selects PostgreSQL.
+ *             Any other `scheme:` value is refused.
+ *   FHIR_PG_SCHEMA  PostgreSQL schema for the engine's tables (default `fhir`)
  *   MAX_BODY  largest request body in bytes (default 16 MiB)
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { FhirEngine } from '../src/index.js';
 import type { StorageAdapter } from '../src/index.js';
 
-/** Opens the storage `FHIR_DB` names: memory for `:memory:`, otherwise a SQLite file. */
-export async function openStorage(db: string): Promise<StorageAdapter> {
+/** The scheme of a URL-looking `FHIR_DB` (two letters at least: `C:\\data` is a Windows path). */
+const schemeOf = (db: string): string | undefined => /^([a-z][a-z0-9+.-]+):/i.exec(db)?.[1]?.toLowerCase();
+
+/** `FHIR_DB` fit for a log line: a URL's password is masked. */
+export function redactDb(db: string): string {
+  return db.replace(/^([a-z][a-z0-9+.-]+:\/\/[^:@/]*:)[^/]*@/i, '$1***@');
+}
+
+/**
+ * Opens the storage `FHIR_DB` names: memory for `:memory:`, PostgreSQL for a `postgres://` or
+ * `postgresql://` URL, otherwise a SQLite file. Any other value with a scheme is refused, rather than
+ * taken for a file path.
+ */
+export async function openStorage(db: string, pgSchema?: string): Promise<StorageAdapter> {
   if (db === ':memory:') {
     const { MemoryAdapter } = await import('../adapters/memory/index.js');
     return new MemoryAdapter();
+  }
+  const scheme = schemeOf(db);
+  if (scheme === 'postgres' || scheme === 'postgresql') {
+    const { PostgresAdapter } = await import('../adapters/postgres/index.js');
+    return PostgresAdapter.open({ connectionString: db, ...(pgSchema ? { schema: pgSchema } : {}) });
+  }
+  if (scheme !== undefined) {
+    throw new Error(
+      `unsupported scheme '${scheme}:'. Use postgres://user:password@host:port/database (or postgresql://), ':memory:', or the path of a SQLite file.`,
+    );
   }
   const { SqliteAdapter } = await import('../adapters/sqlite/index.js');
   return new SqliteAdapter({ filename: db });
@@ -76,9 +101,9 @@ async function main(): Promise<void> {
   const maxBody = Number(process.env.MAX_BODY ?? 16 * 1024 * 1024);
   let storage: StorageAdapter;
   try {
-    storage = await openStorage(db);
+    storage = await openStorage(db, process.env.FHIR_PG_SCHEMA);
   } catch (error) {
-    console.error(`fhir-engine: cannot open FHIR_DB '${db}': ${(error as Error).message}`);
+    console.error(`fhir-engine: cannot open FHIR_DB '${redactDb(db)}': ${(error as Error).message}`);
     process.exit(1);
   }
   const engine = new FhirEngine({
@@ -88,7 +113,11 @@ async function main(): Promise<void> {
     onError: (error) => console.error(error),
   });
   const server = createFhirServer(engine, maxBody);
-  server.listen(port, () => console.log(`fhir-engine listening on http://localhost:${port}/ (storage: ${storage.name}, FHIR_DB=${db})`));
+  // The bound port, not the asked one: PORT=0 picks a free port.
+  server.listen(port, () => {
+    const bound = (server.address() as { port: number }).port;
+    console.log(`fhir-engine listening on http://localhost:${bound}/ (storage: ${storage.name}, FHIR_DB=${redactDb(db)})`);
+  });
   const shutdown = (): void => {
     server.close(() => void engine.close().then(() => process.exit(0)));
   };

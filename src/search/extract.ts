@@ -408,6 +408,13 @@ const model = r4model as unknown as {
 
 const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
+/** Primitive specialisations that FHIRPath's `as`/`ofType` select too (a canonical is a uri), as fhirpath.js does. */
+const SUBTYPES: Readonly<Record<string, readonly string[]>> = {
+  Uri: ['Canonical', 'Url', 'Oid', 'Uuid'],
+  String: ['Code', 'Id', 'Markdown'],
+  Integer: ['UnsignedInt', 'PositiveInt'],
+};
+
 /**
  * Compiles a simple member path to a direct accessor, or returns undefined (use fhirpath).
  * Grammar: `Root(.name)*`, optionally wrapped as `(Root(.name)* as T)` and followed by more steps;
@@ -481,7 +488,8 @@ export function compileDirect(expression: string, resourceType: string): Getter 
       if (r.as) {
         const t = cap(r.as);
         if (!choices.includes(t)) return undefined;
-        steps.push({ kind: 'child', keys: [r.name + t] });
+        const keys = choices.filter((c) => c === t || SUBTYPES[t]?.includes(c));
+        steps.push({ kind: 'child', keys: keys.map((c) => r.name + c) });
         path = r.as;
         typed = model.path2Type[`${r.as}`] !== undefined || /^[A-Z]/.test(r.as);
       } else {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { MemoryAdapter } from '../../adapters/memory/index.js';
 import { sequentialIds } from '../../src/clock.js';
 import { FhirEngine } from '../../src/engine.js';
@@ -6,13 +5,6 @@ import type { FhirHttpResponse } from '../../src/http/handle.js';
 import { forEachReference } from '../../src/interactions/references.js';
 import type { Resource } from '../../src/resource/resource.js';
 import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
-
-export const testdata = (path: string): URL => new URL(`../../../shared/testdata/${path}`, import.meta.url);
-export const msTestdata = (name: string): URL =>
-  new URL(`../../../shared/reference/ms-fhir-server-samples/testdata/${name}`, import.meta.url);
-
-/** Reads a JSON file (a UTF-8 BOM allowed). */
-export const readJson = <T = Resource>(url: URL): T => JSON.parse(readFileSync(url, 'utf8').replace(/^\uFEFF/, '')) as T;
 
 export const newEngine = (storage: StorageAdapter = new MemoryAdapter(), sequential = false): FhirEngine =>
   new FhirEngine({ storage, ...(sequential && { ids: sequentialIds() }) });

@@ -4,8 +4,9 @@ import { LatencyAdapter } from '../support/latency-adapter.js';
 import { newEngine, post, statuses } from './helpers.js';
 
 describe('parallel batch on a slow storage', () => {
-  it('is measurably faster than serial, with the same results', async () => {
-    const engine = newEngine(new LatencyAdapter(new MemoryAdapter(), 5));
+  it('overlaps its storage waits where serial processing never does, with the same results', async () => {
+    const storage = new LatencyAdapter(new MemoryAdapter(), 5);
+    const engine = newEngine(storage);
     const seed = await engine.batch({
       resourceType: 'Bundle',
       type: 'batch',
@@ -24,14 +25,17 @@ describe('parallel batch on a slow storage', () => {
       ],
     };
     const time = async (headers: Record<string, string>) => {
+      storage.overlap.reset();
       const started = performance.now();
       const res = await post(engine, bundle, headers);
-      return { ms: performance.now() - started, res };
+      return { ms: performance.now() - started, res, overlap: storage.overlap.max };
     };
     const serial = await time({});
     const parallel = await time({ 'x-bundle-processing-logic': 'parallel' });
     expect(statuses(parallel.res.body)).toEqual(statuses(serial.res.body));
-    console.log(`[bundle] latency 5 ms, 32 entries: serial ${serial.ms.toFixed(0)} ms, parallel ${parallel.ms.toFixed(0)} ms (×${(serial.ms / parallel.ms).toFixed(1)})`);
-    expect(parallel.ms).toBeLessThan(serial.ms * 0.7);
+    // Speed itself is the benchmark's business (bench/bundle.bench.ts); here, only how many waits overlap.
+    console.log(`[bundle] latency 5 ms, 32 entries: serial ${serial.ms.toFixed(0)} ms, parallel ${parallel.ms.toFixed(0)} ms; at most ${serial.overlap} / ${parallel.overlap} storage waits at once`);
+    expect(serial.overlap).toBe(1);
+    expect(parallel.overlap).toBeGreaterThan(1);
   });
 });

@@ -9,7 +9,8 @@
  * It checks the storage contract (atomic units of work, compare-and-set, isolation, history, purge,
  * jobs) on the adapter under a `RuntimeStorage` (as the engine always uses it; with async context
  * tracking on, so that a nested `transact` is recognised after an await too), then the engine-level
- * behaviour on top of it, then search.
+ * behaviour on top of it (REST interactions, batch and transaction bundles, `$bulk-delete` jobs),
+ * then search.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -20,8 +21,10 @@ import {
   type StorageAdapter,
   type VersionWrite,
 } from '../../src/storage/storage-adapter.js';
-import { registerSearchConformance } from './search-cases.js';
+import { registerSearchConformance, type DifferentialCorpus } from './search-cases.js';
 import { registerEngineConformance } from './engine-cases.js';
+import { registerBundleConformance } from './bundle-cases.js';
+import { registerJobConformance } from './job-cases.js';
 
 /** Builds a version write of a small Patient. */
 export function patientWrite(
@@ -68,12 +71,18 @@ function job(id: string, revision: number, status: JobRecord['status'] = 'queued
   };
 }
 
+/** Options of {@link runAdapterConformance}. */
+export interface ConformanceOptions {
+  /** The corpus of the differential search test; default: a small built-in one. */
+  readonly differentialCorpus?: DifferentialCorpus;
+}
+
 /**
  * Registers the whole conformance suite for one adapter.
  * @param name shown in the test names
  * @param makeAdapter returns a fresh, empty adapter for every case
  */
-export function runAdapterConformance(name: string, makeAdapter: () => Promise<StorageAdapter>): void {
+export function runAdapterConformance(name: string, makeAdapter: () => Promise<StorageAdapter>, options: ConformanceOptions = {}): void {
   describe(`storage conformance: ${name}`, () => {
     let adapter: StorageAdapter;
     const open = async (): Promise<StorageAdapter> =>
@@ -173,23 +182,31 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
       let seenInside: string | undefined;
+      let hitsInside: string[] | undefined;
+      let inside!: () => void;
+      const written = new Promise<void>((resolve) => (inside = resolve));
       const unit = a.transact(async (tx) => {
         await tx.writeVersion(patientWrite('p1', '1'));
         seenInside = (await tx.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId;
-        const hits = await tx.search({ types: ['Patient'], where: [], sort: [], limit: 10 });
-        expect(hits.hits.map((h) => h.id)).toEqual(['p1']);
+        hitsInside = (await tx.search({ types: ['Patient'], where: [], sort: [], limit: 10 })).hits.map((h) => h.id);
+        inside();
         await gate;
       });
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      let outside: unknown = 'pending';
-      const outsideRead = a.readCurrent({ type: 'Patient', id: 'p1' }).then((v) => (outside = v?.versionId));
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await written;
+      let released = false;
+      let beforeCommit: { value: string | undefined } | undefined;
+      const outsideRead = a.readCurrent({ type: 'Patient', id: 'p1' }).then((v) => {
+        if (!released) beforeCommit = { value: v?.versionId };
+      });
+      await new Promise(setImmediate); // a read that does not wait for the unit answers by now
       // Either the read waits for the unit, or it answers from committed state: never '1' yet.
-      expect(outside === 'pending' || outside === undefined).toBe(true);
+      if (beforeCommit) expect(beforeCommit.value).toBeUndefined();
+      released = true;
       release();
       await unit;
       await outsideRead;
       expect(seenInside).toBe('1');
+      expect(hitsInside).toEqual(['p1']);
       expect((await a.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
     });
 
@@ -316,5 +333,7 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
   });
 
   registerEngineConformance(name, makeAdapter);
-  registerSearchConformance(name, makeAdapter);
+  registerBundleConformance(name, makeAdapter);
+  registerJobConformance(name, makeAdapter);
+  registerSearchConformance(name, makeAdapter, options.differentialCorpus);
 }

@@ -1,20 +1,32 @@
 /**
  * Search conformance cases for a storage adapter: every predicate kind, modifier and prefix, `none`,
  * `missing`, `ids`, sorting, keyset paging under concurrent writes, `total`, `maxSeq`, tombstones, and a
- * differential test against brute-force `matchClause` over the official R4 examples.
+ * differential test against brute-force `matchClause` over a corpus (the small one here, or one the caller
+ * passes, such as the official R4 examples): on the bare adapter, on the adapter given the engine's
+ * indexer, and through `FhirEngine.search` with query strings, for a fixed and a fresh seed.
  *
  * Usage: `registerSearchConformance('memory', async () => new MemoryAdapter())`.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FhirEngine } from '../../src/engine.js';
 import type { Resource } from '../../src/resource/resource.js';
 import { IndexExtractor } from '../../src/search/extract.js';
 import { matchClause } from '../../src/search/match.js';
 import { SearchParameterRegistry } from '../../src/search/registry.js';
 import { sortValue, compareSortValues } from '../../src/search/sort.js';
-import type { IndexEntry } from '../../src/storage/index-entry.js';
 import type { Clause, Predicate, SearchHit, SortKey, StorageQuery } from '../../src/storage/query.js';
 import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
+import { differentialSeeds, generateQueries, type CorpusEntry, type DiffQuery } from './differential.js';
+
+/** The resources the differential test loads, e.g. the R4 examples. */
+export interface DifferentialCorpus {
+  readonly name: string;
+  load(): Resource[];
+}
+
+let seedsOfThisRun: number[] | undefined;
+/** One fresh seed per test file run, printed once. */
+const seeds = (): number[] => (seedsOfThisRun ??= differentialSeeds());
 
 const registry = SearchParameterRegistry.r4();
 const extractor = new IndexExtractor(registry);
@@ -177,15 +189,12 @@ export function smallCorpus(): Resource[] {
   ];
 }
 
-function loadDir(dir: URL): Resource[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Resource);
-}
-
 /** Registers the search conformance cases for an adapter. */
-export function registerSearchConformance(name: string, makeAdapter: () => Promise<StorageAdapter>): void {
+export function registerSearchConformance(
+  name: string,
+  makeAdapter: () => Promise<StorageAdapter>,
+  differentialCorpus: DifferentialCorpus = { name: 'the small corpus', load: smallCorpus },
+): void {
   describe(`search conformance: ${name}`, () => {
     describe('predicates', () => {
       let a: StorageAdapter;
@@ -291,6 +300,9 @@ export function registerSearchConformance(name: string, makeAdapter: () => Promi
         expect(await run(['ValueSet'], [any('url', u('below', 'http://example.org/fhir/ValueSet/a'))])).toEqual(['v1', 'v2']);
         expect(await run(['ValueSet'], [any('url', u('below', 'http://example.org/fhir/ValueSet/a/b'))])).toEqual(['v1']);
         expect(await run(['ValueSet'], [any('url', u('above', 'http://example.org/fhir/ValueSet/a/b/c'))])).toEqual(['v1', 'v2']);
+        // Whole path segments only: `…/ValueSe` is no parent of `…/ValueSet/a`, nor `…/a/b` of `…/a/bc`.
+        expect(await run(['ValueSet'], [any('url', u('below', 'http://example.org/fhir/ValueSe'))])).toEqual([]);
+        expect(await run(['ValueSet'], [any('url', u('above', 'http://example.org/fhir/ValueSet/a/bc'))])).toEqual(['v2']);
         expect(await run(['Patient'], [any('_profile', u('exact', 'http://example.org/fhir/StructureDefinition/p'))])).toEqual(['p1']);
       });
 
@@ -395,71 +407,82 @@ export function registerSearchConformance(name: string, makeAdapter: () => Promi
       });
     });
 
-    describe('differential: adapter vs brute-force matchClause over the R4 examples', () => {
+    describe(`differential: adapter vs brute-force matchClause over ${differentialCorpus.name}`, () => {
       let a: StorageAdapter;
-      const corpus: { type: string; id: string; entries: IndexEntry[] }[] = [];
+      let lazy: StorageAdapter;
+      let engine: FhirEngine;
+      const corpus: CorpusEntry[] = [];
+      const queries = new Map<number, DiffQuery[]>();
       beforeAll(async () => {
+        const resources = differentialCorpus.load();
+        const startedAt = clock;
         a = await makeAdapter();
-        const resources = loadDir(new URL('../../../shared/testdata/r4-examples/resources/', import.meta.url));
         await put(a, resources);
         for (const r of resources) {
           const hit = await a.readCurrent({ type: r.resourceType, id: r.id as string });
           corpus.push({ type: r.resourceType, id: r.id as string, entries: extractor.extract(JSON.parse(hit!.json!) as Resource) });
         }
+        for (const seed of seeds()) queries.set(seed, generateQueries(corpus, seed));
+        // As in production: the engine hands its indexer over before anything is written (the memory
+        // adapter then indexes each parameter on its first search, from the stored JSON).
+        lazy = await makeAdapter();
+        engine = new FhirEngine({ storage: lazy });
+        clock = startedAt; // the same meta.lastUpdated as in `a`, which the oracle's entries come from
+        await put(lazy, resources);
       }, 120_000);
+      afterAll(async () => {
+        await a?.close();
+        await engine?.close();
+      });
 
-      it('generated single- and two-clause queries give the same ids', async () => {
-        const byType = new Map<string, typeof corpus>();
-        for (const c of corpus) {
-          let l = byType.get(c.type);
-          if (!l) byType.set(c.type, (l = []));
-          l.push(c);
-        }
-        const queries: { type: string; where: Clause[] }[] = [];
-        let seed = 42;
-        const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-        for (const [type, list] of byType) {
-          const params = new Map<string, IndexEntry[]>();
-          for (const c of list) for (const e of c.entries) {
-            let l = params.get(e.param);
-            if (!l) params.set(e.param, (l = []));
-            l.push(e);
-          }
-          for (const [param, entries] of params) {
-            for (let k = 0; k < 3; k++) {
-              const e = entries[Math.floor(rnd() * entries.length)]!;
-              for (const p of predicatesFor(e, rnd)) {
-                queries.push({ type, where: [{ kind: 'any', param, of: [p] }] });
-                if (k === 0) queries.push({ type, where: [{ kind: 'none', param, of: [p] }] });
-              }
+      const expected = (query: DiffQuery): string[] =>
+        corpus
+          .filter((c) => c.type === query.type && query.where.every((cl) => matchClause(c.entries, cl, c.id)))
+          .map((c) => c.id)
+          .sort();
+
+      /**
+       * Runs every `stride`th query of every seed through `search`; fails on the first difference, naming
+       * seed and query. Returns how many ran (`search` answers undefined for a query it cannot run).
+       */
+      const compare = async (search: (query: DiffQuery) => Promise<string[] | undefined>, stride = 1): Promise<number> => {
+        let run = 0;
+        for (const [seed, all] of queries) {
+          const list = all.filter((_, i) => i % stride === 0);
+          let nonEmpty = 0;
+          for (const query of list) {
+            const got = await search(query);
+            if (got === undefined) continue;
+            run++;
+            const want = expected(query);
+            if (JSON.stringify(got) !== JSON.stringify(want)) {
+              const shown = JSON.stringify(query);
+              expect({ seed, query: shown, got }).toEqual({ seed, query: shown, got: want });
             }
-            queries.push({ type, where: [{ kind: 'missing', param, missing: rnd() < 0.5 }] });
+            if (want.length > 0) nonEmpty++;
           }
-          // two-clause ANDs from one resource's entries
-          for (let k = 0; k < 5; k++) {
-            const c = list[Math.floor(rnd() * list.length)]!;
-            if (c.entries.length < 2) continue;
-            const e1 = c.entries[Math.floor(rnd() * c.entries.length)]!;
-            const e2 = c.entries[Math.floor(rnd() * c.entries.length)]!;
-            const p1 = predicatesFor(e1, rnd)[0];
-            const p2 = predicatesFor(e2, rnd)[0];
-            if (p1 && p2) queries.push({ type, where: [{ kind: 'any', param: e1.param, of: [p1] }, { kind: 'any', param: e2.param, of: [p2] }] });
-          }
+          expect(nonEmpty).toBeGreaterThan(list.length / 4);
         }
-        expect(queries.length).toBeGreaterThan(2000);
-        let nonEmpty = 0;
-        for (const query of queries) {
-          const expected = corpus
-            .filter((c) => c.type === query.type && query.where.every((cl) => matchClause(c.entries, cl, c.id)))
-            .map((c) => c.id)
-            .sort();
-          const got = ids((await a.search(q([query.type], query.where, { limit: 100_000 }))).hits);
-          if (JSON.stringify(got) !== JSON.stringify(expected)) {
-            expect({ query, got }).toEqual({ query, got: expected });
-          }
-          if (expected.length > 0) nonEmpty++;
-        }
-        expect(nonEmpty).toBeGreaterThan(queries.length / 3);
+        return run;
+      };
+
+      it('generated queries (single values, ORs, :not, :missing, ANDs, _id lists) give the same ids', async () => {
+        expect([...queries.values()].every((l) => l.length > Math.min(2000, corpus.length * 3))).toBe(true);
+        await compare(async (query) => ids((await a.search(q([query.type], [...query.where], { limit: 100_000 }))).hits));
+      });
+
+      // Every other query is enough to reach every parameter through the two production paths below.
+      it("… and the same through the engine's indexer (the lazy index path, where the adapter has one)", async () => {
+        await compare(async (query) => ids((await lazy.search(q([query.type], [...query.where], { limit: 100_000 }))).hits), 2);
+      });
+
+      it('… and the same as query strings through FhirEngine.search', async () => {
+        const run = await compare(async (query) => {
+          if (query.qs === undefined) return undefined;
+          const bundle = await engine.search(query.type, `${query.qs}&_count=1000`);
+          return (bundle.entry ?? []).map((e) => e.resource!.id!).sort();
+        }, 2);
+        expect(run).toBeGreaterThan([...queries.values()].reduce((n, l) => n + l.length, 0) / 6);
       });
 
       it('paging (small limits, several sorts) returns the full result in the same order', async () => {
@@ -514,59 +537,4 @@ export function registerSearchConformance(name: string, makeAdapter: () => Promi
       });
     });
   });
-}
-
-/** Predicates that an entry should (mostly) match, with some variation. */
-function predicatesFor(e: IndexEntry, rnd: () => number): Predicate[] {
-  switch (e.kind) {
-    case 'token':
-      return [
-        { kind: 'token', code: e.code },
-        { kind: 'token', system: e.system, code: e.code },
-        ...(e.system !== null ? [{ kind: 'token' as const, system: e.system }] : []),
-      ];
-    case 'text':
-      return [{ kind: 'text', folded: e.folded.slice(0, 1 + Math.floor(rnd() * e.folded.length)) }];
-    case 'string': {
-      const cut = Math.max(1, Math.floor(rnd() * e.folded.length));
-      return [
-        { kind: 'string', match: 'prefix', folded: e.folded.slice(0, cut), exact: e.exact.slice(0, cut) },
-        { kind: 'string', match: 'contains', folded: e.folded.slice(Math.floor(cut / 2), cut), exact: '' },
-        { kind: 'string', match: 'exact', folded: e.folded, exact: e.exact },
-      ];
-    }
-    case 'date':
-    case 'number':
-    case 'quantity': {
-      const lo = Number.isFinite(e.low) ? e.low : Number.isFinite(e.high) ? e.high : 0;
-      const hi = Number.isFinite(e.high) ? e.high : lo;
-      const ops = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
-      const op = ops[Math.floor(rnd() * ops.length)]!;
-      const base = { op, low: lo, high: Math.max(lo, hi) };
-      if (e.kind === 'quantity') {
-        return [
-          { kind: 'quantity', ...base },
-          { kind: 'quantity', op: 'eq', low: lo, high: Math.max(lo, hi), ...(e.code ? { code: e.code } : {}), ...(e.system ? { system: e.system } : {}) },
-        ];
-      }
-      return [{ kind: e.kind, ...base }, { kind: e.kind, op: 'eq', low: lo, high: Math.max(lo, hi) }];
-    }
-    case 'reference':
-      if (e.targetId !== null) {
-        return [
-          { kind: 'reference', targetId: e.targetId },
-          ...(e.targetType !== null ? [{ kind: 'reference' as const, targetType: e.targetType, targetId: e.targetId }] : []),
-          ...(e.targetType !== null ? [{ kind: 'reference' as const, targetType: e.targetType }] : []),
-        ];
-      }
-      return e.url !== null ? [{ kind: 'reference', url: e.url }] : [];
-    case 'uri': {
-      const cut = e.value.lastIndexOf('/');
-      return [
-        { kind: 'uri', match: 'exact', value: e.value },
-        ...(cut > 8 ? [{ kind: 'uri' as const, match: 'below' as const, value: e.value.slice(0, cut) }] : []),
-        { kind: 'uri', match: 'above', value: `${e.value}/x` },
-      ];
-    }
-  }
 }

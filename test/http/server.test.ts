@@ -16,12 +16,11 @@ afterEach(() => {
   for (const child of children.splice(0)) child.kill('SIGKILL');
 });
 
-/** Starts `npm start`'s script with the given environment; resolves with its port once it listens. */
+/** Starts `npm start`'s script on a free port (PORT=0); resolves with the port it prints once it listens. */
 function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/http-server.ts'], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), ...env },
+    env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -29,7 +28,8 @@ function startServer(env: Record<string, string>): Promise<{ child: ChildProcess
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      if (output.includes('listening')) resolve({ child, port });
+      const listening = /listening on http:\/\/localhost:(\d+)\//.exec(output);
+      if (listening) resolve({ child, port: Number(listening[1]) });
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));

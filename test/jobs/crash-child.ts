@@ -1,7 +1,7 @@
 /**
- * Child process of the kill -9 test: opens the SQLite file given as argv[2], submits a soft bulk
- * delete of tagged Patients in small chunks and prints one JSON line per committed chunk. The parent
- * kills it with SIGKILL in the middle of the job.
+ * Child process of the kill -9 test (bundled by the test, run with plain node): opens the SQLite file
+ * given as argv[2], submits a soft bulk delete of tagged Patients in small chunks and prints one JSON line
+ * per committed chunk. The parent kills it with SIGKILL in the middle of the job.
  */
 import { SqliteAdapter } from '../../adapters/sqlite/index.js';
 import { fixedClock, sequentialIds } from '../../src/clock.js';
@@ -9,7 +9,7 @@ import { FhirEngine } from '../../src/engine.js';
 
 const filename = process.argv[2];
 const chunkSize = Number(process.argv[3] ?? '10');
-if (!filename) throw new Error('usage: crash-child.ts <db file> [chunk size]');
+if (!filename) throw new Error('usage: crash-child.js <db file> [chunk size]');
 
 const sleep = new Int32Array(new SharedArrayBuffer(4));
 const engine = new FhirEngine({

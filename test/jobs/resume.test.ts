@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { dirname } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory/index.js';
 import { SqliteAdapter } from '../../adapters/sqlite/index.js';
 import { fixedClock, sequentialIds } from '../../src/clock.js';
@@ -10,7 +11,8 @@ import { FhirEngine } from '../../src/engine.js';
 import { InProcessJobRunner } from '../../src/jobs/index.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
 import type { StorageAdapter, StorageTx } from '../../src/storage/storage-adapter.js';
-import { makeEngine, seed } from './helpers.js';
+import { makeEngine, seed } from '../conformance/job-helpers.js';
+import { bundleForNode } from '../support/bundle.js';
 
 /** Versions of type `Patient` by method, over the whole history. */
 async function patientHistory(storage: StorageAdapter): Promise<{ total: number; deletes: number; perId: Map<string, number> }> {
@@ -26,13 +28,18 @@ describe('resume after a stop (memory, deterministic)', () => {
     const first = makeEngine({ storage, chunkSize: 3 });
     await seed(first, 'Patient', 20);
     await seed(first, 'Patient', 2, false);
-    let stopping: Promise<void> | undefined;
-    first.jobs.on('progress', (job) => {
-      if (job.progress.chunks === 2 && !stopping) stopping = first.jobs.stop();
+    // Stops the runner once chunk 2 is committed; resolves when it has stopped.
+    const stopped = new Promise<void>((resolve) => {
+      let stopping = false;
+      first.jobs.on('progress', (job) => {
+        if (job.progress.chunks === 2 && !stopping) {
+          stopping = true;
+          void first.jobs.stop().then(resolve);
+        }
+      });
     });
     const job = await first.bulkDelete({ type: 'Patient', criteria: '_tag=T' });
-    await new Promise((r) => setTimeout(r, 20));
-    await stopping;
+    await stopped;
     const paused = (await storage.readJob(job.id))!;
     expect(paused.status).toBe('running');
     expect(paused.progress).toEqual({ processed: 6, byType: { Patient: 6 }, chunks: 2 });
@@ -56,18 +63,19 @@ describe('resume after a stop (memory, deterministic)', () => {
     const seeder = makeEngine({ storage });
     await seed(seeder, 'Patient', 10);
     let units = 0;
-    let crashed = false;
     let runner: InProcessJobRunner | undefined;
+    let crashed!: (stopped: Promise<void>) => void;
+    const crash = new Promise<Promise<void>>((resolve) => (crashed = resolve));
     // Crashes the 4th unit of work after the chunk did its work, before it commits.
-    const crashing = new Proxy(storage, {
+    // Over the seeder's runtime, which `first` then uses as its own: one queue for both.
+    const crashing = new Proxy(seeder.storage, {
       get(target, prop) {
         if (prop === 'transact') {
           return <T>(work: (tx: StorageTx) => Promise<T>) =>
             target.transact(async (tx) => {
               const result = await work(tx);
               if (++units === 4) {
-                crashed = true;
-                void runner!.stop(); // the process "dies": no failure is recorded
+                crashed(runner!.stop()); // the process "dies": no failure is recorded
                 throw new Error('crash');
               }
               return result;
@@ -80,8 +88,7 @@ describe('resume after a stop (memory, deterministic)', () => {
     runner = new InProcessJobRunner({ chunkSize: 2 });
     const first = makeEngine({ storage: crashing, jobs: runner });
     const job = await first.bulkDelete({ type: 'Patient', criteria: '_tag=T' }); // unit 1
-    await new Promise((r) => setTimeout(r, 20));
-    expect(crashed).toBe(true);
+    await (await crash); // the runner has stopped after the crash
     const paused = (await storage.readJob(job.id))!;
     expect(paused.status).toBe('running');
     expect(paused.progress.processed).toBe(4); // units 2 and 3 committed; unit 4 rolled back
@@ -106,17 +113,61 @@ describe('resume after a stop (memory, deterministic)', () => {
       ...(await makeEngine({ storage: new MemoryAdapter() }).bulkDelete({ type: 'Patient', criteria: '_tag=T' })),
     };
     const { params } = queued as JobRecord<{ maxSeq: number }>;
-    await storage.transact((tx) => tx.writeJob({ ...queued, id: 'orphan', params: { ...params, maxSeq: 1_000 } }, null));
-    const second = makeEngine({ storage });
-    const polled = await second.handle({ method: 'GET', url: '/_operations/bulk-delete/orphan' }); // first use starts the runner
-    expect([200, 202]).toContain(polled.status);
+    await first.storage.transact((tx) => tx.writeJob({ ...queued, id: 'orphan', params: { ...params, maxSeq: 1_000 } }, null));
+    // The job's units of work wait at a gate, so the poll sees it unfinished, whatever the timing. The
+    // gate stands in front of the first engine's runtime, which `second` uses as its own: a held unit
+    // has not taken its turn in the queue, so the poll's reads do not wait behind it.
+    let reached!: () => void;
+    const atGate = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const gated = new Proxy(first.storage, {
+      get(target, prop) {
+        if (prop === 'transact') {
+          return <T>(work: (tx: StorageTx) => Promise<T>) => {
+            reached();
+            return gate.then(() => target.transact(work));
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const second = makeEngine({ storage: gated });
+    const polled = await second.handle({ method: 'GET', url: '/_operations/bulk-delete/orphan' });
+    expect(polled.status).toBe(202);
+    await atGate; // the poll started the runner, and the runner took the job up
+    release();
     const done = await second.jobs.settled('orphan');
     expect(done.progress.byType).toEqual({ Patient: 3 });
   });
 });
 
+describe('a runner that requires durable storage', () => {
+  it('refuses a storage that is not durable at construction, and runs jobs on one that is', async () => {
+    expect(() => makeEngine({ jobs: new InProcessJobRunner({ requireDurableStorage: true }) })).toThrow(/requires a durable storage; 'memory'/);
+    const dir = mkdtempSync(join(tmpdir(), 'durable-runner-'));
+    try {
+      const engine = makeEngine({ storage: new SqliteAdapter({ filename: join(dir, 'db.sqlite') }), jobs: new InProcessJobRunner({ requireDurableStorage: true }) });
+      expect(engine.storage.durable).toBe(true);
+      await seed(engine, 'Patient', 2);
+      const job = await engine.bulkDelete({ type: 'Patient' });
+      expect((await engine.jobs.settled(job.id)).progress.byType).toEqual({ Patient: 2 });
+      await engine.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('resume after kill -9 (SQLite file database, child process)', () => {
   let dir: string | undefined;
+  let child: string;
+  // The child runs on plain node from a bundle, so the kill races the job, not a TypeScript loader.
+  beforeAll(async () => {
+    child = await bundleForNode('test/jobs/crash-child.ts');
+  });
+  afterAll(() => rmSync(dirname(child), { recursive: true, force: true }));
   afterEach(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -134,12 +185,9 @@ describe('resume after kill -9 (SQLite file database, child process)', () => {
     }
 
     const lines: Record<string, unknown>[] = [];
+    const childScript = child;
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn('npx', ['tsx', 'test/jobs/crash-child.ts', filename, '10'], {
-        cwd: process.cwd(),
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true, // its own process group: npx, tsx and node all die together
-      });
+      const child = spawn(process.execPath, [childScript, filename, '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let killed = false;
       let buffer = '';
       let stderr = '';
@@ -153,7 +201,7 @@ describe('resume after kill -9 (SQLite file database, child process)', () => {
           lines.push(line);
           if (typeof line.chunks === 'number' && line.chunks >= 8 && !killed) {
             killed = true;
-            process.kill(-child.pid!, 'SIGKILL');
+            child.kill('SIGKILL');
           }
         }
       });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FhirError } from '../../src/errors.js';
 import type { Resource } from '../../src/resource/resource.js';
@@ -8,19 +7,8 @@ import {
   jsonPatchFromBinary,
   parseJsonPatch,
 } from '../../src/patch/index.js';
+import { jsonPatchHead, jsonPatchSuite, type JsonPatchRecord } from '../support/corpora.js';
 
-interface SuiteRecord {
-  comment?: string;
-  doc: unknown;
-  patch: unknown;
-  expected?: unknown;
-  error?: string;
-  disabled?: boolean;
-}
-
-const suiteDir = new URL('../../../shared/testdata/json-patch-rfc6902/', import.meta.url);
-const load = (file: string): SuiteRecord[] =>
-  JSON.parse(readFileSync(new URL(file, suiteDir), 'utf8')) as SuiteRecord[];
 
 function expectFhirError(fn: () => unknown, status = 400): FhirError {
   try {
@@ -41,9 +29,15 @@ function expectFhirError(fn: () => unknown, status = 400): FhirError {
  *   parsed, the operation carries a member that belongs to another operation (`value` on move/remove),
  *   which parseJsonPatch refuses → error, as the records expect.
  */
-for (const file of ['tests.json', 'spec_tests.json', 'fhir-r4-json-patch-tests.json']) {
-  describe(`RFC 6902 suite: ${file}`, () => {
-    const records = load(file);
+const suites: [string, boolean, () => JsonPatchRecord[]][] = [
+  ['tests.json (npm json-patch-test-suite)', true, () => jsonPatchSuite('tests.json')],
+  ['spec_tests.json (npm json-patch-test-suite)', true, () => jsonPatchSuite('spec_tests.json')],
+  ['tests.json (GitHub HEAD, ../shared)', jsonPatchHead.available, () => jsonPatchHead.json('tests.json')],
+  ["FHIR's fhir-r4-json-patch-tests.json (../shared)", jsonPatchHead.available, () => jsonPatchHead.json('fhir-r4-json-patch-tests.json')],
+];
+for (const [file, available, load] of suites) {
+  describe.skipIf(!available)(`RFC 6902 suite: ${file}`, () => {
+    const records = available ? load() : [];
     records.forEach((record, i) => {
       const title = `#${i} ${record.comment ?? JSON.stringify(record.patch).slice(0, 80)}${record.disabled ? ' (disabled upstream)' : ''}`;
       it(title, () => {

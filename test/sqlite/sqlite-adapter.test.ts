@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import type { JobRecord } from '../../src/storage/job-record.js';
 import type { StorageQuery } from '../../src/storage/query.js';
 import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
 import { isStorageConflict, type StorageTx, type VersionWrite } from '../../src/storage/storage-adapter.js';
+import { bundleForNode } from '../support/bundle.js';
 
 let dir: string;
 /** Adapters under the runtime the engine puts around them (it queues their units of work). */
@@ -213,7 +215,7 @@ for (const kind of ['memory', 'file'] as const) {
       });
       let result: string[] | undefined;
       const search = a.search(query({})).then((r) => (result = r.hits.map((h) => h.id)));
-      await new Promise((r) => setTimeout(r, 10));
+      await new Promise(setImmediate); // a search that did not wait would have answered by now
       expect(result).toBeUndefined();
       release();
       await unit;
@@ -361,7 +363,7 @@ for (const kind of ['memory', 'file'] as const) {
       const order: string[] = [];
       const u1 = a.transact(async (tx) => {
         order.push('1 start');
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise(setImmediate); // gives unit 2 its chance to start too early
         await tx.writeVersion(write('p1', '1'));
         order.push('1 end');
       });
@@ -435,8 +437,7 @@ for (const kind of ['memory', 'file'] as const) {
       expect(await a.transact((tx) => tx.writeVersion(write('p4', '1')))).toBe(s5 + 1);
     });
 
-    it('never reuses the seq of hard-deleted newest versions, across restarts', async () => {
-      if (kind === 'memory') return;
+    it.skipIf(kind === 'memory')('never reuses the seq of hard-deleted newest versions, across restarts', async () => {
       const filename = join(dir, 'db.sqlite');
       const a = new SqliteAdapter({ filename });
       await a.transact((tx) => tx.writeVersion(write('p1', '1')));
@@ -620,8 +621,7 @@ for (const kind of ['memory', 'file'] as const) {
       expect((await a.search(query({}))).hits).toEqual([]);
     });
 
-    it('durability: migrations are idempotent and data survives reopen', async () => {
-      if (kind === 'memory') return;
+    it.skipIf(kind === 'memory')('durability: migrations are idempotent and data survives reopen', async () => {
       const filename = join(dir, 'db.sqlite');
       const a = new RuntimeStorage(new SqliteAdapter({ filename }));
       await a.transact(async (tx) => {
@@ -789,16 +789,40 @@ describe('SqliteAdapter opening', () => {
     expect(() => new SqliteAdapter({ filename })).toThrow(/not a SQLite database|corrupt/);
   });
 
-  it('refuses a read-only database', () => {
+  it('refuses a database opened read-only', () => {
     const filename = join(dir, 'ro.db');
     new Database(filename).close();
     const ro = new Database(filename, { readonly: true });
     expect(() => new SqliteAdapter({ database: ro })).toThrow(/read-only/);
     ro.close();
-    if (process.getuid?.() !== 0) {
-      // (root ignores file permissions)
+  });
+
+  it('refuses a read-only file, and opens it once it is writable again', async () => {
+    // Root ignores file modes, so as root (how CI runs) the open happens in a child process running as
+    // `nobody`; the child is bundled so that plain node runs it.
+    const child = await bundleForNode('test/sqlite/open-child.ts');
+    try {
+      chmodSync(dir, 0o755);
+      const filename = join(dir, 'ro.db');
+      new Database(filename).close();
+      const open = () => {
+        const asUser = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+        const run = spawnSync(process.execPath, [child, filename], { encoding: 'utf8', ...asUser });
+        expect(run.stderr).toBe('');
+        return JSON.parse(run.stdout) as { opened: boolean; message?: string };
+      };
       chmodSync(filename, 0o444);
-      expect(() => new SqliteAdapter({ filename })).toThrow(/read-only/);
+      const refused = open();
+      expect(refused.opened).toBe(false);
+      expect(refused.message).toMatch(/read-only/);
+      const untouched = new Database(filename, { readonly: true });
+      expect(untouched.pragma('user_version', { simple: true })).toBe(0); // not migrated
+      untouched.close();
+      chmodSync(dir, 0o777);
+      chmodSync(filename, 0o666);
+      expect(open()).toEqual({ opened: true });
+    } finally {
+      rmSync(dirname(child), { recursive: true, force: true });
     }
   });
 
@@ -826,7 +850,7 @@ describe('SqliteAdapter opening', () => {
     const read = m.readCurrent({ type: 'Patient', id: 'p1' });
     let settled = false;
     void read.then(() => (settled = true));
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise(setImmediate); // a read that did not wait would have answered by now
     expect(settled).toBe(false);
     release();
     await unit;

@@ -21,35 +21,52 @@ import type { JobRecord } from '../../src/storage/job-record.js';
 import type { SearchHits, StorageQuery } from '../../src/storage/query.js';
 import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+/** How many storage waits overlap: the most seen at once, so a test can tell serial from concurrent work. */
+export class Overlap {
+  now = 0;
+  max = 0;
+  /** Forgets the maximum seen so far. */
+  reset(): void {
+    this.max = this.now;
+  }
+}
 
 class DelayedReader implements StorageReader {
   constructor(
     protected readonly inner: StorageReader,
     protected readonly ms: number,
+    protected readonly overlap: Overlap,
   ) {}
+  protected async sleep(ms: number): Promise<void> {
+    this.overlap.max = Math.max(this.overlap.max, ++this.overlap.now);
+    try {
+      await new Promise<void>((resolve) => setTimeout(resolve, ms));
+    } finally {
+      this.overlap.now--;
+    }
+  }
   async readCurrent(key: ResourceKey): Promise<StoredVersion | undefined> {
-    await sleep(this.ms);
+    await this.sleep(this.ms);
     return this.inner.readCurrent(key);
   }
   async readVersion(key: ResourceKey, versionId: string): Promise<StoredVersion | undefined> {
-    await sleep(this.ms);
+    await this.sleep(this.ms);
     return this.inner.readVersion(key, versionId);
   }
   async readHistory(scope: HistoryScope, page: HistoryPage): Promise<HistoryResult> {
-    await sleep(this.ms);
+    await this.sleep(this.ms);
     return this.inner.readHistory(scope, page);
   }
   async search(query: StorageQuery): Promise<SearchHits> {
-    await sleep(this.ms);
+    await this.sleep(this.ms);
     return this.inner.search(query);
   }
   async readJob(id: string): Promise<JobRecord | undefined> {
-    await sleep(this.ms);
+    await this.sleep(this.ms);
     return this.inner.readJob(id);
   }
   async listUnfinishedJobs(): Promise<readonly JobRecord[]> {
-    await sleep(this.ms);
+    await this.sleep(this.ms);
     return this.inner.listUnfinishedJobs();
   }
 }
@@ -58,22 +75,23 @@ class DelayedTx extends DelayedReader implements StorageTx {
   constructor(
     private readonly tx: StorageTx,
     ms: number,
+    overlap: Overlap,
   ) {
-    super(tx, ms);
+    super(tx, ms, overlap);
   }
   async writeVersion(write: VersionWrite): Promise<number> {
-    await sleep(this.ms);
+    await this.sleep(this.ms);
     return this.tx.writeVersion(write);
   }
   async purge(key: ResourceKey, keep: 'none' | 'current'): Promise<number> {
-    await sleep(this.ms);
+    await this.sleep(this.ms);
     return this.tx.purge(key, keep);
   }
   lock(name: string): Promise<void> {
     return this.tx.lock(name);
   }
   async writeJob(job: JobRecord, expectedRevision: number | null): Promise<void> {
-    await sleep(this.ms);
+    await this.sleep(this.ms);
     return this.tx.writeJob(job, expectedRevision);
   }
 }
@@ -83,17 +101,17 @@ export class LatencyAdapter extends DelayedReader implements StorageAdapter {
   readonly name: string;
   readonly capabilities: StorageCapabilities;
   private readonly adapter: StorageAdapter;
-  constructor(adapter: StorageAdapter, ms: number) {
+  constructor(adapter: StorageAdapter, ms: number, override readonly overlap = new Overlap()) {
     const served = RuntimeStorage.of(adapter);
-    super(served, ms);
+    super(served, ms, overlap);
     this.adapter = served;
     this.name = `latency(${adapter.name})`;
     this.capabilities = { durable: adapter.capabilities.durable, concurrency: 'concurrent', isolatedReads: true };
   }
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
-    await sleep(this.ms); // begin
-    const result = await this.adapter.transact((tx) => work(new DelayedTx(tx, this.ms)));
-    await sleep(this.ms); // commit
+    await this.sleep(this.ms); // begin
+    const result = await this.adapter.transact((tx) => work(new DelayedTx(tx, this.ms, this.overlap)));
+    await this.sleep(this.ms); // commit
     return result;
   }
   close(): Promise<void> {

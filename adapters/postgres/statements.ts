@@ -1,0 +1,213 @@
+/**
+ * The SQL of one schema's reads and writes (everything but search, which `adapters/sql/` compiles),
+ * as named prepared statements: PostgreSQL parses and plans each once per connection.
+ *
+ * **Compare-and-set.** A version write is one statement. Its first step claims the current pointer:
+ * `UPDATE resource … WHERE version_id = <expected>` (expectation `current`) or
+ * `INSERT … ON CONFLICT DO NOTHING` (expectation `absent`). Under READ COMMITTED, an `UPDATE` that
+ * finds the row locked by another writer waits for it and re-checks its `WHERE` against the committed
+ * row, and the `INSERT` waits for a racing insert of the same key: exactly one writer per expected
+ * state gets a row back. The other steps (the version row, the replaced index rows) hang off that
+ * row, so a refused write changes nothing and the statement returns no row.
+ *
+ * @packageDocumentation
+ */
+import type { IndexEntry, IndexEntryKind } from '../../src/storage/index-entry.js';
+import type { VersionWrite } from '../../src/storage/storage-adapter.js';
+import { INDEX_KINDS, KIND_COLUMNS } from '../sql/predicates.js';
+import { pgText } from './dialect.js';
+
+/** A statement ready for `client.query`. */
+export interface Statement {
+  readonly name: string;
+  readonly text: string;
+  readonly values: unknown[];
+}
+
+const NUMERIC_COLUMNS = new Set(['low', 'high']);
+
+/** Columns of a version row, as the adapter maps them to a `StoredVersion`. */
+export const VERSION_COLUMNS = 'v.res_type, v.res_id, v.version_id, v.seq, v.last_updated, v.method, v.deleted, v.json';
+
+/** Index entries as one array per column of each kind present (for `unnest`). */
+function columnsOf(index: readonly IndexEntry[]): Map<IndexEntryKind, unknown[][]> {
+  const byKind = new Map<IndexEntryKind, unknown[][]>();
+  for (const entry of index) {
+    const columns = KIND_COLUMNS[entry.kind];
+    let arrays = byKind.get(entry.kind);
+    if (!arrays) byKind.set(entry.kind, (arrays = [[], ...columns.map(() => [])]));
+    (arrays[0] as unknown[]).push(entry.param);
+    const record = entry as unknown as Record<string, unknown>;
+    columns.forEach((column, n) => (arrays[n + 1] as unknown[]).push(record[camel(column)] ?? null));
+  }
+  return byKind;
+}
+
+/** `target_type` → `targetType`: index entry properties are the camel-case column names. */
+const camel = (column: string): string => column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** The statements of one schema (`s`: quoted name); `tag` keeps statement names unique per schema. */
+export class Statements {
+  readonly #s: string;
+  readonly #tag: string;
+  readonly #texts = new Map<string, string>();
+
+  constructor(s: string, tag: string) {
+    this.#s = s;
+    this.#tag = tag;
+  }
+
+  #statement(key: string, build: () => string, values: unknown[]): Statement {
+    let text = this.#texts.get(key);
+    if (text === undefined) this.#texts.set(key, (text = build()));
+    return { name: `fhir-engine:${this.#tag}:${key}`, text, values };
+  }
+
+  /** Writes a version with compare-and-set; returns one row `{ seq }`, or none when the expectation failed. */
+  writeVersion(write: VersionWrite): Statement {
+    const s = this.#s;
+    const index = columnsOf(write.deleted ? [] : write.index);
+    const kinds = INDEX_KINDS.filter((kind) => index.has(kind));
+    const absent = write.expect.kind === 'absent';
+    const values: unknown[] = [write.type, write.id, write.versionId, write.deleted, write.lastUpdated, write.method, write.json];
+    if (write.expect.kind === 'current') values.push(write.expect.versionId);
+    for (const kind of kinds) values.push(...(index.get(kind) as unknown[][]).map(pgText));
+    // Kinds as a bit mask: statement names must stay under PostgreSQL's 63 characters.
+    const mask = kinds.reduce((bits, kind) => bits | (1 << INDEX_KINDS.indexOf(kind)), 0);
+    const key = `wv:${absent ? 'a' : 'c'}:${mask}`;
+    return this.#statement(
+      key,
+      () => {
+        const claim = absent
+          ? `INSERT INTO ${s}.resource (res_type, res_id, version_id, seq, deleted)
+             VALUES ($1::text, $2::text, $3::text, nextval('${s}.seq'), $4::boolean)
+             ON CONFLICT (res_type, res_id) DO NOTHING RETURNING rid, seq`
+          : `UPDATE ${s}.resource SET version_id = $3::text, seq = nextval('${s}.seq'), deleted = $4::boolean
+             WHERE res_type = $1::text AND res_id = $2::text AND version_id = $8::text RETURNING rid, seq`;
+        // Every parameter is cast where it is used: a bare `$5::timestamptz` would type $5 itself.
+        const ctes = [
+          `cur AS (${claim})`,
+          `ver AS (INSERT INTO ${s}.version (seq, res_type, res_id, version_id, last_updated, last_updated_at, method, deleted, json)
+             SELECT cur.seq, $1::text, $2::text, $3::text, $5::text, ($5::text)::timestamptz, $6::text, $4::boolean, $7::text FROM cur)`,
+        ];
+        // A new resource has no index rows yet; an existing one drops all of its old ones.
+        if (!absent) {
+          for (const kind of INDEX_KINDS) ctes.push(`d_${kind} AS (DELETE FROM ${s}.ix_${kind} x USING cur WHERE x.rid = cur.rid)`);
+        }
+        let n = absent ? 8 : 9;
+        for (const kind of kinds) {
+          const columns = KIND_COLUMNS[kind];
+          const arrays = ['text', ...columns.map((c) => (NUMERIC_COLUMNS.has(c) ? 'float8' : 'text'))].map((type) => `$${n++}::${type}[]`);
+          ctes.push(
+            `i_${kind} AS (INSERT INTO ${s}.ix_${kind} (rid, param, ${columns.join(', ')})
+               SELECT cur.rid, u.* FROM cur, unnest(${arrays.join(', ')}) AS u)`,
+          );
+        }
+        return `WITH ${ctes.join(',\n')} SELECT seq FROM cur`;
+      },
+      values,
+    );
+  }
+
+  /** Locks the current pointer of a resource: one row `{ rid, seq }`, or none. */
+  lockResource(type: string, id: string): Statement {
+    const s = this.#s;
+    return this.#statement('lock-resource', () => `SELECT rid, seq FROM ${s}.resource WHERE res_type = $1 AND res_id = $2 FOR UPDATE`, [type, id]);
+  }
+
+  /** Removes every version, the pointer and the index rows of a (locked) resource: one row `{ n }`. */
+  purgeAll(type: string, id: string, rid: string | null): Statement {
+    const s = this.#s;
+    return this.#statement(
+      'purge-all',
+      () =>
+        `WITH gone AS (DELETE FROM ${s}.version WHERE res_type = $1 AND res_id = $2 RETURNING 1),
+           pointer AS (DELETE FROM ${s}.resource WHERE res_type = $1 AND res_id = $2),
+           ${INDEX_KINDS.map((kind) => `d_${kind} AS (DELETE FROM ${s}.ix_${kind} WHERE rid = $3)`).join(',\n')}
+         SELECT count(*)::int AS n FROM gone`,
+      [type, id, rid],
+    );
+  }
+
+  /** Removes every version of a (locked) resource but the one with `seq`: one row `{ n }`. */
+  purgeHistory(type: string, id: string, seq: string): Statement {
+    const s = this.#s;
+    return this.#statement(
+      'purge-history',
+      () =>
+        `WITH gone AS (DELETE FROM ${s}.version WHERE res_type = $1 AND res_id = $2 AND seq <> $3 RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+      [type, id, seq],
+    );
+  }
+
+  readCurrent(type: string, id: string): Statement {
+    const s = this.#s;
+    return this.#statement(
+      'read-current',
+      () => `SELECT ${VERSION_COLUMNS} FROM ${s}.resource r JOIN ${s}.version v ON v.seq = r.seq WHERE r.res_type = $1 AND r.res_id = $2`,
+      [type, id],
+    );
+  }
+
+  readVersion(type: string, id: string, versionId: string): Statement {
+    const s = this.#s;
+    return this.#statement(
+      'read-version',
+      () => `SELECT ${VERSION_COLUMNS} FROM ${s}.version v WHERE v.res_type = $1 AND v.res_id = $2 AND v.version_id = $3`,
+      [type, id, versionId],
+    );
+  }
+
+  /** A page of history, newest first. `scope` decides the filter; `before`/`since` may be null. */
+  readHistory(
+    scope: { level: 'system' } | { level: 'type'; type: string } | { level: 'instance'; type: string; id: string },
+    count: number,
+    before: number | null,
+    since: string | null,
+  ): Statement {
+    const s = this.#s;
+    const filters = { system: 'TRUE', type: 'v.res_type = $4', instance: 'v.res_type = $4 AND v.res_id = $5' };
+    const values: unknown[] = [Math.max(0, Math.floor(count)), before, since];
+    if (scope.level !== 'system') values.push(scope.type);
+    if (scope.level === 'instance') values.push(scope.id);
+    return this.#statement(
+      `history:${scope.level}`,
+      () =>
+        `SELECT ${VERSION_COLUMNS} FROM ${s}.version v
+         WHERE ${filters[scope.level]} AND ($2::int8 IS NULL OR v.seq < $2::int8) AND ($3::timestamptz IS NULL OR v.last_updated_at >= $3::timestamptz)
+         ORDER BY v.seq DESC LIMIT $1`,
+      values,
+    );
+  }
+
+  readJob(id: string): Statement {
+    const s = this.#s;
+    return this.#statement('read-job', () => `SELECT record FROM ${s}.job WHERE id = $1`, [id]);
+  }
+
+  listUnfinishedJobs(): Statement {
+    const s = this.#s;
+    return this.#statement('unfinished-jobs', () => `SELECT record FROM ${s}.job WHERE status IN ('queued', 'running') ORDER BY n`, []);
+  }
+
+  /** Inserts a job that must not exist yet: one row, or none when it does. */
+  insertJob(id: string, revision: number, status: string, record: string): Statement {
+    const s = this.#s;
+    return this.#statement(
+      'insert-job',
+      () => `INSERT INTO ${s}.job (id, revision, status, record) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING RETURNING 1`,
+      [id, revision, status, record],
+    );
+  }
+
+  /** Replaces a job at an expected revision: one row, or none when the revision differs. */
+  updateJob(id: string, revision: number, status: string, record: string, expected: number): Statement {
+    const s = this.#s;
+    return this.#statement(
+      'update-job',
+      () => `UPDATE ${s}.job SET revision = $2, status = $3, record = $4 WHERE id = $1 AND revision = $5 RETURNING 1`,
+      [id, revision, status, record, expected],
+    );
+  }
+}

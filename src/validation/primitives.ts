@@ -1,0 +1,80 @@
+/**
+ * Value checks of FHIR primitives (datatypes.html) once their JSON type is right, and the shape of
+ * `Reference.reference` (references.html). Each returns undefined when the value is fine, else the
+ * diagnostics, so that the common case allocates nothing.
+ * @packageDocumentation
+ */
+import { RESOURCE_TYPES, type PrimitiveType } from './definitions.js';
+
+/** datatypes.html: strings SHALL NOT exceed 1 MB (1024 × 1024 characters). */
+const MAX_STRING = 1024 * 1024;
+const INT32_MIN = -2147483648;
+const INT32_MAX = 2147483647;
+/** Where each type's range starts; the integer family's upper bound is the 32-bit one. */
+const INTEGER_MIN: Record<string, number> = { integer: INT32_MIN, unsignedInt: 0, positiveInt: 1 };
+
+/** Shows a value in a message, cut short. */
+export function show(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = String(value); // a BigInt, a cycle: not JSON anyway
+  }
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** Why `value` (of the right JSON type) is not a valid `type`, or undefined. */
+export function primitiveProblem(value: string | number | boolean, type: PrimitiveType): string | undefined {
+  if (typeof value === 'string') {
+    if (value === '') return `Invalid ${type.name}: the empty string is not a value (json.html)`;
+    if (type.pattern && !type.pattern.test(value)) return `Invalid ${type.name}: ${show(value)}`;
+    if (value.length > MAX_STRING && (type.name === 'string' || type.name === 'markdown'))
+      return `Invalid ${type.name}: longer than ${MAX_STRING} characters`;
+    if ((type.name === 'date' || type.name === 'dateTime' || type.name === 'instant') && !realDay(value))
+      return `Invalid ${type.name}: ${show(value)} is not a day of the calendar`;
+    return undefined;
+  }
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return `Invalid ${type.name}: ${value}`;
+    const min = INTEGER_MIN[type.name];
+    if (min !== undefined && !(Number.isInteger(value) && value >= min && value <= INT32_MAX))
+      return `Invalid ${type.name}: ${value} (an integer from ${min} to ${INT32_MAX})`;
+  }
+  return undefined;
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const leap = (year: number): boolean => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+
+/** The regex allows 2023-02-31; the day must exist in its month. */
+function realDay(value: string): boolean {
+  if (value.length < 10) return true;
+  const year = Number(value.slice(0, 4));
+  const month = Number(value.slice(5, 7));
+  const day = Number(value.slice(8, 10));
+  return day <= (month === 2 && leap(year) ? 29 : DAYS_IN_MONTH[month - 1]!);
+}
+
+const ID = '[A-Za-z0-9\\-.]{1,64}';
+const RELATIVE = new RegExp(`^([A-Z][A-Za-z]+)/${ID}(?:/_history/${ID})?$`);
+const CONDITIONAL = /^([A-Z][A-Za-z]+)\?[^\s]*$/;
+const LOCAL = new RegExp(`^#(?:${ID})?$`);
+const UUID = /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const OID = /^urn:oid:[0-2](?:\.(?:0|[1-9][0-9]*))+$/;
+const ABSOLUTE = /^[A-Za-z][A-Za-z0-9+.-]*:[^\s]+$/;
+
+/**
+ * Why `value` is not a literal reference (references.html): `Type/id`, `Type/id/_history/vid`, an absolute
+ * URL, `#id` of a contained resource, `urn:uuid:` / `urn:oid:` (in bundles), or a conditional reference
+ * `Type?criteria` that the engine resolves on write; undefined when it is one.
+ */
+export function referenceProblem(value: string): string | undefined {
+  const relative = RELATIVE.exec(value) ?? CONDITIONAL.exec(value);
+  if (relative) return RESOURCE_TYPES.has(relative[1]!) ? undefined : `Unknown resource type in reference ${show(value)}`;
+  if (value.startsWith('#')) return LOCAL.test(value) ? undefined : `Invalid local reference ${show(value)}`;
+  if (value.startsWith('urn:uuid:')) return UUID.test(value) ? undefined : `Invalid urn:uuid reference ${show(value)}`;
+  if (value.startsWith('urn:oid:')) return OID.test(value) ? undefined : `Invalid urn:oid reference ${show(value)}`;
+  if (ABSOLUTE.test(value)) return undefined;
+  return `Invalid reference ${show(value)}: expected Type/id, an absolute URL, #id, urn:uuid: or urn:oid:`;
+}

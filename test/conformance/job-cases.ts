@@ -1,0 +1,458 @@
+/**
+ * `$bulk-delete` and the job runner on one adapter (Microsoft's scenarios, §10.7 of the behaviour notes):
+ * kick-off, polling, counts per type, soft/hard/purge-history modes, cancel, failure, snapshot and
+ * concurrency limits. Part of the adapter conformance suite, so jobs behave the same on every adapter.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { FhirEngine } from '../../src/engine.js';
+import { FhirError } from '../../src/errors.js';
+import type { Resource } from '../../src/resource/resource.js';
+import type { JobRecord } from '../../src/storage/job-record.js';
+import type { StorageAdapter, StorageTx } from '../../src/storage/storage-adapter.js';
+import { body, countsOf, gated, holdWrites, jobIdOf, kickOff, makeEngine as makeEngineOn, runHttp, seed, status, TAG } from './job-helpers.js';
+
+export function registerJobConformance(name: string, makeAdapter: () => Promise<StorageAdapter>): void {
+  describe(`job conformance: ${name}`, () => {
+    const engines: FhirEngine[] = [];
+    afterEach(async () => {
+      for (const e of engines.splice(0)) await e.close();
+    });
+    /** An engine on a fresh adapter (or the one given), closed after the case. */
+    const makeEngine = async (options: Parameters<typeof makeEngineOn>[0] = {}): Promise<FhirEngine> => {
+      const engine = makeEngineOn({ ...options, storage: options.storage ?? (await makeAdapter()) });
+      engines.push(engine);
+      return engine;
+    };
+
+    describe('$bulk-delete over HTTP', () => {
+      it('scenario 1: system level deletes every tagged resource, counts per type', async () => {
+        const engine = await makeEngine();
+        const patients = await seed(engine, 'Patient', 2);
+        await seed(engine, 'Location', 1);
+        await seed(engine, 'Organization', 1);
+        const [untagged] = await seed(engine, 'Patient', 1, false);
+        const res = await kickOff(engine, '/$bulk-delete?_tag=T');
+        expect(res.status).toBe(202);
+        expect(res.headers['content-location']).toBe('/_operations/bulk-delete/job-1');
+        expect(res.body).toBeUndefined();
+        await engine.jobs.settled('job-1');
+        const done = await status(engine, 'job-1');
+        expect(done.status).toBe(200);
+        expect(body(done).resourceType).toBe('Parameters');
+        expect(countsOf(done)).toEqual({ Location: 1, Organization: 1, Patient: 2 });
+        expect((await engine.handle({ method: 'GET', url: `/Patient/${patients[0]}` })).status).toBe(410);
+        expect((await engine.handle({ method: 'GET', url: `/Patient/${untagged}` })).status).toBe(200);
+      });
+
+      it('Content-Location carries the base URL', async () => {
+        const engine = await makeEngine({ baseUrl: 'http://fhir.test/r4/' });
+        const res = await kickOff(engine, '/Patient/$bulk-delete');
+        expect(res.headers['content-location']).toBe('http://fhir.test/r4/_operations/bulk-delete/job-1');
+      });
+
+      it('scenario 2: type level deletes only that type', async () => {
+        const engine = await makeEngine();
+        await seed(engine, 'Patient', 4);
+        const [device] = await seed(engine, 'Device', 1);
+        const done = await runHttp(engine, '/Patient/$bulk-delete?_tag=T');
+        expect(countsOf(done)).toEqual({ Patient: 4 });
+        expect((await engine.handle({ method: 'GET', url: `/Device/${device}` })).status).toBe(200);
+      });
+
+      it('scenario 3: unknown and unsupported parameters are a 400; no job is created', async () => {
+        const engine = await makeEngine();
+        for (const url of [
+          '/$bulk-delete?_tag=T&invalidParam=badRequest',
+          '/Patient/$bulk-delete?Cookie=Chip',
+          '/Patient/$bulk-delete?_include=Patient:organization',
+          '/Patient/$bulk-delete?_hardDelete=yes',
+          '/$bulk-delete?excludedResourceTypes=Nope',
+          '/Patient/$bulk-delete?birthdate=notadate',
+        ]) {
+          const res = await kickOff(engine, url);
+          expect(res.status, url).toBe(400);
+          expect(body(res).resourceType).toBe('OperationOutcome');
+        }
+        expect(await engine.jobs.get('job-1')).toBeUndefined();
+        expect((await kickOff(engine, '/Nope/$bulk-delete')).status).toBe(404);
+      });
+
+      it('Prefer: respond-async is required', async () => {
+        const engine = await makeEngine();
+        expect((await kickOff(engine, '/$bulk-delete?_tag=T', {})).status).toBe(400);
+        const other = await kickOff(engine, '/$bulk-delete?_tag=T', { prefer: 'return=minimal' });
+        expect(other.status).toBe(400);
+        expect(other.body).toContain('Prefer');
+        expect((await kickOff(engine, '/$bulk-delete?_tag=T', { Prefer: 'respond-async' })).status).toBe(202);
+      });
+
+      it('other methods on the routes are 405', async () => {
+        const engine = await makeEngine();
+        expect((await engine.handle({ method: 'POST', url: '/$bulk-delete' })).status).toBe(405);
+        expect((await engine.handle({ method: 'PUT', url: '/_operations/bulk-delete/job-1' })).status).toBe(405);
+      });
+
+      it('scenario 4: soft delete keeps history; the job writes DELETE versions', async () => {
+        const engine = await makeEngine();
+        const [id] = await seed(engine, 'Patient', 1);
+        await runHttp(engine, '/Patient/$bulk-delete?_tag=T');
+        const hist = body(await engine.handle({ method: 'GET', url: `/Patient/${id}/_history` })) as {
+          entry: { request?: { method: string } }[];
+        };
+        expect(hist.entry).toHaveLength(2);
+        expect(hist.entry[0]!.request?.method).toBe('DELETE');
+        expect((await engine.handle({ method: 'GET', url: `/Patient/${id}` })).status).toBe(410);
+        expect((await engine.handle({ method: 'GET', url: `/Patient/${id}/_history/1` })).status).toBe(200);
+      });
+
+      it.each(['_hardDelete=true', 'hardDelete=true', 'hardDelete=TRUE&_purgeHistory=true'])('scenario 5: %s removes every version', async (flag) => {
+        const engine = await makeEngine();
+        const [id] = await seed(engine, 'Patient', 1);
+        await engine.update({ resourceType: 'Patient', id, meta: { tag: [TAG] }, active: true });
+        const done = await runHttp(engine, `/Patient/$bulk-delete?_tag=T&${flag}`);
+        expect(countsOf(done)).toEqual({ Patient: 1 });
+        expect((await engine.handle({ method: 'GET', url: `/Patient/${id}` })).status).toBe(404);
+        expect((await engine.handle({ method: 'GET', url: `/Patient/${id}/_history/1` })).status).toBe(404);
+        const hist = await engine.handle({ method: 'GET', url: `/Patient/${id}/_history` });
+        expect(hist.status).toBe(404);
+      });
+
+      it('scenario 6: _purgeHistory keeps the current version only, across several chunks', async () => {
+        const engine = await makeEngine({ chunkSize: 2 });
+        const ids = await seed(engine, 'Patient', 5);
+        for (const id of ids) await engine.update({ resourceType: 'Patient', id, meta: { tag: [TAG] }, active: true });
+        const done = await runHttp(engine, '/Patient/$bulk-delete?_tag=T&_purgeHistory=true');
+        expect(countsOf(done)).toEqual({ Patient: 5 });
+        for (const id of ids) {
+          const hist = body(await engine.handle({ method: 'GET', url: `/Patient/${id}/_history` })) as { entry: unknown[] };
+          expect(hist.entry).toHaveLength(1);
+          const read = await engine.handle({ method: 'GET', url: `/Patient/${id}` });
+          expect(read.status).toBe(200);
+          expect(read.headers.etag).toBe('W/"2"');
+        }
+      });
+
+      it('scenario 8: excludedResourceTypes are never touched', async () => {
+        const engine = await makeEngine();
+        await seed(engine, 'Patient', 2);
+        await seed(engine, 'Organization', 1);
+        await seed(engine, 'Observation', 1, true, { status: 'final', code: { text: 'x' } });
+        await seed(engine, 'Location', 1);
+        const done = await runHttp(engine, '/$bulk-delete?_tag=T&excludedResourceTypes=Observation,Location');
+        expect(countsOf(done)).toEqual({ Organization: 1, Patient: 2 });
+        const left = body(await engine.handle({ method: 'GET', url: '/?_tag=T' })) as { entry?: { resource: { resourceType: string } }[] };
+        expect(left.entry?.map((e) => e.resource.resourceType).sort()).toEqual(['Location', 'Observation']);
+      });
+
+      it('criteria: identifier, string :contains and a chain', async () => {
+        const engine = await makeEngine();
+        const { resource: org } = await engine.create<Resource>({ resourceType: 'Organization', name: 'Acme Hospital' });
+        const { resource: a } = await engine.create<Resource>({ resourceType: 'Patient', identifier: [{ system: 'http://x', value: '1' }] });
+        const { resource: b } = await engine.create<Resource>({ resourceType: 'Patient', address: [{ city: 'Seattle' }] });
+        const { resource: c } = await engine.create<Resource>({ resourceType: 'Patient', managingOrganization: { reference: `Organization/${org.id}` } });
+        const { resource: d } = await engine.create<Resource>({ resourceType: 'Patient', name: [{ family: 'Keep' }] });
+        expect(countsOf(await runHttp(engine, '/Patient/$bulk-delete?identifier=http://x|1'))).toEqual({ Patient: 1 });
+        expect(countsOf(await runHttp(engine, '/Patient/$bulk-delete?address:contains=EAT'))).toEqual({ Patient: 1 });
+        expect(countsOf(await runHttp(engine, '/Patient/$bulk-delete?organization.name=Acme'))).toEqual({ Patient: 1 });
+        for (const p of [a, b, c]) expect((await engine.handle({ method: 'GET', url: `/Patient/${p.id}` })).status).toBe(410);
+        expect((await engine.handle({ method: 'GET', url: `/Patient/${d.id}` })).status).toBe(200);
+        expect((await engine.handle({ method: 'GET', url: `/Organization/${org.id}` })).status).toBe(200);
+      });
+
+      it('result-control parameters are ignored', async () => {
+        const engine = await makeEngine();
+        await seed(engine, 'Patient', 3);
+        expect(countsOf(await runHttp(engine, '/Patient/$bulk-delete?_tag=T&_count=1&_summary=count&_total=accurate'))).toEqual({ Patient: 3 });
+      });
+
+      it('a job that matches nothing completes with no ResourceDeletedCount', async () => {
+        const engine = await makeEngine();
+        const done = await runHttp(engine, '/Patient/$bulk-delete?_tag=none');
+        expect(done.status).toBe(200);
+        expect(body(done)).toEqual({ resourceType: 'Parameters' });
+      });
+
+      it('status: 202 with X-Progress while queued, progress events per chunk, 404 for an unknown id', async () => {
+        const gate = gated(await makeAdapter());
+        const engine = await makeEngine({ chunkSize: 1, storage: gate.storage });
+        await seed(engine, 'Patient', 3);
+        const seen: JobRecord[] = [];
+        engine.jobs.on('progress', (job) => {
+          seen.push(job);
+          if (job.status === 'queued') gate.hold(); // the runner's first unit waits: the job stays queued
+        });
+        const id = jobIdOf(await kickOff(engine, '/Patient/$bulk-delete?_tag=T'));
+        const queued = await status(engine, id);
+        gate.release();
+        expect(queued.status).toBe(202);
+        expect(queued.headers['x-progress']).toBe('in progress');
+        const issues = (body(queued).parameter as { name: string; resource?: { issue: { severity: string; code: string }[] } }[]).find(
+          (p) => p.name === 'Issues',
+        );
+        expect(issues?.resource?.issue[0]).toMatchObject({ severity: 'information', code: 'informational' });
+        await engine.jobs.settled(id);
+        // chunk 3 deletes the last match and sees that nothing is left: it completes the job
+        expect(seen.map((j) => j.status)).toEqual(['queued', 'running', 'running', 'completed']);
+        expect(seen.map((j) => j.progress.processed)).toEqual([0, 1, 2, 3]);
+        expect(seen.map((j) => j.revision)).toEqual([1, 2, 3, 4]);
+        const unknown = await status(engine, 'nope');
+        expect(unknown.status).toBe(404);
+        expect(unknown.body).toContain('The requested job \\"nope\\" was not found.');
+        expect((await engine.handle({ method: 'DELETE', url: '/_operations/bulk-delete/nope' })).status).toBe(404);
+      });
+
+      it('status while running: 202 with X-Progress and the counts committed so far; another engine finishes the job', async () => {
+        const storage = await makeAdapter();
+        const first = makeEngineOn({ storage, chunkSize: 1 }); // closed through `second`, which shares its storage
+        await seed(first, 'Patient', 3);
+        let stopped: Promise<void> | undefined;
+        const afterFirstChunk = new Promise<void>((resolve) =>
+          first.jobs.on('progress', (job) => {
+            if (job.status === 'running' && !stopped) {
+              stopped = first.jobs.stop(); // no chunk starts after this one
+              resolve();
+            }
+          }),
+        );
+        const id = jobIdOf(await kickOff(first, '/Patient/$bulk-delete?_tag=T'));
+        await afterFirstChunk;
+        await stopped;
+        const running = await status(first, id);
+        expect(running.status).toBe(202);
+        expect(running.headers['x-progress']).toBe('in progress');
+        expect(countsOf(running)).toEqual({ Patient: 1 });
+        const second = await makeEngine({ storage, chunkSize: 1 });
+        await second.start();
+        expect((await second.jobs.settled(id)).status).toBe('completed');
+        const done = await status(second, id);
+        expect(done.status).toBe(200);
+        expect(countsOf(done)).toEqual({ Patient: 3 });
+      });
+
+      it('scenario 10: cancel a running job → 202, it stops between chunks, ends cancelled with counts so far', async () => {
+        const engine = await makeEngine({ chunkSize: 2 });
+        await seed(engine, 'Patient', 10);
+        let cancel: Promise<Awaited<ReturnType<typeof status>>> | undefined;
+        engine.jobs.on('progress', (job) => {
+          if (job.progress.chunks === 2 && !cancel) cancel = engine.handle({ method: 'DELETE', url: `/_operations/bulk-delete/${job.id}` });
+        });
+        const id = jobIdOf(await kickOff(engine, '/Patient/$bulk-delete?_tag=T'));
+        const final = await engine.jobs.settled(id);
+        expect((await cancel)?.status).toBe(202);
+        expect(final.status).toBe('cancelled');
+        expect(final.progress.byType).toEqual({ Patient: 4 });
+        expect(final.transitions.map((t) => t.status)).toEqual(['queued', 'running', 'cancelled']);
+        const res = await status(engine, id);
+        expect(res.status).toBe(200);
+        expect(countsOf(res)).toEqual({ Patient: 4 });
+        expect(res.body).toContain('Job Canceled');
+        const left = body(await engine.handle({ method: 'GET', url: '/Patient?_tag=T&_summary=count' }));
+        expect(left.total).toBe(6);
+        // Cancelling a finished job: 409, unchanged.
+        const again = await engine.handle({ method: 'DELETE', url: `/_operations/bulk-delete/${id}` });
+        expect(again.status).toBe(409);
+        expect(await engine.jobs.get(id)).toEqual(final);
+      });
+
+      it('scenario 10: cancelling a completed job → 409 and the job is unchanged', async () => {
+        const engine = await makeEngine();
+        await seed(engine, 'Patient', 1);
+        const done = await runHttp(engine, '/Patient/$bulk-delete?_tag=T');
+        expect(done.status).toBe(200);
+        const before = await engine.jobs.get('job-1');
+        const res = await engine.handle({ method: 'DELETE', url: '/_operations/bulk-delete/job-1' });
+        expect(res.status).toBe(409);
+        expect(res.body).toContain('Bulk delete operation has already completed');
+        expect(await engine.jobs.get('job-1')).toEqual(before);
+        await expect(engine.jobs.cancel('job-1')).rejects.toMatchObject({ status: 409 });
+      });
+
+      it('scenario 10: a failed job → 500 OperationOutcome with the reason; cancelling it → 409', async () => {
+        const errors: unknown[] = [];
+        const failing = failingPurge(await makeAdapter());
+        const engine = await makeEngine({ storage: failing, onError: (e) => errors.push(e) });
+        const [id] = await seed(engine, 'Patient', 2);
+        const res = await runHttp(engine, '/Patient/$bulk-delete?_hardDelete=true');
+        expect(res.status).toBe(500);
+        expect(body(res).resourceType).toBe('OperationOutcome');
+        expect(res.body).toContain('disk on fire');
+        const job = (await engine.jobs.get('job-1'))!;
+        expect(job.status).toBe('failed');
+        expect(job.error).toEqual({ code: 'exception', message: 'disk on fire' });
+        expect(job.transitions.map((t) => t.status)).toEqual(['queued', 'running', 'failed']);
+        expect(errors).toHaveLength(1);
+        // The failing chunk rolled back: nothing was deleted.
+        expect((await engine.handle({ method: 'GET', url: `/Patient/${id}` })).status).toBe(200);
+        expect((await engine.handle({ method: 'DELETE', url: '/_operations/bulk-delete/job-1' })).status).toBe(409);
+      });
+    });
+
+    /** An adapter whose `purge` throws. */
+    function failingPurge(inner: StorageAdapter): StorageAdapter {
+      return new Proxy(inner, {
+        get(target, prop) {
+          if (prop === 'transact') {
+            return <T>(work: (tx: StorageTx) => Promise<T>) =>
+              target.transact((tx) =>
+                work(
+                  new Proxy(tx, {
+                    get(t, p) {
+                      if (p === 'purge') return () => Promise.reject(new Error('disk on fire'));
+                      const v = Reflect.get(t, p, t) as unknown;
+                      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+                    },
+                  }),
+                ),
+              );
+          }
+          const v = Reflect.get(target, prop, target) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    }
+
+    describe('engine.bulkDelete (typed API)', () => {
+      it('deletes, reports per-type counts and resolves settled()', async () => {
+        const engine = await makeEngine({ chunkSize: 3 });
+        await seed(engine, 'Patient', 7);
+        await seed(engine, 'Organization', 2);
+        const job = await engine.bulkDelete({ criteria: '_tag=T' });
+        expect(job).toMatchObject({ id: 'job-1', kind: 'bulk-delete', status: 'queued', revision: 1, cancelRequested: false });
+        const done = await engine.jobs.settled(job.id);
+        expect(done.status).toBe('completed');
+        expect(done.progress).toEqual({ processed: 9, byType: { Organization: 2, Patient: 7 }, chunks: 3 });
+        expect(done.transitions.map((t) => t.status)).toEqual(['queued', 'running', 'completed']);
+        for (const t of done.transitions) expect(t.at).toMatch(/^2026-01-01T/);
+        expect(await engine.jobs.settled(job.id)).toEqual(done); // a finished job keeps its outcome
+      });
+
+      it('criteria as pairs or a record; type, hardDelete, purgeHistory, excludedResourceTypes', async () => {
+        const engine = await makeEngine();
+        const [p1] = await seed(engine, 'Patient', 2);
+        await seed(engine, 'Organization', 1);
+        await seed(engine, 'Device', 1);
+        const a = await engine.jobs.settled((await engine.bulkDelete({ type: 'Patient', criteria: [['_id', p1!]], hardDelete: true })).id);
+        expect(a.progress.byType).toEqual({ Patient: 1 });
+        expect(a.params).toMatchObject({ level: 'type', type: 'Patient', mode: 'hard' });
+        await expect(engine.read('Patient', p1!)).rejects.toMatchObject({ status: 404 });
+        const b = await engine.jobs.settled(
+          (await engine.bulkDelete({ criteria: { _tag: 'T' }, excludedResourceTypes: ['Device'], purgeHistory: true })).id,
+        );
+        expect(b.params).toMatchObject({ level: 'system', mode: 'purge-history', excludedResourceTypes: ['Device'] });
+        expect(b.progress.byType).toEqual({ Organization: 1, Patient: 1 });
+      });
+
+      it('invalid requests throw FhirError 400 / 404', async () => {
+        const engine = await makeEngine();
+        await expect(engine.bulkDelete({ criteria: 'invalidParam=1' })).rejects.toBeInstanceOf(FhirError);
+        await expect(engine.bulkDelete({ criteria: 'invalidParam=1' })).rejects.toMatchObject({ status: 400 });
+        await expect(engine.bulkDelete({ type: 'Nope' })).rejects.toMatchObject({ status: 404 });
+        await expect(engine.bulkDelete({ excludedResourceTypes: ['Nope'] })).rejects.toMatchObject({ status: 400 });
+        await expect(engine.bulkDelete({ hardDelete: 'yes' } as never)).rejects.toMatchObject({ status: 400 });
+        await expect(engine.jobs.cancel('nope')).rejects.toMatchObject({ status: 404 });
+        await expect(engine.jobs.settled('nope')).rejects.toMatchObject({ status: 404 });
+        expect(await engine.jobs.get('nope')).toBeUndefined();
+      });
+
+      it('snapshot: resources created or updated after submit survive', async () => {
+        const gate = gated(await makeAdapter());
+        const engine = await makeEngine({ chunkSize: 2, storage: gate.storage });
+        const ids = await seed(engine, 'Patient', 6);
+        const last = ids[ids.length - 1]!;
+        const writes: Promise<unknown>[] = [];
+        engine.jobs.on('progress', (job) => {
+          if (job.progress.chunks === 1 && job.status === 'running') {
+            // The two writes start their units now; the job's next unit waits until both committed.
+            writes.push(engine.create({ resourceType: 'Patient', meta: { tag: [TAG] } }));
+            writes.push(engine.update({ resourceType: 'Patient', id: last, meta: { tag: [TAG] }, active: true }));
+            gate.hold();
+            void Promise.allSettled(writes).then(() => gate.release());
+          }
+        });
+        const job = await engine.bulkDelete({ type: 'Patient', criteria: '_tag=T' });
+        const done = await engine.jobs.settled(job.id);
+        await Promise.all(writes);
+        expect(writes).toHaveLength(2);
+        const tagged = await engine.search('Patient', '_tag=T');
+        const survivors = tagged.entry!.map((e) => e.resource!.id).sort();
+        expect(survivors).toEqual(['7', last].sort());
+        expect(done.progress.byType).toEqual({ Patient: 5 });
+      });
+
+      it('a cancelled queued job ends without running a chunk; runs at most maxConcurrentJobs at once', async () => {
+        const engine = await makeEngine({ chunkSize: 1, limits: { maxConcurrentJobs: 1 } });
+        await seed(engine, 'Patient', 3);
+        await seed(engine, 'Device', 3);
+        let running = 0;
+        let maxRunning = 0;
+        const statuses = new Map<string, string>();
+        engine.jobs.on('progress', (job) => {
+          statuses.set(job.id, job.status);
+          running = [...statuses.values()].filter((s) => s === 'running').length;
+          maxRunning = Math.max(maxRunning, running);
+        });
+        const a = await engine.bulkDelete({ type: 'Patient' });
+        const b = await engine.bulkDelete({ type: 'Device' });
+        const c = await engine.bulkDelete({ type: 'Observation' });
+        const cancelled = await engine.jobs.cancel(c.id);
+        expect(cancelled.status).toBe('cancelled');
+        expect(cancelled.transitions.map((t) => t.status)).toEqual(['queued', 'running', 'cancelled']);
+        const [da, db, dc] = await Promise.all([a, b, c].map((j) => engine.jobs.settled(j.id)));
+        expect(da!.progress.byType).toEqual({ Patient: 3 });
+        expect(db!.progress.byType).toEqual({ Device: 3 });
+        expect(dc!.status).toBe('cancelled');
+        expect(dc!.progress.chunks).toBe(0);
+        expect(maxRunning).toBe(1);
+      });
+
+      it('two jobs run at once with the default limit', async () => {
+        // On a serial adapter the two jobs' units interleave in the queue. On a concurrent one, the
+        // Patient job's first deletion waits until the Device job has committed a chunk, so the
+        // overlap does not depend on the database's speed.
+        const adapter = await makeAdapter();
+        let deviceChunk!: () => void;
+        const deviceProgressed = new Promise<void>((resolve) => (deviceChunk = resolve));
+        let armed = false;
+        const storage =
+          adapter.capabilities.concurrency === 'concurrent'
+            ? holdWrites(adapter, (type) => armed && type === 'Patient', deviceProgressed)
+            : adapter;
+        const engine = await makeEngine({ chunkSize: 1, storage });
+        await seed(engine, 'Patient', 4);
+        await seed(engine, 'Device', 4);
+        armed = true;
+        const order: string[] = [];
+        const running = new Set<string>();
+        let most = 0;
+        engine.jobs.on('progress', (job) => {
+          if (job.status === 'running') {
+            order.push(job.id);
+            running.add(job.id);
+            most = Math.max(most, running.size);
+            if (job.id === b?.id) deviceChunk();
+          } else if (job.status !== 'queued') running.delete(job.id);
+        });
+        let b: JobRecord | undefined;
+        const a = await engine.bulkDelete({ type: 'Patient' });
+        b = await engine.bulkDelete({ type: 'Device' });
+        await Promise.all([engine.jobs.settled(a.id), engine.jobs.settled(b.id)]);
+        expect(most).toBe(2);
+        expect(order.indexOf(b.id)).toBeLessThan(order.lastIndexOf(a.id));
+        expect(order.filter((id) => id === a.id)).not.toHaveLength(0);
+      });
+
+      it('settled() honours an abort signal; close() stops the runner', async () => {
+        const engine = await makeEngine({ chunkSize: 1 });
+        await seed(engine, 'Patient', 3);
+        const job = await engine.bulkDelete({ type: 'Patient' });
+        const controller = new AbortController();
+        const waiting = engine.jobs.settled(job.id, { signal: controller.signal });
+        controller.abort(new Error('bored'));
+        await expect(waiting).rejects.toThrow('bored');
+        await engine.jobs.settled(job.id);
+        await engine.close();
+        await expect(engine.bulkDelete({ type: 'Patient' })).rejects.toThrow(/stopped/);
+      });
+    });
+  });
+}
