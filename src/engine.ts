@@ -22,7 +22,10 @@ import { BULK_DELETE, bulkDeleteHandler, InProcessJobRunner, type BulkDeleteRequ
 
 /** Options of {@link FhirEngine}. */
 export interface FhirEngineOptions {
-  /** Where resources, history, indexes and jobs live. */
+  /**
+   * Where resources, history, indexes and jobs live: an adapter, or a {@link RuntimeStorage} around one.
+   * Engines given the same adapter share its runtime, so a `serial` adapter still runs one unit at a time.
+   */
   readonly storage: StorageAdapter;
   /** Time source; inject `fixedClock()` in tests. Default: the wall clock. */
   readonly clock?: Clock;
@@ -138,7 +141,7 @@ export class FhirEngine {
     return this.#ctx;
   }
 
-  /** The storage the engine runs on: its adapter under the engine's {@link RuntimeStorage}. */
+  /** The storage the engine runs on: its adapter under the adapter's {@link RuntimeStorage}. */
   get storage(): RuntimeStorage {
     return this.#ctx.storage;
   }

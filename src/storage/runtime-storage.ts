@@ -3,7 +3,8 @@
  * `RuntimeDriver` and its connection mutex: adapters implement storage, the runtime enforces the
  * rules their declared capabilities imply, once, for all of them.
  *
- * - Units of work of a `serial` adapter run one at a time, first come first served.
+ * - Units of work of a `serial` adapter run one at a time, first come first served: also when
+ *   several engines share the adapter, since an adapter has one runtime however many use it.
  * - Outside reads of an adapter without `isolatedReads` start only between units (they wait their
  *   turn in the same queue), so they never see a unit's writes before it commits.
  * - A `tx` used after its unit ended is refused with a clear error.
@@ -111,9 +112,16 @@ class GuardedTx implements StorageTx {
 }
 
 /**
+ * The runtime of each adapter. One queue per adapter, whoever uses it: two engines given the same
+ * serial adapter share its runtime, so their units of work still run one at a time.
+ */
+const runtimes = new WeakMap<StorageAdapter, RuntimeStorage>();
+
+/**
  * A storage adapter under the engine's runtime rules (see the module comment). The engine wraps
  * the adapter it is given; wrap one yourself to use an adapter directly, or to turn on the
- * detection of every nested `transact`.
+ * detection of every nested `transact`. An adapter has one runtime: {@link RuntimeStorage.of}
+ * returns the one it already has, and constructing a second one for it throws.
  *
  * @example
  * ```ts
@@ -123,9 +131,13 @@ class GuardedTx implements StorageTx {
  * ```
  */
 export class RuntimeStorage<A extends StorageAdapter = StorageAdapter> implements StorageAdapter {
-  /** `storage` itself when it already is a RuntimeStorage, else `storage` wrapped in one. */
+  /**
+   * `storage` itself when it already is a RuntimeStorage, else the runtime `storage` already runs
+   * under, else `storage` wrapped in a new one.
+   */
   static of(storage: StorageAdapter): RuntimeStorage {
-    return storage instanceof RuntimeStorage ? storage : new RuntimeStorage(storage);
+    if (storage instanceof RuntimeStorage) return storage;
+    return runtimes.get(storage) ?? new RuntimeStorage(storage);
   }
 
   /** The adapter underneath. */
@@ -146,7 +158,12 @@ export class RuntimeStorage<A extends StorageAdapter = StorageAdapter> implement
   #closed = false;
   #closing: Promise<void> | undefined;
 
+  /** @throws when `adapter` already runs under a RuntimeStorage (two queues would let its units overlap). */
   constructor(adapter: A, options: RuntimeStorageOptions = {}) {
+    if (runtimes.has(adapter)) {
+      throw new Error(`The storage '${adapter.name}' already runs under a RuntimeStorage: use RuntimeStorage.of(adapter) to share it.`);
+    }
+    runtimes.set(adapter, this);
     this.adapter = adapter;
     const { concurrency, durable, isolatedReads } = adapter.capabilities;
     this.capabilities = Object.freeze({ concurrency, durable, isolatedReads: isolatedReads ?? concurrency === 'concurrent' });

@@ -8,6 +8,7 @@ import { fixedClock, sequentialIds } from '../../src/clock.js';
 import { FhirEngine } from '../../src/engine.js';
 import { FhirError } from '../../src/errors.js';
 import type { Resource } from '../../src/resource/resource.js';
+import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
 import type { ResourceKey, StorageAdapter, StorageTx, StoredVersion } from '../../src/storage/storage-adapter.js';
 
 const FHIR_JSON = { 'content-type': 'application/fhir+json' };
@@ -602,6 +603,42 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
         expect((await http('GET', '/_history?_count=abc')).status).toBe(400);
         const typed = await engine.history({ level: 'instance', type: 'Patient', id: '1' });
         expect((typed as any).entry).toHaveLength(2);
+      });
+    });
+
+    describe('engines sharing one adapter', () => {
+      it('share its runtime: the units of a serial adapter never overlap, whichever engine runs them', async () => {
+        const adapter = await makeAdapter();
+        // Counts the units in flight in the adapter itself, under whatever runtime calls it.
+        let inFlight = 0;
+        let most = 0;
+        const counted = new Proxy(adapter, {
+          get(target, prop) {
+            if (prop === 'transact') {
+              return async <T>(work: (tx: StorageTx) => Promise<T>): Promise<T> => {
+                most = Math.max(most, ++inFlight);
+                try {
+                  return await target.transact(work);
+                } finally {
+                  inFlight--;
+                }
+              };
+            }
+            const value = Reflect.get(target, prop, target) as unknown;
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        });
+        const first = (engine = new FhirEngine({ storage: counted, ids: sequentialIds('a') }));
+        const second = new FhirEngine({ storage: counted, ids: sequentialIds('b') });
+        expect(second.storage).toBe(first.storage);
+        expect(() => new RuntimeStorage(counted)).toThrow(/already runs under a RuntimeStorage/);
+        // Each create is a unit that awaits the adapter several times: units of two runtimes would interleave.
+        const creates = [first, second].flatMap((e) => Array.from({ length: 10 }, () => e.create(patient())));
+        const ids = (await Promise.all(creates)).map((r) => r.resource.id);
+        expect(new Set(ids).size).toBe(20);
+        if (adapter.capabilities.concurrency === 'serial') expect(most).toBe(1);
+        expect((await second.search('Patient', '_summary=count')).total).toBe(20);
+        expect(await first.read('Patient', 'b10')).toMatchObject({ id: 'b10' });
       });
     });
   });
