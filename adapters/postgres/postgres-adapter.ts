@@ -8,7 +8,8 @@
  * single statement (see `statements.ts`), `lock(name)` is `pg_advisory_xact_lock` on a 64-bit hash
  * of the schema and name, and reads see the unit's own writes. READ COMMITTED is what makes the
  * conditional-create lock work: the search after the lock sees what the previous holder committed.
- * Reads outside units run as single statements (one snapshot each) on any pooled connection.
+ * Reads outside units run as single statements (one snapshot each) on any pooled connection: they
+ * see committed state only, with units in flight too (`isolatedReads`).
  *
  * **Failures.** A unit whose statement fails is rolled back and rejects. A deadlock or
  * serialization failure inside a unit surfaces as a `StorageConflictError` (409/412 for a write, a
@@ -116,7 +117,7 @@ let adapterCount = 0;
  */
 export class PostgresAdapter implements StorageAdapter {
   readonly name = 'postgres';
-  readonly capabilities: StorageCapabilities = { concurrency: 'concurrent', durable: true };
+  readonly capabilities: StorageCapabilities = { concurrency: 'concurrent', durable: true, isolatedReads: true };
 
   /** @internal */
   readonly pool: pg.Pool;

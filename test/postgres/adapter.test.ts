@@ -7,7 +7,8 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { PostgresAdapter } from '../../adapters/postgres/index.js';
-import { isStorageConflict, type StorageTx } from '../../src/storage/storage-adapter.js';
+import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
+import { isStorageConflict, type StorageAdapter, type StorageTx } from '../../src/storage/storage-adapter.js';
 import { patientWrite } from '../conformance/adapter-conformance.js';
 import { freshAdapter, pgUrl, schemaNames } from './support.js';
 
@@ -29,7 +30,7 @@ async function someoneWaits(where: string, values: unknown[]): Promise<void> {
 }
 
 /** A unit of work held open after `steps` ran, until `release()`. */
-function holdUnit(adapter: PostgresAdapter, steps: (tx: StorageTx) => Promise<unknown>) {
+function holdUnit(adapter: Pick<StorageAdapter, 'transact'>, steps: (tx: StorageTx) => Promise<unknown>) {
   let release!: () => void;
   let ready!: () => void;
   const held = new Promise<void>((r) => (release = r));
@@ -43,6 +44,25 @@ function holdUnit(adapter: PostgresAdapter, steps: (tx: StorageTx) => Promise<un
 }
 
 describe('PostgresAdapter', () => {
+  it('is concurrent, durable and isolates reads: under its runtime, an outside read answers from committed state while a unit is in flight', async () => {
+    const a = await freshAdapter(nextSchema);
+    const runtime = new RuntimeStorage(a);
+    try {
+      expect(a.capabilities).toEqual({ concurrency: 'concurrent', durable: true, isolatedReads: true });
+      expect(runtime.capabilities).toEqual(a.capabilities);
+      await runtime.transact((tx) => tx.writeVersion(patientWrite('p1', '1')));
+      const unit = holdUnit(runtime, (tx) => tx.writeVersion(patientWrite('p1', '2', { family: 'Uncommitted' })));
+      await unit.started;
+      // Answered now, not after the unit: the runtime does not queue reads of an adapter that isolates them.
+      expect((await runtime.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('1');
+      unit.release();
+      await unit.done;
+      expect((await runtime.readCurrent({ type: 'Patient', id: 'p1' }))?.versionId).toBe('2');
+    } finally {
+      await runtime.close();
+    }
+  });
+
   it('history never shows a seq while a lower one may still commit (the seq barrier)', async () => {
     const a = await freshAdapter(nextSchema);
     try {
