@@ -407,15 +407,23 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
 
       it('two jobs run at once with the default limit', async () => {
         // On a serial adapter the two jobs' units interleave in the queue. On a concurrent one, the
-        // Patient job's first deletion waits until the Device job has committed a chunk, so the
-        // overlap does not depend on the database's speed.
+        // Patient job's first deletion waits until the Device job has committed a chunk, and the
+        // Device job's later deletions wait until the Patient job has committed one (a job reports
+        // 'running' with its first chunk): both are running at once whatever the database's speed.
         const adapter = await makeAdapter();
         let deviceChunk!: () => void;
         const deviceProgressed = new Promise<void>((resolve) => (deviceChunk = resolve));
+        let patientChunk!: () => void;
+        const patientProgressed = new Promise<void>((resolve) => (patientChunk = resolve));
         let armed = false;
+        let deviceRunning = false;
         const storage =
           adapter.capabilities.concurrency === 'concurrent'
-            ? holdWrites(adapter, (type) => armed && type === 'Patient', deviceProgressed)
+            ? holdWrites(
+                holdWrites(adapter, (type) => armed && type === 'Patient', deviceProgressed),
+                (type) => deviceRunning && type === 'Device',
+                patientProgressed,
+              )
             : adapter;
         const engine = await makeEngine({ chunkSize: 1, storage });
         await seed(engine, 'Patient', 4);
@@ -429,7 +437,10 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
             order.push(job.id);
             running.add(job.id);
             most = Math.max(most, running.size);
-            if (job.id === b?.id) deviceChunk();
+            if (job.id === b?.id) {
+              deviceRunning = true;
+              deviceChunk();
+            } else patientChunk();
           } else if (job.status !== 'queued') running.delete(job.id);
         });
         let b: JobRecord | undefined;
