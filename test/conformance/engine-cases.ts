@@ -639,6 +639,10 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
         if (adapter.capabilities.concurrency === 'serial') expect(most).toBe(1);
         expect((await second.search('Patient', '_summary=count')).total).toBe(20);
         expect(await first.read('Patient', 'b10')).toMatchObject({ id: 'b10' });
+        // Closing one engine closes the adapter for every engine on it, a later one too.
+        await second.close();
+        await expect(first.read('Patient', 'a1')).rejects.toThrow(/closed/);
+        await expect(new FhirEngine({ storage: counted }).read('Patient', 'a1')).rejects.toThrow(/closed/);
       });
     });
   });
