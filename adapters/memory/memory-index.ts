@@ -5,9 +5,10 @@
  * @packageDocumentation
  */
 import type { IndexEntry } from '../../src/storage/index-entry.js';
-import type { Clause, Predicate, SearchHit, SearchHits, SortKey, StorageQuery } from '../../src/storage/query.js';
+import type { Clause, Predicate, RangeOp, SearchHit, SearchHits, SortKey, StorageQuery } from '../../src/storage/query.js';
 import type { StoredVersion } from '../../src/storage/storage-adapter.js';
 import { matchClause, matchPredicate } from '../../src/search/match.js';
+import { rangeWindow } from '../../src/search/ranges.js';
 import {
   comparePositions,
   decodePosition,
@@ -149,39 +150,9 @@ class ParamIndex {
   }
 
   /** The slice `[start, end)` of the rows sorted by `low` that can match a range predicate. */
-  rowWindow(p: Predicate & { op: string; low: number; high: number }): [number, number] {
-    const rows = this.rangeRows();
-    const span = this.maxSpan;
-    const { low: vl, high: vh } = p;
-    let from = -Infinity;
-    let to = Infinity;
-    switch (p.op) {
-      case 'eq':
-        from = vl;
-        to = vh;
-        break;
-      case 'gt':
-        from = vh - span;
-        break;
-      case 'ge':
-        from = Math.min(vl, vh - span);
-        break;
-      case 'sa':
-        from = vh;
-        break;
-      case 'lt':
-      case 'eb':
-        to = vl;
-        break;
-      case 'le':
-        to = vh;
-        break;
-      case 'ap':
-        from = vl - span;
-        to = vh;
-        break;
-    }
-    if (Number.isNaN(from)) from = -Infinity;
+  rowWindow(p: Predicate & { op: RangeOp; low: number; high: number }): [number, number] {
+    const rows = this.rangeRows(); // also computes maxSpan
+    const [from, to] = rangeWindow(p.op, p.low, p.high, this.maxSpan);
     const start = from === -Infinity ? 0 : lowerBoundRows(rows, from);
     const end = to === Infinity ? rows.length : upperBoundRows(rows, to);
     return [start, Math.max(start, end)];

@@ -18,6 +18,7 @@
  * @packageDocumentation
  */
 import { fold } from '../../src/search/normalize.js';
+import { rangeSql } from '../../src/search/ranges.js';
 import type { IndexEntryKind } from '../../src/storage/index-entry.js';
 import type { Clause, Predicate, RangeOp, SortKey, StorageQuery } from '../../src/storage/query.js';
 
@@ -131,40 +132,12 @@ function startsWith(column: string, prefix: string, params: unknown[]): string {
   return `(${column} >= ? AND ${column} < ?)`;
 }
 
-/** `[low, high]` of an entry against the value range by prefix `op`: `compareRange` of the core. */
-function rangeSql(alias: string, op: RangeOp, low: number, high: number, params: unknown[]): string {
-  const lo = `${alias}.low`;
-  const hi = `${alias}.high`;
-  switch (op) {
-    case 'eq':
-      params.push(low, high);
-      return `(${lo} >= ? AND ${hi} <= ?)`;
-    case 'ne':
-      params.push(low, high);
-      return `NOT (${lo} >= ? AND ${hi} <= ?)`;
-    case 'gt':
-      params.push(high);
-      return `${hi} > ?`;
-    case 'lt':
-      params.push(low);
-      return `${lo} < ?`;
-    case 'ge':
-      params.push(high, low, high);
-      return `(${hi} > ? OR (${lo} >= ? AND ${hi} <= ?))`;
-    case 'le':
-      params.push(low, low, high);
-      return `(${lo} < ? OR (${lo} >= ? AND ${hi} <= ?))`;
-    case 'sa':
-      params.push(high);
-      return `${lo} > ?`;
-    case 'eb':
-      params.push(low);
-      return `${hi} < ?`;
-    case 'ap':
-      // The parser already widened the value range; `ap` is overlap.
-      params.push(high, low);
-      return `(${lo} <= ? AND ${hi} >= ?)`;
-  }
+/** `[low, high]` of the entry row `alias` against the value range by prefix `op` (the core's range table). */
+function rangeCondition(alias: string, op: RangeOp, low: number, high: number, params: unknown[]): string {
+  return rangeSql(op, { low: `${alias}.low`, high: `${alias}.high` }, low, high, (value) => {
+    params.push(value);
+    return '?';
+  });
 }
 
 /** SQL for one predicate over the index row alias `x` (of the predicate kind's table). */
@@ -200,7 +173,7 @@ export function predicateSql(p: Predicate, x: string, params: unknown[]): string
       break;
     case 'date':
     case 'number':
-      return rangeSql(x, p.op, p.low, p.high, params);
+      return rangeCondition(x, p.op, p.low, p.high, params);
     case 'quantity': {
       // `null` system/code means "not given" here (see matchPredicate).
       const parts: string[] = [];
@@ -212,7 +185,7 @@ export function predicateSql(p: Predicate, x: string, params: unknown[]): string
         parts.push(`${x}.system = ?`);
         params.push(p.system);
       }
-      parts.push(rangeSql(x, p.op, p.low, p.high, params));
+      parts.push(rangeCondition(x, p.op, p.low, p.high, params));
       return parts.join(' AND ');
     }
     case 'reference':
