@@ -9,13 +9,8 @@ import type { Clause, Predicate, RangeOp, SearchHit, SearchHits, SortKey, Storag
 import type { StoredVersion } from '../../src/storage/storage-adapter.js';
 import { matchClause, matchPredicate } from '../../src/search/match.js';
 import { rangeWindow } from '../../src/search/ranges.js';
-import {
-  comparePositions,
-  decodePosition,
-  encodePosition,
-  sortValue,
-  type SortPosition,
-} from '../../src/search/sort.js';
+import { decodePosition, encodePosition } from '../../src/search/position.js';
+import { comparePositions, sortValue, type SortPosition } from '../../src/search/sort.js';
 
 const SEP = '\u0000';
 

@@ -18,6 +18,7 @@
  * @packageDocumentation
  */
 import { fold } from '../../src/search/normalize.js';
+import { decodePosition } from '../../src/search/position.js';
 import { rangeSql } from '../../src/search/ranges.js';
 import type { IndexEntryKind } from '../../src/storage/index-entry.js';
 import type { Clause, Predicate, RangeOp, SortKey, StorageQuery } from '../../src/storage/query.js';
@@ -43,59 +44,6 @@ export class InvalidPositionError extends Error {
     super(message);
     this.name = 'InvalidPositionError';
   }
-}
-
-type SortValue = string | number | null;
-
-// ---------------------------------------------------------------------------------------------
-// Positions
-// ---------------------------------------------------------------------------------------------
-
-function encodeValue(value: SortValue): unknown {
-  if (typeof value === 'number' && !Number.isFinite(value)) {
-    return { n: Number.isNaN(value) ? 'NaN' : value > 0 ? '+Infinity' : '-Infinity' };
-  }
-  return value;
-}
-
-function decodeValue(value: unknown): SortValue {
-  if (value === null || typeof value === 'string' || typeof value === 'number') return value;
-  if (typeof value === 'object' && value !== null && 'n' in value) {
-    const n = (value as { n: unknown }).n;
-    if (n === '+Infinity') return Infinity;
-    if (n === '-Infinity') return -Infinity;
-    if (n === 'NaN') return NaN;
-  }
-  throw new InvalidPositionError('Invalid search position');
-}
-
-/** Encodes a hit's keyset position: its sort values, then its type and id. */
-export function encodePosition(values: readonly SortValue[], type: string, id: string): string {
-  return Buffer.from(JSON.stringify([values.map(encodeValue), type, id]), 'utf8').toString('base64url');
-}
-
-/** Decodes a position produced by {@link encodePosition}; throws {@link InvalidPositionError}. */
-export function decodePosition(
-  position: string,
-  sortColumns: number,
-): { values: SortValue[]; type: string; id: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(position, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidPositionError('Invalid search position');
-  }
-  if (
-    !Array.isArray(parsed) ||
-    parsed.length !== 3 ||
-    !Array.isArray(parsed[0]) ||
-    parsed[0].length !== sortColumns ||
-    typeof parsed[1] !== 'string' ||
-    typeof parsed[2] !== 'string'
-  ) {
-    throw new InvalidPositionError('Invalid search position');
-  }
-  return { values: (parsed[0] as unknown[]).map(decodeValue), type: parsed[1], id: parsed[2] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -449,11 +397,12 @@ export function compileSearch(query: StorageQuery, kindsOf: KindsOf, estimate?: 
   // A later page of one type in key order seeks to its position in `resource`'s primary key: the
   // keyset condition below, on the outer query, does not reach the scan, which would otherwise walk
   // every earlier key again (and a bulk delete asks for page after page).
-  if (query.after !== undefined && keyOrdered && computed.length === 0 && query.types.length === 1) {
-    const pos = decodePosition(query.after, sortCols.length);
-    if (pos.type === query.types[0]) {
+  const after = query.after === undefined ? undefined : decodePosition(query.after, sortCols.length);
+  if (query.after !== undefined && after === undefined) throw new InvalidPositionError('Invalid search position');
+  if (after !== undefined && keyOrdered && computed.length === 0 && query.types.length === 1) {
+    if (after.type === query.types[0]) {
       whereSql += ' AND r.res_id > ?';
-      whereParams.push(pos.id);
+      whereParams.push(after.id);
     }
   }
   const inner =
@@ -464,12 +413,11 @@ export function compileSearch(query: StorageQuery, kindsOf: KindsOf, estimate?: 
   // Keyset condition over (sort columns…, t, i); computed columns sort NULLs last.
   const keysetParams: unknown[] = [];
   let keyset = '';
-  if (query.after !== undefined) {
-    const pos = decodePosition(query.after, sortCols.length);
-    const cols: { col: string; desc: boolean; value: SortValue; nullable: boolean }[] = [
-      ...sortCols.map((c, n) => ({ col: c.col, desc: c.key.descending, value: pos.values[n] ?? null, nullable: c.col !== 'i' })),
-      { col: 't', desc: false, value: pos.type, nullable: false },
-      { col: 'i', desc: false, value: pos.id, nullable: false },
+  if (after !== undefined) {
+    const cols: { col: string; desc: boolean; value: string | number | null; nullable: boolean }[] = [
+      ...sortCols.map((c, n) => ({ col: c.col, desc: c.key.descending, value: after.values[n] ?? null, nullable: c.col !== 'i' })),
+      { col: 't', desc: false, value: after.type, nullable: false },
+      { col: 'i', desc: false, value: after.id, nullable: false },
     ];
     const alternatives: string[] = [];
     const equalSoFar: string[] = [];

@@ -7,6 +7,8 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 
+import { encodePosition } from '../../src/search/position.js';
+import type { SortValue } from '../../src/search/sort.js';
 import type { IndexEntry, IndexEntryKind } from '../../src/storage/index-entry.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
 import type { SearchHit, SearchHits, StorageQuery } from '../../src/storage/query.js';
@@ -21,7 +23,7 @@ import {
   type VersionWrite,
 } from '../../src/storage/storage-adapter.js';
 import { INDEX_KINDS, KIND_COLUMNS } from './schema.js';
-import { compileSearch, encodePosition } from './search-sql.js';
+import { compileSearch } from './search-sql.js';
 
 type Db = BetterSqlite3.Database;
 type Statement = BetterSqlite3.Statement;
@@ -127,8 +129,8 @@ export class Store {
     const hits: SearchHit[] = rows.map((row) => {
       const type = row.t as string;
       const id = row.i as string;
-      const values: (string | number | null)[] = [];
-      for (const col of sortColumns) values.push(row[col] as string | number | null);
+      const values: SortValue[] = [];
+      for (const col of sortColumns) values.push((row[col] as string | number | null) ?? undefined);
       return {
         type,
         id,
@@ -138,7 +140,7 @@ export class Store {
         method: row.method as VersionMethod,
         deleted: false,
         json: (row.json as string | null) ?? undefined,
-        position: encodePosition(values, type, id),
+        position: encodePosition({ values, type, id }),
       };
     });
     if (compiled.countSql === undefined) return { hits };

@@ -7,15 +7,8 @@ export { IndexExtractor, compileDirect, normalizeValue, type CompiledParameter, 
 export { fold, dateRange, numberRange, jsonNumberRange, parseReference, type ParsedReference } from './normalize.js';
 export { matchClause, matchPredicate, matchAll } from './match.js';
 export { RANGE_PREFIXES, compareRange, rangeSql, rangeWindow, type RangeBound, type RangeComparison, type RangeCondition } from './ranges.js';
-export {
-  sortValue,
-  compareSortValues,
-  comparePositions,
-  encodePosition,
-  decodePosition,
-  type SortValue,
-  type SortPosition,
-} from './sort.js';
+export { sortValue, compareSortValues, comparePositions, type SortValue, type SortPosition } from './sort.js';
+export { encodePosition, decodePosition } from './position.js';
 export {
   SearchParser,
   CONTROL_PARAMS,
