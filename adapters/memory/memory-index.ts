@@ -4,13 +4,26 @@
  * its most selective clause through the postings and verifies the rest with `matchClause`.
  * @packageDocumentation
  */
-import type { IndexEntry } from '../../src/storage/index-entry.js';
-import type { Clause, Predicate, RangeOp, SearchHit, SearchHits, SortKey, StorageQuery } from '../../src/storage/query.js';
-import type { StoredVersion } from '../../src/storage/storage-adapter.js';
-import { matchClause, matchPredicate } from '../../src/search/match.js';
-import { rangeWindow } from '../../src/search/ranges.js';
-import { decodePosition, encodePosition } from '../../src/search/position.js';
-import { comparePositions, sortValue, type SortPosition } from '../../src/search/sort.js';
+import {
+  comparePositions,
+  decodePosition,
+  encodePosition,
+  fold,
+  matchClause,
+  matchPredicate,
+  rangeWindow,
+  sortValue,
+  type Clause,
+  type IndexEntry,
+  type Predicate,
+  type RangeOp,
+  type SearchHit,
+  type SearchHits,
+  type SortKey,
+  type SortPosition,
+  type StorageQuery,
+  type StoredVersion,
+} from '../../src/adapter-kit.js';
 
 const SEP = '\u0000';
 
@@ -242,7 +255,7 @@ class ParamIndex {
         const text = p.kind === 'text';
         const map = text ? this.texts : this.strings;
         const keys = this.sortedStrings(text);
-        const prefix = p.kind === 'string' && p.match === 'exact' ? foldExact(p.exact) : p.folded;
+        const prefix = p.kind === 'string' && p.match === 'exact' ? fold(p.exact) : p.folded;
         const exact = p.kind === 'string' && p.match === 'exact';
         const sets: Posting[] = [];
         let estimate = 0;
@@ -313,10 +326,6 @@ function upperBoundRows(arr: readonly RangeRow[], low: number): number {
   return lo;
 }
 
-function foldExact(s: string): string {
-  // same folding as the extractor (kept local to avoid a dependency cycle in adapters)
-  return /^[\x00-\x7f]*$/.test(s) ? s.toLowerCase() : s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
-}
 
 /**
  * The index of one resource type: every resource's entries, plus per-parameter posting structures

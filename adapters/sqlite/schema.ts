@@ -47,7 +47,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 
-import type { IndexEntryKind } from '../../src/storage/index-entry.js';
+import type { IndexEntryKind } from '../../src/adapter-kit.js';
 
 type Db = BetterSqlite3.Database;
 

@@ -17,11 +17,17 @@
  *
  * @packageDocumentation
  */
-import { fold } from '../../src/search/normalize.js';
-import { decodePosition } from '../../src/search/position.js';
-import { rangeSql } from '../../src/search/ranges.js';
-import type { IndexEntryKind } from '../../src/storage/index-entry.js';
-import type { Clause, Predicate, RangeOp, SortKey, StorageQuery } from '../../src/storage/query.js';
+import {
+  decodePosition,
+  fold,
+  rangeSql,
+  type Clause,
+  type IndexEntryKind,
+  type Predicate,
+  type RangeOp,
+  type SortKey,
+  type StorageQuery,
+} from '../../src/adapter-kit.js';
 
 /** A compiled search: the page query, and the count query when `total` was asked. */
 export interface CompiledSearch {

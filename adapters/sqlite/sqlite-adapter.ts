@@ -45,19 +45,20 @@ import { dirname, join, resolve } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import type { JobRecord } from '../../src/storage/job-record.js';
-import type { SearchHits, StorageQuery } from '../../src/storage/query.js';
 import type {
   HistoryPage,
   HistoryResult,
   HistoryScope,
+  JobRecord,
   ResourceKey,
+  SearchHits,
   StorageAdapter,
   StorageCapabilities,
+  StorageQuery,
   StorageTx,
   StoredVersion,
   VersionWrite,
-} from '../../src/storage/storage-adapter.js';
+} from '../../src/adapter-kit.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { migrate } from './schema.js';
 import { Store, WriteStore } from './statements.js';

@@ -7,21 +7,24 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 
-import { encodePosition } from '../../src/search/position.js';
-import type { SortValue } from '../../src/search/sort.js';
-import type { IndexEntry, IndexEntryKind } from '../../src/storage/index-entry.js';
-import type { JobRecord } from '../../src/storage/job-record.js';
-import type { SearchHit, SearchHits, StorageQuery } from '../../src/storage/query.js';
 import {
+  encodePosition,
   StorageConflictError,
   type HistoryPage,
   type HistoryResult,
   type HistoryScope,
+  type IndexEntry,
+  type IndexEntryKind,
+  type JobRecord,
   type ResourceKey,
+  type SearchHit,
+  type SearchHits,
+  type SortValue,
+  type StorageQuery,
   type StoredVersion,
   type VersionMethod,
   type VersionWrite,
-} from '../../src/storage/storage-adapter.js';
+} from '../../src/adapter-kit.js';
 import { INDEX_KINDS, KIND_COLUMNS } from './schema.js';
 import { compileSearch } from './search-sql.js';
 

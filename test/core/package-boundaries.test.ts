@@ -35,6 +35,15 @@ describe('package boundaries', () => {
     expect(importers.every((file) => file.startsWith('adapters/sqlite/'))).toBe(true);
   });
 
+  it('adapters reach the core only through its public adapter kit (src/adapter-kit.ts)', () => {
+    const offenders = sourceFiles(join(root, 'adapters')).flatMap((file) =>
+      importsOf(file)
+        .filter((spec) => spec.includes('/src/') && !spec.endsWith('/src/adapter-kit.js'))
+        .map((spec) => `${file.slice(root.length)} imports ${spec}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
   it('package.json exposes the core and each adapter as separate entry points', () => {
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     expect(Object.keys(pkg.exports)).toEqual(expect.arrayContaining(['.', './adapters/memory', './adapters/sqlite']));
