@@ -72,27 +72,26 @@ function addAll(p: Posting | undefined, out: Set<string>): void {
   else for (const id of p) out.add(id);
 }
 
-function lowerBound(arr: readonly string[], key: string): number {
+/**
+ * Binary search: the index of the first item of `items` that is not `before(item, key)`, where
+ * `items` holds every such item first (so the result is where the others start, or `items.length`).
+ * The key is a parameter so that hot callers pass a predicate made once, not a closure per call.
+ */
+function partitionPoint<T, K>(items: readonly T[], key: K, before: (item: T, key: K) => boolean): number {
   let lo = 0;
-  let hi = arr.length;
+  let hi = items.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((arr[mid] as string) < key) lo = mid + 1;
+    if (before(items[mid] as T, key)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-function lowerBoundRows(arr: readonly RangeRow[], low: number): number {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((arr[mid] as RangeRow).low < low) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+const lowBelow = (row: RangeRow, low: number): boolean => row.low < low;
+const lowAtMost = (row: RangeRow, low: number): boolean => row.low <= low;
+const below = (item: string, key: string): boolean => item < key;
+const atMost = (item: string, key: string): boolean => item <= key;
 
 /** The index of one parameter of one resource type. */
 class ParamIndex {
@@ -161,8 +160,8 @@ class ParamIndex {
   rowWindow(p: Predicate & { op: RangeOp; low: number; high: number }): [number, number] {
     const rows = this.rangeRows(); // also computes maxSpan
     const [from, to] = rangeWindow(p.op, p.low, p.high, this.maxSpan);
-    const start = from === -Infinity ? 0 : lowerBoundRows(rows, from);
-    const end = to === Infinity ? rows.length : upperBoundRows(rows, to);
+    const start = from === -Infinity ? 0 : partitionPoint(rows, from, lowBelow);
+    const end = to === Infinity ? rows.length : partitionPoint(rows, to, lowAtMost);
     return [start, Math.max(start, end)];
   }
 
@@ -271,7 +270,7 @@ class ParamIndex {
             },
           };
         }
-        for (let i = lowerBound(keys, prefix); i < keys.length; i++) {
+        for (let i = partitionPoint(keys, prefix, below); i < keys.length; i++) {
           const k = keys[i] as string;
           if (!k.startsWith(prefix)) break;
           const s = map.get(k);
@@ -313,17 +312,6 @@ class ParamIndex {
     for (const e of entries) if (matchPredicate(e, p)) return true;
     return false;
   }
-}
-
-function upperBoundRows(arr: readonly RangeRow[], low: number): number {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((arr[mid] as RangeRow).low <= low) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 
@@ -443,6 +431,7 @@ export class MemoryIndex {
     let total = 0;
     const types = [...new Set(query.types)].sort();
 
+    const positionBefore = (m: Match, pos: SortPosition): boolean => comparePositions(m.pos, pos, sort) < 0;
     const accept = (type: string, id: string): StoredVersion | undefined => {
       const version = current(type, id);
       if (!version || version.deleted) return undefined;
@@ -463,7 +452,7 @@ export class MemoryIndex {
       if (sort.length === 0 && !query.total && limit > 0 && (!plan || plan.estimate * plan.estimate > limit * n)) {
         const ids = t.sortedIds();
         let i = 0;
-        if (after && after.type === type) i = upperBound(ids, after.id);
+        if (after && after.type === type) i = partitionPoint(ids, after.id, atMost);
         for (; i < ids.length && page.length < limit; i++) {
           const id = ids[i] as string;
           const entries = t.entries.get(id) as readonly IndexEntry[];
@@ -507,14 +496,7 @@ export class MemoryIndex {
           if (comparePositions(pos, (page[page.length - 1] as Match).pos, sort) >= 0) continue;
           page.pop();
         }
-        let lo = 0;
-        let hi = page.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (comparePositions((page[mid] as Match).pos, pos, sort) < 0) lo = mid + 1;
-          else hi = mid;
-        }
-        page.splice(lo, 0, { version, pos });
+        page.splice(partitionPoint(page, pos, positionBefore), 0, { version, pos });
       }
     }
     const hits: SearchHit[] = page.map((m) => ({ ...m.version, position: encodePosition(m.pos) }));
@@ -545,17 +527,10 @@ export class MemoryIndex {
     let i = 0;
     if (after && afterValue !== undefined) {
       // first row strictly after (afterValue, after.id) in walk order
-      let lo = 0;
-      let hi = rows.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        const r = rows[mid] as RangeRow;
+      i = partitionPoint(rows, after, (r, at) => {
         const v = value(r);
-        const before = descending ? v > afterValue : v < afterValue;
-        if (before || (v === afterValue && r.id <= after.id)) lo = mid + 1;
-        else hi = mid;
-      }
-      i = lo;
+        return (descending ? v > afterValue : v < afterValue) || (v === afterValue && r.id <= at.id);
+      });
     } else if (after) i = rows.length; // the last page ended among resources without a value
     let end = rows.length;
     if (!descending && sp.singleValued()) {
@@ -584,7 +559,7 @@ export class MemoryIndex {
     }
     if (page.length < limit) {
       const ids = t.sortedIds();
-      let j = after && afterValue === undefined ? upperBound(ids, after.id) : 0;
+      let j = after && afterValue === undefined ? partitionPoint(ids, after.id, atMost) : 0;
       for (; j < ids.length && page.length < limit; j++) {
         const id = ids[j] as string;
         if (sp.byId.has(id)) continue;
@@ -649,13 +624,3 @@ function verify(t: TypeIndex, entries: readonly IndexEntry[], id: string, where:
   return true;
 }
 
-function upperBound(arr: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((arr[mid] as string) <= key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
