@@ -61,7 +61,8 @@ import type {
 } from '../../src/adapter-kit.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { migrate } from './schema.js';
-import { Store, WriteStore } from './statements.js';
+import { Store } from './read-store.js';
+import { WriteStore } from './write-store.js';
 
 /** `PRAGMA synchronous` levels. */
 export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
@@ -118,7 +119,7 @@ export type SqliteAdapterOptions =
 
 const unitContext = new AsyncLocalStorage<SqliteTx>();
 
-/** Batches of pending index rows (see `WriteStore.applyPending`) one flushing unit applies. */
+/** Batches of pending index rows (see `DeferredIndex.apply`) one flushing unit applies. */
 const FLUSH_BATCHES_PER_UNIT = 4;
 
 const temporaryFiles = new Set<string>();
