@@ -13,10 +13,13 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+/** Module specifiers of `import … from`, `export … from`, bare `import '…'` and `import('…')`. */
 const importsOf = (file: string): string[] =>
-  [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\b[^'"]*?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]/gm)].map(
-    (m) => (m[1] ?? m[2])!,
-  );
+  [
+    ...readFileSync(file, 'utf8').matchAll(
+      /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]/gm,
+    ),
+  ].map((m) => (m[1] ?? m[2] ?? m[3])!);
 
 describe('package boundaries', () => {
   it('the core (src/) imports no adapter, no native module and no node: built-in', () => {
@@ -42,6 +45,13 @@ describe('package boundaries', () => {
         .map((spec) => `${file.slice(root.length)} imports ${spec}`),
     );
     expect(offenders).toEqual([]);
+  });
+
+  it('only src/fhirpath/ (the one compile cache and R4 model) imports fhirpath.js', () => {
+    const importers = [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'adapters'))]
+      .filter((file) => importsOf(file).some((spec) => spec === 'fhirpath' || spec.startsWith('fhirpath/')))
+      .map((file) => file.slice(root.length));
+    expect(importers.sort()).toEqual(['src/fhirpath/compile.ts', 'src/fhirpath/r4-model.ts']);
   });
 
   it('package.json exposes the core and each adapter as separate entry points', () => {

@@ -1,9 +1,9 @@
 /**
- * Evaluating FHIRPath Patch paths with fhirpath.js into `ResourceNode`s (which know their parent, property and index).
+ * Evaluating FHIRPath Patch paths with fhirpath.js into `ResourceNode`s (which know their parent,
+ * property and index), compiled through the engine's one FHIRPath cache.
  * @packageDocumentation
  */
-import fhirpath from 'fhirpath';
-import r4 from 'fhirpath/fhir-context/r4';
+import { compileFhirPath, type CompiledFhirPath, type FhirPathDialect } from '../../fhirpath/compile.js';
 import { forbiddenSegmentError } from '../guard.js';
 import { invalid } from './errors.js';
 
@@ -17,11 +17,6 @@ export interface FpNode {
   index: number | null;
   fhirNodeDataType: string | null;
 }
-
-type CompiledPath = (resource: unknown) => unknown[];
-
-const MAX_CACHED_EXPRESSIONS = 1000;
-const compiled = new Map<string, CompiledPath>();
 
 const KEYWORD_MEMBERS = /^(div|mod|and|or|xor|implies|true|false)(?![A-Za-z0-9_])/;
 
@@ -57,23 +52,16 @@ export function normaliseFhirPath(expression: string): string {
   return out;
 }
 
-/** Compiles (once, cached by expression string) a FHIRPath expression against the R4 model. */
-function compilePath(expression: string, where: string): CompiledPath {
-  const cached = compiled.get(expression);
-  if (cached) return cached;
-  let fn: CompiledPath;
+/** Patch paths: fhirpath.js nodes, with keyword member names quoted. */
+const PATCH_PATHS: FhirPathDialect = { name: 'patch', rewrite: normaliseFhirPath, nodes: true };
+
+/** The compiled path; 400 when fhirpath.js cannot compile it. */
+function compilePath(expression: string, where: string): CompiledFhirPath {
   try {
-    const compiledFn = fhirpath.compile(normaliseFhirPath(expression), r4, { resolveInternalTypes: false, async: false });
-    fn = (resource: unknown) => compiledFn(resource) as unknown[];
+    return compileFhirPath(expression, PATCH_PATHS);
   } catch (error) {
     throw invalid(`Invalid FHIRPath expression '${expression}': ${error instanceof Error ? error.message : String(error)}`, where);
   }
-  if (compiled.size >= MAX_CACHED_EXPRESSIONS) {
-    const oldest = compiled.keys().next();
-    if (!oldest.done) compiled.delete(oldest.value);
-  }
-  compiled.set(expression, fn);
-  return fn;
 }
 
 /** Refuses `__proto__`, `constructor`, `prototype` used as identifiers in a FHIRPath expression. */
@@ -97,7 +85,6 @@ export function evaluatePath(resource: unknown, expression: string, where: strin
   } catch (error) {
     throw invalid(`Error evaluating FHIRPath expression '${expression}': ${error instanceof Error ? error.message : String(error)}`, where);
   }
-  if (!Array.isArray(result)) return [];
   return result.map((item) => {
     if (!isNode(item)) {
       throw invalid(`The path '${expression}' does not select elements of the resource.`, where);
