@@ -1,19 +1,20 @@
-import type { IndexEntry } from '../../src/storage/index-entry.js';
-import type { JobRecord } from '../../src/storage/job-record.js';
-import type { SearchHits, StorageQuery } from '../../src/storage/query.js';
 import {
   StorageConflictError,
   type HistoryPage,
   type HistoryResult,
   type HistoryScope,
+  type IndexEntry,
+  type JobRecord,
   type ResourceIndexer,
   type ResourceKey,
+  type SearchHits,
   type StorageAdapter,
   type StorageCapabilities,
+  type StorageQuery,
   type StorageTx,
   type StoredVersion,
   type VersionWrite,
-} from '../../src/storage/storage-adapter.js';
+} from '../../src/adapter-kit.js';
 import { MemoryIndex } from './memory-index.js';
 
 /** Options of {@link MemoryAdapter}. */

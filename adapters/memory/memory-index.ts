@@ -4,17 +4,26 @@
  * its most selective clause through the postings and verifies the rest with `matchClause`.
  * @packageDocumentation
  */
-import type { IndexEntry } from '../../src/storage/index-entry.js';
-import type { Clause, Predicate, SearchHit, SearchHits, SortKey, StorageQuery } from '../../src/storage/query.js';
-import type { StoredVersion } from '../../src/storage/storage-adapter.js';
-import { matchClause, matchPredicate } from '../../src/search/match.js';
 import {
   comparePositions,
   decodePosition,
   encodePosition,
+  fold,
+  matchClause,
+  matchPredicate,
+  rangeWindow,
   sortValue,
+  type Clause,
+  type IndexEntry,
+  type Predicate,
+  type RangeOp,
+  type SearchHit,
+  type SearchHits,
+  type SortKey,
   type SortPosition,
-} from '../../src/search/sort.js';
+  type StorageQuery,
+  type StoredVersion,
+} from '../../src/adapter-kit.js';
 
 const SEP = '\u0000';
 
@@ -63,27 +72,26 @@ function addAll(p: Posting | undefined, out: Set<string>): void {
   else for (const id of p) out.add(id);
 }
 
-function lowerBound(arr: readonly string[], key: string): number {
+/**
+ * Binary search: the index of the first item of `items` that is not `before(item, key)`, where
+ * `items` holds every such item first (so the result is where the others start, or `items.length`).
+ * The key is a parameter so that hot callers pass a predicate made once, not a closure per call.
+ */
+function partitionPoint<T, K>(items: readonly T[], key: K, before: (item: T, key: K) => boolean): number {
   let lo = 0;
-  let hi = arr.length;
+  let hi = items.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((arr[mid] as string) < key) lo = mid + 1;
+    if (before(items[mid] as T, key)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
 }
 
-function lowerBoundRows(arr: readonly RangeRow[], low: number): number {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((arr[mid] as RangeRow).low < low) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
+const lowBelow = (row: RangeRow, low: number): boolean => row.low < low;
+const lowAtMost = (row: RangeRow, low: number): boolean => row.low <= low;
+const below = (item: string, key: string): boolean => item < key;
+const atMost = (item: string, key: string): boolean => item <= key;
 
 /** The index of one parameter of one resource type. */
 class ParamIndex {
@@ -149,41 +157,11 @@ class ParamIndex {
   }
 
   /** The slice `[start, end)` of the rows sorted by `low` that can match a range predicate. */
-  rowWindow(p: Predicate & { op: string; low: number; high: number }): [number, number] {
-    const rows = this.rangeRows();
-    const span = this.maxSpan;
-    const { low: vl, high: vh } = p;
-    let from = -Infinity;
-    let to = Infinity;
-    switch (p.op) {
-      case 'eq':
-        from = vl;
-        to = vh;
-        break;
-      case 'gt':
-        from = vh - span;
-        break;
-      case 'ge':
-        from = Math.min(vl, vh - span);
-        break;
-      case 'sa':
-        from = vh;
-        break;
-      case 'lt':
-      case 'eb':
-        to = vl;
-        break;
-      case 'le':
-        to = vh;
-        break;
-      case 'ap':
-        from = vl - span;
-        to = vh;
-        break;
-    }
-    if (Number.isNaN(from)) from = -Infinity;
-    const start = from === -Infinity ? 0 : lowerBoundRows(rows, from);
-    const end = to === Infinity ? rows.length : upperBoundRows(rows, to);
+  rowWindow(p: Predicate & { op: RangeOp; low: number; high: number }): [number, number] {
+    const rows = this.rangeRows(); // also computes maxSpan
+    const [from, to] = rangeWindow(p.op, p.low, p.high, this.maxSpan);
+    const start = from === -Infinity ? 0 : partitionPoint(rows, from, lowBelow);
+    const end = to === Infinity ? rows.length : partitionPoint(rows, to, lowAtMost);
     return [start, Math.max(start, end)];
   }
 
@@ -276,7 +254,7 @@ class ParamIndex {
         const text = p.kind === 'text';
         const map = text ? this.texts : this.strings;
         const keys = this.sortedStrings(text);
-        const prefix = p.kind === 'string' && p.match === 'exact' ? foldExact(p.exact) : p.folded;
+        const prefix = p.kind === 'string' && p.match === 'exact' ? fold(p.exact) : p.folded;
         const exact = p.kind === 'string' && p.match === 'exact';
         const sets: Posting[] = [];
         let estimate = 0;
@@ -292,7 +270,7 @@ class ParamIndex {
             },
           };
         }
-        for (let i = lowerBound(keys, prefix); i < keys.length; i++) {
+        for (let i = partitionPoint(keys, prefix, below); i < keys.length; i++) {
           const k = keys[i] as string;
           if (!k.startsWith(prefix)) break;
           const s = map.get(k);
@@ -336,21 +314,6 @@ class ParamIndex {
   }
 }
 
-function upperBoundRows(arr: readonly RangeRow[], low: number): number {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((arr[mid] as RangeRow).low <= low) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function foldExact(s: string): string {
-  // same folding as the extractor (kept local to avoid a dependency cycle in adapters)
-  return /^[\x00-\x7f]*$/.test(s) ? s.toLowerCase() : s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
-}
 
 /**
  * The index of one resource type: every resource's entries, plus per-parameter posting structures
@@ -468,6 +431,7 @@ export class MemoryIndex {
     let total = 0;
     const types = [...new Set(query.types)].sort();
 
+    const positionBefore = (m: Match, pos: SortPosition): boolean => comparePositions(m.pos, pos, sort) < 0;
     const accept = (type: string, id: string): StoredVersion | undefined => {
       const version = current(type, id);
       if (!version || version.deleted) return undefined;
@@ -488,7 +452,7 @@ export class MemoryIndex {
       if (sort.length === 0 && !query.total && limit > 0 && (!plan || plan.estimate * plan.estimate > limit * n)) {
         const ids = t.sortedIds();
         let i = 0;
-        if (after && after.type === type) i = upperBound(ids, after.id);
+        if (after && after.type === type) i = partitionPoint(ids, after.id, atMost);
         for (; i < ids.length && page.length < limit; i++) {
           const id = ids[i] as string;
           const entries = t.entries.get(id) as readonly IndexEntry[];
@@ -532,14 +496,7 @@ export class MemoryIndex {
           if (comparePositions(pos, (page[page.length - 1] as Match).pos, sort) >= 0) continue;
           page.pop();
         }
-        let lo = 0;
-        let hi = page.length;
-        while (lo < hi) {
-          const mid = (lo + hi) >>> 1;
-          if (comparePositions((page[mid] as Match).pos, pos, sort) < 0) lo = mid + 1;
-          else hi = mid;
-        }
-        page.splice(lo, 0, { version, pos });
+        page.splice(partitionPoint(page, pos, positionBefore), 0, { version, pos });
       }
     }
     const hits: SearchHit[] = page.map((m) => ({ ...m.version, position: encodePosition(m.pos) }));
@@ -570,17 +527,10 @@ export class MemoryIndex {
     let i = 0;
     if (after && afterValue !== undefined) {
       // first row strictly after (afterValue, after.id) in walk order
-      let lo = 0;
-      let hi = rows.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        const r = rows[mid] as RangeRow;
+      i = partitionPoint(rows, after, (r, at) => {
         const v = value(r);
-        const before = descending ? v > afterValue : v < afterValue;
-        if (before || (v === afterValue && r.id <= after.id)) lo = mid + 1;
-        else hi = mid;
-      }
-      i = lo;
+        return (descending ? v > afterValue : v < afterValue) || (v === afterValue && r.id <= at.id);
+      });
     } else if (after) i = rows.length; // the last page ended among resources without a value
     let end = rows.length;
     if (!descending && sp.singleValued()) {
@@ -609,7 +559,7 @@ export class MemoryIndex {
     }
     if (page.length < limit) {
       const ids = t.sortedIds();
-      let j = after && afterValue === undefined ? upperBound(ids, after.id) : 0;
+      let j = after && afterValue === undefined ? partitionPoint(ids, after.id, atMost) : 0;
       for (; j < ids.length && page.length < limit; j++) {
         const id = ids[j] as string;
         if (sp.byId.has(id)) continue;
@@ -674,13 +624,3 @@ function verify(t: TypeIndex, entries: readonly IndexEntry[], id: string, where:
   return true;
 }
 
-function upperBound(arr: readonly string[], key: string): number {
-  let lo = 0;
-  let hi = arr.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((arr[mid] as string) <= key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}

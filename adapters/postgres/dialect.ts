@@ -3,8 +3,12 @@
  * search compiler in `adapters/sql/`.
  * @packageDocumentation
  */
-import type { IndexEntryKind } from '../../src/storage/index-entry.js';
-import type { Clause, Predicate, StorageQuery } from '../../src/storage/query.js';
+import type {
+  Clause,
+  IndexEntryKind,
+  Predicate,
+  StorageQuery,
+} from '../../src/adapter-kit.js';
 import type { BoundParams, ParamType, SearchLayout, SqlDialect } from '../sql/dialect.js';
 import { INDEX_KINDS } from '../sql/predicates.js';
 import type { SqlTarget } from '../sql/search.js';

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import { StorageConflictError } from '../../src/storage/storage-adapter.js';
+import { StorageConflictError } from '../../src/adapter-kit.js';
 
 /** SQLSTATEs after which the same work may succeed when run again from the start. */
 const TRANSIENT = new Set(['40001', '40P01']); // serialization_failure, deadlock_detected

@@ -34,21 +34,23 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 
 import pg from 'pg';
 
-import type { JobRecord } from '../../src/storage/job-record.js';
-import type { SearchHit, SearchHits, StorageQuery } from '../../src/storage/query.js';
 import {
-  StorageConflictError,
   type HistoryPage,
   type HistoryResult,
   type HistoryScope,
+  type JobRecord,
   type ResourceKey,
+  type SearchHit,
+  type SearchHits,
   type StorageAdapter,
   type StorageCapabilities,
+  StorageConflictError,
+  type StorageQuery,
   type StorageTx,
   type StoredVersion,
   type VersionMethod,
   type VersionWrite,
-} from '../../src/storage/storage-adapter.js';
+} from '../../src/adapter-kit.js';
 import { encodePosition, type SortColumnValue } from '../sql/position.js';
 import { compileSearch, type CompiledSearch, type SqlTarget } from '../sql/search.js';
 import { pgQuery, postgresTarget } from './dialect.js';

@@ -12,8 +12,11 @@
  *
  * @packageDocumentation
  */
-import type { IndexEntry, IndexEntryKind } from '../../src/storage/index-entry.js';
-import type { VersionWrite } from '../../src/storage/storage-adapter.js';
+import type {
+  IndexEntry,
+  IndexEntryKind,
+  VersionWrite,
+} from '../../src/adapter-kit.js';
 import { INDEX_KINDS, KIND_COLUMNS } from '../sql/predicates.js';
 import { pgText } from './dialect.js';
 

@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import type { IndexEntryKind } from '../../src/storage/index-entry.js';
+import type { IndexEntryKind } from '../../src/adapter-kit.js';
 
 /** The SQL type of a bound value, for dialects whose placeholders carry one (PostgreSQL's `$1::text`). */
 export type ParamType = 'text' | 'float' | 'int' | 'text[]';

@@ -6,9 +6,11 @@
  *
  * @packageDocumentation
  */
-import { fold } from '../../src/search/normalize.js';
-import type { IndexEntryKind } from '../../src/storage/index-entry.js';
-import type { Predicate } from '../../src/storage/query.js';
+import {
+  fold,
+  type IndexEntryKind,
+  type Predicate,
+} from '../../src/adapter-kit.js';
 import type { BoundParams, SqlDialect } from './dialect.js';
 import { rangeSql } from './range.js';
 

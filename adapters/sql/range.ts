@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-import type { RangeOp } from '../../src/storage/query.js';
+import type { RangeOp } from '../../src/adapter-kit.js';
 import type { BoundParams } from './dialect.js';
 
 /** Which end of a range. */

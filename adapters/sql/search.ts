@@ -18,8 +18,13 @@
  *
  * @packageDocumentation
  */
-import type { IndexEntryKind } from '../../src/storage/index-entry.js';
-import type { Clause, Predicate, SortKey, StorageQuery } from '../../src/storage/query.js';
+import type {
+  Clause,
+  IndexEntryKind,
+  Predicate,
+  SortKey,
+  StorageQuery,
+} from '../../src/adapter-kit.js';
 import { BoundParams, type ParamType, type SearchLayout, type SqlDialect } from './dialect.js';
 import { decodePosition, type SortColumnValue } from './position.js';
 import { NUMERIC_KINDS, predicateSql } from './predicates.js';

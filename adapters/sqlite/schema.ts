@@ -7,18 +7,19 @@
  *   the rowid. It is not `AUTOINCREMENT` (which rewrites a `sqlite_sequence` row on every insert,
  *   one more page per commit); instead, when a hard delete removes the highest rows, `meta.seq_floor`
  *   keeps the highest seq ever assigned and the next write takes the one above it (see
- *   `WriteStore.writeVersion`), so seq still increases with every write and is never reused.
+ *   `WriteStore.writeVersion` in `write-store.ts`), so seq still increases with every write and is
+ *   never reused.
  *   `resource_version_key (res_type, res_id, seq, version_id)` answers the current version (the
  *   resource's last entry), vread and instance history.
  * - Derived state, brought up to date in bulk before the next read that needs it (a search or a
- *   type-level history read; see `WriteStore.applyPending`): `resource`, the `ix_<kind>` tables and
- *   `type_seq`. `meta.applied_seq` is the highest seq applied; every version above it is pending.
- *   Why: a commit costs one WAL frame per dirty page, and a single write then dirties only the
+ *   type-level history read; see `DeferredIndex.apply` in `deferred-index.ts`): `resource`, the
+ *   `ix_<kind>` tables and `type_seq`. `meta.applied_seq` is the highest seq applied; every version
+ *   above it is pending. Why: a commit costs one WAL frame per dirty page, and a single write then dirties only the
  *   appended version and pending rows and one `resource_version_key` leaf, instead of also the
  *   resource's current row, a type index leaf and ~25 scattered index pages.
  * - `pending_index`: the index entries of each pending non-deleted version, keyed by its seq, as
- *   compact JSON (see `encodeEntries` in `statements.ts`). A deleted version has no entries and no
- *   row. A pending version without a row (only left by the migration to version 3) keeps the
+ *   compact JSON (see `encodeEntries` in `deferred-index.ts`). A deleted version has no entries and
+ *   no row. A pending version without a row (only left by the migration to version 3) keeps the
  *   resource's applied index rows as they are.
  * - `resource`: per (type, id), the applied current version (version, seq, deleted flag) and, per
  *   index kind, the rowid range `<kind>_lo…<kind>_hi` of the resource's rows in `ix_<kind>` (NULL
@@ -32,9 +33,9 @@
  *   `(param, folded)` index too (the core guarantees `folded = fold(exact)`), and external reference
  *   URLs are rare enough to be scanned per parameter.
  * - `garbage`: resources whose `resource` row is deleted (1 or 2) but still holds ranges. Their
- *   index rows are removed in bulk once enough have accumulated (`WriteStore.collectGarbage`):
- *   deleting the ~25 rows of one resource dirties ~25 scattered b-tree pages, so a bulk delete that
- *   removed them chunk by chunk rewrote the same pages once per chunk. Until then they are harmless:
+ *   index rows are removed in bulk once enough have accumulated (`GarbageCollector.collect` in
+ *   `garbage.ts`): deleting the ~25 rows of one resource dirties ~25 scattered b-tree pages, so a
+ *   bulk delete that removed them chunk by chunk rewrote the same pages once per chunk. Until then they are harmless:
  *   every search joins `resource` and keeps `deleted = 0` only, and a resource that comes back
  *   (update of a tombstone, re-create after a hard delete) drops its old rows when it is applied.
  * - `type_seq`: `(res_type, seq)` of every applied version, for type-level history.
@@ -47,7 +48,7 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 
-import type { IndexEntryKind } from '../../src/storage/index-entry.js';
+import type { IndexEntryKind } from '../../src/adapter-kit.js';
 
 type Db = BetterSqlite3.Database;
 
@@ -74,6 +75,18 @@ export const KIND_COLUMNS: Readonly<Record<IndexEntryKind, readonly string[]>> =
   reference: ['target_type', 'target_id', 'url'],
   uri: ['value'],
 };
+
+/** The rowid range columns of `resource`, in {@link INDEX_KINDS} order. */
+export const RANGE_COLUMNS: readonly string[] = INDEX_KINDS.flatMap((kind) => [`${kind}_lo`, `${kind}_hi`]);
+
+/** A `resource` row as the apply, purge and collect paths read it: deleted flag, then the ranges. */
+export type ResourceRow = [deleted: number, ...ranges: (number | null)[]];
+
+/** Whether `row` (ranges from `offset` on) holds any index rows. */
+export function hasRanges(row: readonly unknown[], offset: number): boolean {
+  for (let k = 0; k < INDEX_KINDS.length; k++) if (row[offset + 2 * k] !== null) return true;
+  return false;
+}
 
 /** The migrations, oldest first. Migration `n` brings `user_version` from `n` to `n + 1`. */
 export const MIGRATIONS: readonly string[] = [

@@ -17,9 +17,17 @@
  *
  * @packageDocumentation
  */
-import { fold } from '../../src/search/normalize.js';
-import type { IndexEntryKind } from '../../src/storage/index-entry.js';
-import type { Clause, Predicate, RangeOp, SortKey, StorageQuery } from '../../src/storage/query.js';
+import {
+  decodePosition,
+  fold,
+  rangeSql,
+  type Clause,
+  type IndexEntryKind,
+  type Predicate,
+  type RangeOp,
+  type SortKey,
+  type StorageQuery,
+} from '../../src/adapter-kit.js';
 
 /** A compiled search: the page query, and the count query when `total` was asked. */
 export interface CompiledSearch {
@@ -42,59 +50,6 @@ export class InvalidPositionError extends Error {
     super(message);
     this.name = 'InvalidPositionError';
   }
-}
-
-type SortValue = string | number | null;
-
-// ---------------------------------------------------------------------------------------------
-// Positions
-// ---------------------------------------------------------------------------------------------
-
-function encodeValue(value: SortValue): unknown {
-  if (typeof value === 'number' && !Number.isFinite(value)) {
-    return { n: Number.isNaN(value) ? 'NaN' : value > 0 ? '+Infinity' : '-Infinity' };
-  }
-  return value;
-}
-
-function decodeValue(value: unknown): SortValue {
-  if (value === null || typeof value === 'string' || typeof value === 'number') return value;
-  if (typeof value === 'object' && value !== null && 'n' in value) {
-    const n = (value as { n: unknown }).n;
-    if (n === '+Infinity') return Infinity;
-    if (n === '-Infinity') return -Infinity;
-    if (n === 'NaN') return NaN;
-  }
-  throw new InvalidPositionError('Invalid search position');
-}
-
-/** Encodes a hit's keyset position: its sort values, then its type and id. */
-export function encodePosition(values: readonly SortValue[], type: string, id: string): string {
-  return Buffer.from(JSON.stringify([values.map(encodeValue), type, id]), 'utf8').toString('base64url');
-}
-
-/** Decodes a position produced by {@link encodePosition}; throws {@link InvalidPositionError}. */
-export function decodePosition(
-  position: string,
-  sortColumns: number,
-): { values: SortValue[]; type: string; id: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(position, 'base64url').toString('utf8'));
-  } catch {
-    throw new InvalidPositionError('Invalid search position');
-  }
-  if (
-    !Array.isArray(parsed) ||
-    parsed.length !== 3 ||
-    !Array.isArray(parsed[0]) ||
-    parsed[0].length !== sortColumns ||
-    typeof parsed[1] !== 'string' ||
-    typeof parsed[2] !== 'string'
-  ) {
-    throw new InvalidPositionError('Invalid search position');
-  }
-  return { values: (parsed[0] as unknown[]).map(decodeValue), type: parsed[1], id: parsed[2] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,40 +86,12 @@ function startsWith(column: string, prefix: string, params: unknown[]): string {
   return `(${column} >= ? AND ${column} < ?)`;
 }
 
-/** `[low, high]` of an entry against the value range by prefix `op`: `compareRange` of the core. */
-function rangeSql(alias: string, op: RangeOp, low: number, high: number, params: unknown[]): string {
-  const lo = `${alias}.low`;
-  const hi = `${alias}.high`;
-  switch (op) {
-    case 'eq':
-      params.push(low, high);
-      return `(${lo} >= ? AND ${hi} <= ?)`;
-    case 'ne':
-      params.push(low, high);
-      return `NOT (${lo} >= ? AND ${hi} <= ?)`;
-    case 'gt':
-      params.push(high);
-      return `${hi} > ?`;
-    case 'lt':
-      params.push(low);
-      return `${lo} < ?`;
-    case 'ge':
-      params.push(high, low, high);
-      return `(${hi} > ? OR (${lo} >= ? AND ${hi} <= ?))`;
-    case 'le':
-      params.push(low, low, high);
-      return `(${lo} < ? OR (${lo} >= ? AND ${hi} <= ?))`;
-    case 'sa':
-      params.push(high);
-      return `${lo} > ?`;
-    case 'eb':
-      params.push(low);
-      return `${hi} < ?`;
-    case 'ap':
-      // The parser already widened the value range; `ap` is overlap.
-      params.push(high, low);
-      return `(${lo} <= ? AND ${hi} >= ?)`;
-  }
+/** `[low, high]` of the entry row `alias` against the value range by prefix `op` (the core's range table). */
+function rangeCondition(alias: string, op: RangeOp, low: number, high: number, params: unknown[]): string {
+  return rangeSql(op, { low: `${alias}.low`, high: `${alias}.high` }, low, high, (value) => {
+    params.push(value);
+    return '?';
+  });
 }
 
 /** SQL for one predicate over the index row alias `x` (of the predicate kind's table). */
@@ -200,7 +127,7 @@ export function predicateSql(p: Predicate, x: string, params: unknown[]): string
       break;
     case 'date':
     case 'number':
-      return rangeSql(x, p.op, p.low, p.high, params);
+      return rangeCondition(x, p.op, p.low, p.high, params);
     case 'quantity': {
       // `null` system/code means "not given" here (see matchPredicate).
       const parts: string[] = [];
@@ -212,7 +139,7 @@ export function predicateSql(p: Predicate, x: string, params: unknown[]): string
         parts.push(`${x}.system = ?`);
         params.push(p.system);
       }
-      parts.push(rangeSql(x, p.op, p.low, p.high, params));
+      parts.push(rangeCondition(x, p.op, p.low, p.high, params));
       return parts.join(' AND ');
     }
     case 'reference':
@@ -476,11 +403,12 @@ export function compileSearch(query: StorageQuery, kindsOf: KindsOf, estimate?: 
   // A later page of one type in key order seeks to its position in `resource`'s primary key: the
   // keyset condition below, on the outer query, does not reach the scan, which would otherwise walk
   // every earlier key again (and a bulk delete asks for page after page).
-  if (query.after !== undefined && keyOrdered && computed.length === 0 && query.types.length === 1) {
-    const pos = decodePosition(query.after, sortCols.length);
-    if (pos.type === query.types[0]) {
+  const after = query.after === undefined ? undefined : decodePosition(query.after, sortCols.length);
+  if (query.after !== undefined && after === undefined) throw new InvalidPositionError('Invalid search position');
+  if (after !== undefined && keyOrdered && computed.length === 0 && query.types.length === 1) {
+    if (after.type === query.types[0]) {
       whereSql += ' AND r.res_id > ?';
-      whereParams.push(pos.id);
+      whereParams.push(after.id);
     }
   }
   const inner =
@@ -491,12 +419,11 @@ export function compileSearch(query: StorageQuery, kindsOf: KindsOf, estimate?: 
   // Keyset condition over (sort columns…, t, i); computed columns sort NULLs last.
   const keysetParams: unknown[] = [];
   let keyset = '';
-  if (query.after !== undefined) {
-    const pos = decodePosition(query.after, sortCols.length);
-    const cols: { col: string; desc: boolean; value: SortValue; nullable: boolean }[] = [
-      ...sortCols.map((c, n) => ({ col: c.col, desc: c.key.descending, value: pos.values[n] ?? null, nullable: c.col !== 'i' })),
-      { col: 't', desc: false, value: pos.type, nullable: false },
-      { col: 'i', desc: false, value: pos.id, nullable: false },
+  if (after !== undefined) {
+    const cols: { col: string; desc: boolean; value: string | number | null; nullable: boolean }[] = [
+      ...sortCols.map((c, n) => ({ col: c.col, desc: c.key.descending, value: after.values[n] ?? null, nullable: c.col !== 'i' })),
+      { col: 't', desc: false, value: after.type, nullable: false },
+      { col: 'i', desc: false, value: after.id, nullable: false },
     ];
     const alternatives: string[] = [];
     const equalSoFar: string[] = [];

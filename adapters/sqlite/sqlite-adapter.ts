@@ -44,23 +44,25 @@ import { dirname, join, resolve } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import type { JobRecord } from '../../src/storage/job-record.js';
-import type { SearchHits, StorageQuery } from '../../src/storage/query.js';
 import type {
   HistoryPage,
   HistoryResult,
   HistoryScope,
+  JobRecord,
   ResourceKey,
+  SearchHits,
   StorageAdapter,
   StorageCapabilities,
+  StorageQuery,
   StorageRuntime,
   StorageTx,
   StoredVersion,
   VersionWrite,
-} from '../../src/storage/storage-adapter.js';
+} from '../../src/adapter-kit.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { migrate } from './schema.js';
-import { Store, WriteStore } from './statements.js';
+import { Store } from './read-store.js';
+import { WriteStore } from './write-store.js';
 
 /** `PRAGMA synchronous` levels. */
 export type SqliteSynchronous = 'OFF' | 'NORMAL' | 'FULL' | 'EXTRA';
@@ -115,7 +117,7 @@ export type SqliteAdapterOptions =
       readonly filename?: undefined;
     });
 
-/** Batches of pending index rows (see `WriteStore.applyPending`) one flushing unit applies. */
+/** Batches of pending index rows (see `DeferredIndex.apply`) one flushing unit applies. */
 const FLUSH_BATCHES_PER_UNIT = 4;
 
 const temporaryFiles = new Set<string>();

@@ -15,8 +15,8 @@ export {
   applyFhirPathPatch,
   applyFhirPathPatchUnguarded,
   FHIRPATH_PATCH_OPERATION_TYPES,
-} from './fhirpath-patch.js';
-export type { FhirPathPatchOperationType } from './fhirpath-patch.js';
+} from './fhirpath-patch/index.js';
+export type { FhirPathPatchOperationType } from './fhirpath-patch/index.js';
 export {
   assertPatchResultAllowed,
   assertSafeSegments,

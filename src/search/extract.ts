@@ -5,8 +5,8 @@
  * accessors; anything else is evaluated with fhirpath.js.
  * @packageDocumentation
  */
-import fhirpath from 'fhirpath';
-import r4model from 'fhirpath/fhir-context/r4';
+import { compileFhirPath, type FhirPathDialect } from '../fhirpath/compile.js';
+import { r4Model } from '../fhirpath/r4-model.js';
 import type { IndexEntry } from '../storage/index-entry.js';
 import type { Resource } from '../resource/resource.js';
 import { branchesFor, type SearchParameterDefinition, type SearchParameterRegistry } from './registry.js';
@@ -368,22 +368,16 @@ export function normalizeValue(
 // ---------------------------------------------------------------------------------------------
 // Expression compilation
 
-const fhirpathCache = new Map<string, Getter | undefined>();
+/** Search parameter expressions: plain JSON values, with `as` rewritten to `ofType`. */
+const SEARCH_EXPRESSIONS: FhirPathDialect = { name: 'search', rewrite: ofTypeForm, nodes: false };
 
+/** A getter evaluating `expression` with fhirpath.js; undefined when fhirpath.js cannot compile it. */
 function compileFhirpath(expression: string): Getter | undefined {
-  if (fhirpathCache.has(expression)) return fhirpathCache.get(expression);
-  let getter: Getter | undefined;
   try {
-    const fn = fhirpath.compile(ofTypeForm(expression), r4model);
-    getter = (resource) => {
-      const r = fn(resource) as unknown;
-      return Array.isArray(r) ? r : [];
-    };
+    return compileFhirPath(expression, SEARCH_EXPRESSIONS);
   } catch {
-    getter = undefined;
+    return undefined;
   }
-  fhirpathCache.set(expression, getter);
-  return getter;
 }
 
 /**
@@ -399,12 +393,6 @@ export function ofTypeForm(expression: string): string {
 type Step =
   | { readonly kind: 'child'; readonly keys: readonly string[] }
   | { readonly kind: 'where'; readonly field: string; readonly value: string };
-
-const model = r4model as unknown as {
-  choiceTypePaths: Record<string, string[]>;
-  path2Type: Record<string, string | { code: string }>;
-  pathsDefinedElsewhere: Record<string, string>;
-};
 
 const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -481,9 +469,8 @@ export function compileDirect(expression: string, resourceType: string): Getter 
       continue;
     }
     if (!typed) return undefined;
-    let full = `${path}.${r.name}`;
-    full = model.pathsDefinedElsewhere[full] ?? full;
-    const choices = model.choiceTypePaths[full];
+    const full = r4Model.definedAt(`${path}.${r.name}`);
+    const choices = r4Model.choiceTypes(full);
     if (choices) {
       if (r.as) {
         const t = cap(r.as);
@@ -491,7 +478,7 @@ export function compileDirect(expression: string, resourceType: string): Getter 
         const keys = choices.filter((c) => c === t || SUBTYPES[t]?.includes(c));
         steps.push({ kind: 'child', keys: keys.map((c) => r.name + c) });
         path = r.as;
-        typed = model.path2Type[`${r.as}`] !== undefined || /^[A-Z]/.test(r.as);
+        typed = r4Model.typeOf(r.as) !== undefined || /^[A-Z]/.test(r.as);
       } else {
         steps.push({ kind: 'child', keys: choices.map((t) => r.name + t) });
         typed = false;
@@ -499,9 +486,8 @@ export function compileDirect(expression: string, resourceType: string): Getter 
       continue;
     }
     if (r.as) return undefined;
-    let t = model.path2Type[full];
+    const t = r4Model.typeOf(full);
     if (t === undefined) return undefined;
-    if (typeof t === 'object') t = t.code;
     steps.push({ kind: 'child', keys: [r.name] });
     path = t === 'BackboneElement' || t === 'Element' ? full : t;
   }

@@ -5,16 +5,10 @@
 export { SearchParameterRegistry, branchesFor, splitUnion, type SearchParameterDefinition } from './registry.js';
 export { IndexExtractor, compileDirect, normalizeValue, type CompiledParameter, type IndexExtractorOptions } from './extract.js';
 export { fold, dateRange, numberRange, jsonNumberRange, parseReference, type ParsedReference } from './normalize.js';
-export { matchClause, matchPredicate, matchAll, compareRange } from './match.js';
-export {
-  sortValue,
-  compareSortValues,
-  comparePositions,
-  encodePosition,
-  decodePosition,
-  type SortValue,
-  type SortPosition,
-} from './sort.js';
+export { matchClause, matchPredicate, matchAll } from './match.js';
+export { RANGE_PREFIXES, compareRange, rangeSql, rangeWindow, type RangeBound, type RangeComparison, type RangeCondition } from './ranges.js';
+export { sortValue, compareSortValues, comparePositions, type SortValue, type SortPosition } from './sort.js';
+export { encodePosition, decodePosition } from './position.js';
 export {
   SearchParser,
   CONTROL_PARAMS,

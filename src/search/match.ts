@@ -4,38 +4,8 @@
  * @packageDocumentation
  */
 import type { IndexEntry } from '../storage/index-entry.js';
-import type { Clause, Predicate, RangeOp } from '../storage/query.js';
-
-/**
- * Range comparison of an entry range `[el, eh]` against a value range `[vl, vh]` (search.html §3.1.1.4):
- * - `eq`: the value range contains the entry range; `ne`: not `eq`;
- * - `gt`: the entry reaches above the value (`eh > vh`); `lt`: below (`el < vl`);
- * - `ge`: `gt` or `eq`; `le`: `lt` or `eq`;
- * - `sa`: the entry starts after the value (`el > vh`); `eb`: ends before (`eh < vl`);
- * - `ap`: the ranges overlap (the parser already widened the value range by about 10%).
- */
-export function compareRange(op: RangeOp, el: number, eh: number, vl: number, vh: number): boolean {
-  switch (op) {
-    case 'eq':
-      return el >= vl && eh <= vh;
-    case 'ne':
-      return !(el >= vl && eh <= vh);
-    case 'gt':
-      return eh > vh;
-    case 'lt':
-      return el < vl;
-    case 'ge':
-      return eh > vh || (el >= vl && eh <= vh);
-    case 'le':
-      return el < vl || (el >= vl && eh <= vh);
-    case 'sa':
-      return el > vh;
-    case 'eb':
-      return eh < vl;
-    case 'ap':
-      return el <= vh && eh >= vl;
-  }
-}
+import type { Clause, Predicate } from '../storage/query.js';
+import { compareRange } from './ranges.js';
 
 /** True when `value` is `base` or lies below it as a URL path (`base/…`). */
 function uriBelow(value: string, base: string): boolean {

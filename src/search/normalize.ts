@@ -7,7 +7,11 @@ const DIACRITICS = /[\u0300-\u036f]/g;
 // eslint-disable-next-line no-control-regex
 const ASCII = /^[\x00-\x7f]*$/;
 
-/** NFD, diacritics stripped, lower-cased. */
+/**
+ * The folded form of a string for `string` and `text` search (and sorting): Unicode NFD, combining
+ * diacritics removed, lower-cased, so `Müller` and `MULLER` both fold to `muller`. Index entries and
+ * query predicates carry values folded by this function; adapters compare them as they are.
+ */
 export function fold(value: string): string {
   if (ASCII.test(value)) return value.toLowerCase();
   return value.normalize('NFD').replace(DIACRITICS, '').toLowerCase();

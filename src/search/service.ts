@@ -1,7 +1,8 @@
 /**
  * The search service: parses a FHIR search, resolves chains and `_has` into clauses, runs the query
- * on a {@link StorageReader} and builds the searchset Bundle (paging, `_include`, `_revinclude`,
- * `_summary`, `_elements`, outcome warnings). Also answers the criteria of conditional interactions.
+ * on a {@link StorageReader} and builds the searchset Bundle (paging, `_include` and `_revinclude`
+ * through `include.ts`, `_summary` and `_elements` through `shape.ts`, outcome warnings). Also answers
+ * the criteria of conditional interactions.
  * @packageDocumentation
  */
 import pLimit from 'p-limit';
@@ -10,8 +11,10 @@ import type { OperationOutcomeIssue, Resource } from '../resource/resource.js';
 import type { Clause, SearchHit, StorageQuery } from '../storage/query.js';
 import type { StorageReader } from '../storage/storage-adapter.js';
 import type { IndexExtractor } from './extract.js';
+import { forwardIncludes, reverseIncludes, type IncludeContext } from './include.js';
 import { CONTROL_PARAMS, SearchParser, type ChainSpec, type HasSpec, type ParsedSearch } from './parse.js';
 import type { SearchParameterRegistry } from './registry.js';
+import { shapeResource, shapes } from './shape.js';
 
 /** A FHIR search request. */
 export interface SearchRequest {
@@ -40,16 +43,11 @@ export interface SearchLimits {
   readonly concurrency?: number;
 }
 
-interface Context {
-  readonly reader: StorageReader;
+interface Context extends IncludeContext {
   readonly strict: boolean;
-  readonly baseUrl: string;
   readonly parallel: boolean;
   readonly warnings: OperationOutcomeIssue[];
-  readonly limit: <T>(fn: () => Promise<T>) => Promise<T>;
 }
-
-const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'Resource encoded in summary mode' };
 
 /** FHIR search over a storage reader. */
 export class SearchService {
@@ -126,7 +124,8 @@ export class SearchService {
 
     const entry: Record<string, unknown>[] = [];
     const matches: { hit: SearchHit; resource: Resource }[] = [];
-    const needParse = !raw || parsed.include.length > 0 || (parsed.elements?.length ?? 0) > 0 || parsed.summary === 'text' || parsed.summary === 'data';
+    const shaped = shapes(parsed);
+    const needParse = !raw || parsed.include.length > 0 || shaped;
     for (const hit of page) {
       if (hit.json === undefined) continue;
       if (needParse) matches.push({ hit, resource: JSON.parse(hit.json) as Resource });
@@ -137,13 +136,16 @@ export class SearchService {
       }
     }
     for (const m of matches) {
-      entry.push({ fullUrl: fullUrl(base, m.hit.type, m.hit.id), resource: needParse ? this.shape(m.resource, parsed) : m.resource, search: { mode: 'match' } });
+      entry.push({ fullUrl: fullUrl(base, m.hit.type, m.hit.id), resource: shaped ? shapeResource(m.resource, parsed) : m.resource, search: { mode: 'match' } });
     }
     if (matches.length > 0 && (parsed.include.length > 0 || parsed.revinclude.length > 0)) {
       const seen = new Set(matches.map((m) => `${m.hit.type}/${m.hit.id}`));
-      const included = await this.includes(ctx, parsed, matches, seen);
+      const included = [
+        ...(await forwardIncludes(ctx, parsed.include, matches, seen)),
+        ...(await reverseIncludes(ctx, parsed.revinclude, matches, seen, this.maxCount)),
+      ];
       for (const r of included) {
-        entry.push({ fullUrl: fullUrl(base, r.resourceType, r.id ?? ''), resource: this.shape(r, parsed), search: { mode: 'include' } });
+        entry.push({ fullUrl: fullUrl(base, r.resourceType, r.id ?? ''), resource: shapeResource(r, parsed), search: { mode: 'include' } });
       }
     }
     if (ctx.warnings.length > 0) {
@@ -195,7 +197,16 @@ export class SearchService {
 
   private context(reader: StorageReader, strict: boolean, baseUrl: string, parallel: boolean): Context {
     const limiter = pLimit(this.concurrency);
-    return { reader, strict, baseUrl: baseUrl.replace(/\/$/, ''), parallel, warnings: [], limit: (fn) => limiter(fn) };
+    return {
+      reader,
+      strict,
+      baseUrl: baseUrl.replace(/\/$/, ''),
+      parallel,
+      warnings: [],
+      limit: (fn) => limiter(fn),
+      registry: this.registry,
+      extractor: this.extractor,
+    };
   }
 
   private parseOptions(ctx: Context) {
@@ -251,80 +262,6 @@ export class SearchService {
       }
     }
     return { kind: 'ids', ids: [...ids] };
-  }
-
-  private async includes(ctx: Context, parsed: ParsedSearch, matches: readonly { hit: SearchHit; resource: Resource }[], seen: Set<string>): Promise<Resource[]> {
-    const out: Resource[] = [];
-    const wanted: { type: string; id: string }[] = [];
-    for (const spec of parsed.include) {
-      for (const m of matches) {
-        if (m.hit.type !== spec.sourceType) continue;
-        const codes =
-          spec.param === '*'
-            ? [...this.registry.forType(spec.sourceType).values()].filter((d) => d.type === 'reference').map((d) => d.code)
-            : [spec.param];
-        for (const code of codes) {
-          for (const e of this.extractor.extractParam(m.resource, code)) {
-            if (e.kind !== 'reference' || e.targetType === null || e.targetId === null) continue;
-            if (e.url !== null && !(ctx.baseUrl && e.url.startsWith(ctx.baseUrl + '/'))) continue;
-            if (spec.targetType !== undefined && e.targetType !== spec.targetType) continue;
-            const key = `${e.targetType}/${e.targetId}`;
-            if (seen.has(key)) continue;
-            seen.add(key);
-            wanted.push({ type: e.targetType, id: e.targetId });
-          }
-        }
-      }
-    }
-    const read = async (k: { type: string; id: string }) => {
-      const v = await ctx.reader.readCurrent(k);
-      return v && !v.deleted && v.json !== undefined ? (JSON.parse(v.json) as Resource) : undefined;
-    };
-    const got = await Promise.all(wanted.map((k) => ctx.limit(() => read(k))));
-    for (const r of got) if (r) out.push(r);
-
-    for (const spec of parsed.revinclude) {
-      const of = matches
-        .filter((m) => spec.targetType === undefined || m.hit.type === spec.targetType)
-        .map((m) => ({ kind: 'reference' as const, targetType: m.hit.type, targetId: m.hit.id }));
-      if (of.length === 0) continue;
-      const where: Clause[] = spec.param === '*' ? [] : [{ kind: 'any', param: spec.param, of }];
-      if (where.length === 0) continue;
-      const res = await ctx.reader.search({ types: [spec.sourceType], where, sort: [], limit: this.maxCount });
-      for (const h of res.hits) {
-        const key = `${h.type}/${h.id}`;
-        if (seen.has(key) || h.json === undefined) continue;
-        seen.add(key);
-        out.push(JSON.parse(h.json) as Resource);
-      }
-    }
-    return out;
-  }
-
-  /** Applies `_elements` and `_summary=text|data`. */
-  private shape(resource: Resource, parsed: ParsedSearch): Resource {
-    const tag = (r: Resource): Resource => {
-      const meta = { ...(r.meta ?? {}) };
-      meta.tag = [...(meta.tag ?? []), { ...SUBSETTED }];
-      r.meta = meta;
-      return r;
-    };
-    if (parsed.elements && parsed.elements.length > 0) {
-      const keep = new Set(['resourceType', 'id', 'meta', ...parsed.elements.map((e) => e.replace(/^[A-Z]\w*\./, ''))]);
-      const out: Resource = { resourceType: resource.resourceType };
-      for (const [k, v] of Object.entries(resource)) if (keep.has(k) || (k.startsWith('_') && keep.has(k.slice(1)))) out[k] = v;
-      return tag(out);
-    }
-    if (parsed.summary === 'text') {
-      const out: Resource = { resourceType: resource.resourceType };
-      for (const k of ['id', 'meta', 'text']) if (resource[k] !== undefined) out[k] = resource[k];
-      return tag(out);
-    }
-    if (parsed.summary === 'data') {
-      const { text: _text, ...rest } = resource;
-      return tag(rest as Resource);
-    }
-    return resource;
   }
 }
 

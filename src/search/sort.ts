@@ -1,5 +1,6 @@
 /**
- * Sort values and keyset positions shared by adapters (see `SortKey` in `src/storage/query.ts`).
+ * Sort values and keyset positions shared by adapters (see `SortKey` in `src/storage/query.ts`); the
+ * text form of a position is in `position.ts`.
  * @packageDocumentation
  */
 import type { IndexEntry } from '../storage/index-entry.js';
@@ -63,7 +64,7 @@ export function compareSortValues(a: SortValue, b: SortValue, descending: boolea
   return descending ? -c : c;
 }
 
-/** A resource's full position: sort values, then type and id (the unique tiebreaker). */
+/** A hit's full position: its sort values (one per sort key), then its type and id (the unique tiebreaker). */
 export interface SortPosition {
   readonly values: readonly SortValue[];
   readonly type: string;
@@ -78,44 +79,4 @@ export function comparePositions(a: SortPosition, b: SortPosition, keys: readonl
   }
   if (a.type !== b.type) return a.type < b.type ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
-}
-
-function encodeValue(v: SortValue): unknown {
-  if (v === undefined) return null;
-  if (typeof v === 'number') {
-    if (v === Infinity) return { n: 'inf' };
-    if (v === -Infinity) return { n: '-inf' };
-    return { n: v };
-  }
-  return v;
-}
-
-function decodeValue(v: unknown): SortValue {
-  if (v === null) return undefined;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'object' && v !== null && 'n' in v) {
-    const n = (v as { n: unknown }).n;
-    if (n === 'inf') return Infinity;
-    if (n === '-inf') return -Infinity;
-    if (typeof n === 'number') return n;
-  }
-  throw new Error('bad position');
-}
-
-/** Encodes a position as an opaque string (compact JSON; callers URL-encode it). */
-export function encodePosition(p: SortPosition): string {
-  return JSON.stringify(p.values.length === 0 ? [p.type, p.id] : [p.type, p.id, p.values.map(encodeValue)]);
-}
-
-/** Decodes {@link encodePosition}; undefined when the text is not a position. */
-export function decodePosition(text: string): SortPosition | undefined {
-  try {
-    const raw = JSON.parse(text) as unknown;
-    if (!Array.isArray(raw) || raw.length < 2 || raw.length > 3) return undefined;
-    const [type, id, values = []] = raw as [unknown, unknown, unknown];
-    if (typeof type !== 'string' || typeof id !== 'string' || !Array.isArray(values)) return undefined;
-    return { type, id, values: values.map(decodeValue) };
-  } catch {
-    return undefined;
-  }
 }

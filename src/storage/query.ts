@@ -18,8 +18,8 @@ export type RangeOp = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'a
  * - `string`: `match: 'prefix'` → `e.folded` starts with `folded`; `'contains'` → contains `folded`;
  *   `'exact'` → `e.exact === exact`.
  * - `date`/`number`/`quantity`: the entry range `[e.low, e.high]` against the value range
- *   `[low, high]` by `op`: `eq` value contains entry; `ne` not eq; `gt` e.high > high; `lt` e.low < low;
- *   `ge` e.high >= low… precisely as implemented by `matchPredicate` in the core (the oracle).
+ *   `[low, high]` by `op`, as the table `RANGE_PREFIXES` defines (`eq`: the value contains the entry;
+ *   `gt`: `e.high > high`; …), from which `compareRange`, `rangeSql` and `rangeWindow` derive.
  *   Quantities also require `system`/`code` equality when given.
  * - `reference`: `targetId` equal and `targetType` equal when given; or `url` equal when given.
  * - `uri`: `exact` equality, `above`/`below` by URL path prefix.

@@ -14,10 +14,13 @@ function sourceFiles(dir: string): string[] {
   });
 }
 
+/** Module specifiers of `import … from`, `export … from`, bare `import '…'` and `import('…')`. */
 const importsOf = (file: string): string[] =>
-  [...readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)\b[^'"]*?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]/gm)].map(
-    (m) => (m[1] ?? m[2])!,
-  );
+  [
+    ...readFileSync(file, 'utf8').matchAll(
+      /^\s*(?:import|export)\b[^;'"]*?\bfrom\s*['"]([^'"]+)['"]|^\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]/gm,
+    ),
+  ].map((m) => (m[1] ?? m[2] ?? m[3])!);
 
 /** Every module a file imports or re-exports, type-only ones included, as TypeScript reads them. */
 const specifiersOf = (file: string): string[] =>
@@ -121,6 +124,22 @@ describe('package boundaries', () => {
       .filter((file) => importsOf(file).includes('better-sqlite3'))
       .map((file) => file.slice(root.length));
     expect(importers.every((file) => file.startsWith('adapters/sqlite/'))).toBe(true);
+  });
+
+  it('adapters reach the core only through its public adapter kit (src/adapter-kit.ts)', () => {
+    const offenders = sourceFiles(join(root, 'adapters')).flatMap((file) =>
+      importsOf(file)
+        .filter((spec) => spec.includes('/src/') && !spec.endsWith('/src/adapter-kit.js'))
+        .map((spec) => `${file.slice(root.length)} imports ${spec}`),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('only src/fhirpath/ (the one compile cache and R4 model) imports fhirpath.js', () => {
+    const importers = [...sourceFiles(join(root, 'src')), ...sourceFiles(join(root, 'adapters'))]
+      .filter((file) => importsOf(file).some((spec) => spec === 'fhirpath' || spec.startsWith('fhirpath/')))
+      .map((file) => file.slice(root.length));
+    expect(importers.sort()).toEqual(['src/fhirpath/compile.ts', 'src/fhirpath/r4-model.ts']);
   });
 
   it('package.json exposes the core and each adapter as separate entry points', () => {

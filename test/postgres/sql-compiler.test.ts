@@ -10,7 +10,7 @@ import { decodePosition, encodePosition, InvalidPositionError } from '../../adap
 import { prefixSuccessor, uriAncestors } from '../../adapters/sql/predicates.js';
 import { evaluateRange, RANGE_CONDITIONS } from '../../adapters/sql/range.js';
 import { compileSearch } from '../../adapters/sql/search.js';
-import { compareRange, matchPredicate } from '../../src/search/match.js';
+import { compareRange, matchPredicate } from '../../src/adapter-kit.js';
 import type { Clause, Predicate, RangeOp } from '../../src/storage/query.js';
 
 describe('range table', () => {

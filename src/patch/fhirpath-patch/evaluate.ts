@@ -1,0 +1,94 @@
+/**
+ * Evaluating FHIRPath Patch paths with fhirpath.js into `ResourceNode`s (which know their parent,
+ * property and index), compiled through the engine's one FHIRPath cache.
+ * @packageDocumentation
+ */
+import { compileFhirPath, type CompiledFhirPath, type FhirPathDialect } from '../../fhirpath/compile.js';
+import { forbiddenSegmentError } from '../guard.js';
+import { invalid } from './errors.js';
+
+/** The parts of fhirpath.js's `ResourceNode` used here. */
+export interface FpNode {
+  data: unknown;
+  _data: unknown;
+  parentResNode: FpNode | null;
+  path: string | null;
+  propName: string | null;
+  index: number | null;
+  fhirNodeDataType: string | null;
+}
+
+const KEYWORD_MEMBERS = /^(div|mod|and|or|xor|implies|true|false)(?![A-Za-z0-9_])/;
+
+/**
+ * FHIR element names that are FHIRPath keywords (`Narrative.div`) are not identifiers in the
+ * FHIRPath grammar, yet FHIRPath Patch paths use them (`Patient.text.div`, as HAPI and the HL7 test
+ * cases do). After a `.`, such a name is rewritten as a delimited identifier (`` .`div` ``).
+ */
+export function normaliseFhirPath(expression: string): string {
+  let out = '';
+  let quote: string | null = null;
+  for (let i = 0; i < expression.length; i++) {
+    const ch = expression.charAt(i);
+    out += ch;
+    if (quote) {
+      if (ch === '\\') {
+        out += expression.charAt(i + 1);
+        i++;
+      } else if (ch === quote) quote = null;
+      continue;
+    }
+    if (ch === "'" || ch === '`' || ch === '"') {
+      quote = ch;
+    } else if (ch === '.') {
+      const rest = expression.slice(i + 1);
+      const match = KEYWORD_MEMBERS.exec(rest);
+      if (match?.[1]) {
+        out += `\`${match[1]}\``;
+        i += match[1].length;
+      }
+    }
+  }
+  return out;
+}
+
+/** Patch paths: fhirpath.js nodes, with keyword member names quoted. */
+const PATCH_PATHS: FhirPathDialect = { name: 'patch', rewrite: normaliseFhirPath, nodes: true };
+
+/** The compiled path; 400 when fhirpath.js cannot compile it. */
+function compilePath(expression: string, where: string): CompiledFhirPath {
+  try {
+    return compileFhirPath(expression, PATCH_PATHS);
+  } catch (error) {
+    throw invalid(`Invalid FHIRPath expression '${expression}': ${error instanceof Error ? error.message : String(error)}`, where);
+  }
+}
+
+/** Refuses `__proto__`, `constructor`, `prototype` used as identifiers in a FHIRPath expression. */
+function assertSafeExpression(expression: string, where: string): void {
+  const withoutStrings = expression.replace(/'(?:\\.|[^'\\])*'/g, "''");
+  const match = /(?:^|[^A-Za-z0-9_])`?(__proto__|constructor|prototype)`?(?![A-Za-z0-9_])/.exec(withoutStrings);
+  if (match?.[1]) throw forbiddenSegmentError(match[1], `${where} path`);
+}
+
+function isNode(value: unknown): value is FpNode {
+  return typeof value === 'object' && value !== null && 'parentResNode' in value && 'data' in value;
+}
+
+/** The nodes `expression` selects in `resource`; 400 when it is invalid, unsafe or selects no elements. */
+export function evaluatePath(resource: unknown, expression: string, where: string): FpNode[] {
+  assertSafeExpression(expression, where);
+  const fn = compilePath(expression, where);
+  let result: unknown[];
+  try {
+    result = fn(resource);
+  } catch (error) {
+    throw invalid(`Error evaluating FHIRPath expression '${expression}': ${error instanceof Error ? error.message : String(error)}`, where);
+  }
+  return result.map((item) => {
+    if (!isNode(item)) {
+      throw invalid(`The path '${expression}' does not select elements of the resource.`, where);
+    }
+    return item;
+  });
+}
