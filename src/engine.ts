@@ -3,12 +3,12 @@ import type { ResponseBundle } from './bundle/index.js';
 import { FhirError } from './errors.js';
 import { handle, type FhirHttpRequest, type FhirHttpResponse } from './http/handle.js';
 import { capabilityStatement } from './interactions/capabilities.js';
-import { DEFAULT_LIMITS, type EngineContext, type Limits } from './interactions/context.js';
+import { DEFAULT_LIMITS, type EngineContext, type Limits, type ValidationMode } from './interactions/context.js';
 import { assertResourceType, notFoundError } from './interactions/crud.js';
 import { history, type HistoryOptions } from './interactions/history.js';
 import { blankRequest, criteriaOf, type Criteria, type InteractionRequest } from './interactions/request.js';
 import { objectOf, type Body, type DeleteOutcome, type InteractionResult, type WriteKind, type WriteOutcome } from './interactions/result.js';
-import type { Meta, Resource } from './resource/resource.js';
+import type { Meta, OperationOutcome, Resource } from './resource/resource.js';
 import { assertValidId, ID_PATTERN } from './resource/validate.js';
 import { versionIdOfETag, versionUrl, weakETag } from './resource/version.js';
 import { dispatch, type Pipeline } from './routes.js';
@@ -18,6 +18,7 @@ import { SearchService } from './search/service.js';
 import type { JobRecord } from './storage/job-record.js';
 import { RuntimeStorage } from './storage/runtime-storage.js';
 import type { HistoryScope, StorageAdapter, StoredVersion } from './storage/storage-adapter.js';
+import { validateResource, validationOutcome } from './validation/index.js';
 import { BULK_DELETE, bulkDeleteHandler, InProcessJobRunner, type BulkDeleteRequest, type JobRunner } from './jobs/index.js';
 
 /** Options of {@link FhirEngine}. */
@@ -40,6 +41,14 @@ export interface FhirEngineOptions {
   readonly searchParameters?: readonly SearchParameterDefinition[];
   /** Limits; each one defaults to {@link DEFAULT_LIMITS}. */
   readonly limits?: Partial<Limits>;
+  /**
+   * `strict` (default): every resource the engine writes (create, update, their conditional forms,
+   * patch results, every bundle entry, contained resources) must be valid against the R4 base
+   * definitions, else 400 with an OperationOutcome listing every issue and nothing written.
+   * `off`: only the envelope is checked (resourceType, id syntax, meta), e.g. to load legacy data as it is.
+   * `$validate` and {@link FhirEngine.validate} validate either way.
+   */
+  readonly validation?: ValidationMode;
   /**
    * Called with every unexpected (non-FHIR) error before it becomes a generic 500, for logging.
    * An exception thrown here is swallowed.
@@ -102,6 +111,8 @@ export class FhirEngine {
     const registry = SearchParameterRegistry.r4(options.searchParameters ?? []);
     const extractor = new IndexExtractor(registry);
     const limits: Limits = Object.freeze({ ...DEFAULT_LIMITS, ...options.limits });
+    const validation = options.validation ?? 'strict';
+    if (validation !== 'strict' && validation !== 'off') throw new TypeError(`validation must be 'strict' or 'off', not '${String(validation)}'`);
     const storage = RuntimeStorage.of(options.storage);
     storage.useIndexer((json, params) => extractor.extract(JSON.parse(json) as Resource, params));
     this.#ctx = {
@@ -113,6 +124,7 @@ export class FhirEngine {
       search: new SearchService(registry, extractor, { defaultCount: limits.defaultCount, maxCount: limits.maxCount }),
       baseUrl: (options.baseUrl ?? '').replace(/\/+$/, ''),
       limits,
+      validation,
     };
     const onError = options.onError;
     const onUnexpected = (error: unknown): void => {
@@ -311,6 +323,22 @@ export class FhirEngine {
   /** A page of history (newest first) of a resource, a type or everything; a `history` Bundle. */
   async history(scope: HistoryScope, options: HistoryOptions = {}): Promise<Resource> {
     return history(this.#ctx, scope, options);
+  }
+
+  /**
+   * `$validate` without a server round trip: checks `resource` against the R4 base definitions and
+   * returns the OperationOutcome `POST [type]/$validate` answers: every issue with its FHIRPath
+   * location, or one information issue "All OK". Writes nothing; the engine's `validation` option
+   * does not apply.
+   *
+   * @example
+   * ```ts
+   * const outcome = await engine.validate({ resourceType: 'Patient', birthDate: 'garbage' });
+   * // outcome.issue[0]: { severity: 'error', code: 'value', expression: ['Patient.birthDate'], … }
+   * ```
+   */
+  async validate(resource: unknown): Promise<OperationOutcome> {
+    return validationOutcome(validateResource(resource));
   }
 
   /** The CapabilityStatement of this engine. */

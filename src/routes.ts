@@ -11,6 +11,7 @@ import { capabilityStatement } from './interactions/capabilities.js';
 import type { EngineContext } from './interactions/context.js';
 import * as crud from './interactions/crud.js';
 import { history, historyOptionsOf } from './interactions/history.js';
+import { validateOperation } from './interactions/validate.js';
 import type { Criteria, InteractionRequest } from './interactions/request.js';
 import { JsonText, type InteractionResult } from './interactions/result.js';
 import { bulkDeleteStatus, cancelBulkDelete, kickOffBulkDelete } from './jobs/operations.js';
@@ -43,7 +44,17 @@ interface Route {
 const HARD_DELETE = new Set(['hardDelete', '_hardDelete']);
 
 /** Options every interaction takes, plus the ones a route adds. */
-type RouteOptions = { tx?: StorageTx; parallel: boolean; strict: boolean; ifMatch?: string; ifNoneExist?: Criteria; presetId?: string; hard?: boolean; count?: number };
+type RouteOptions = {
+  tx?: StorageTx;
+  parallel: boolean;
+  strict: boolean;
+  ifMatch?: string;
+  ifNoneExist?: Criteria;
+  presetId?: string;
+  fullUrls?: ReadonlyMap<string, string>;
+  hard?: boolean;
+  count?: number;
+};
 
 /** The options of an interaction from its request; built field by field (no spread): this runs for every request. */
 function interactionOptions(request: InteractionRequest): RouteOptions {
@@ -51,6 +62,7 @@ function interactionOptions(request: InteractionRequest): RouteOptions {
   if (request.tx !== undefined) options.tx = request.tx;
   if (request.ifMatch !== undefined) options.ifMatch = request.ifMatch;
   if (request.presetId !== undefined) options.presetId = request.presetId;
+  if (request.fullUrls !== undefined) options.fullUrls = request.fullUrls;
   return options;
 }
 
@@ -121,6 +133,12 @@ const conditionalDelete: Handler = async (p, r, { type }) => {
   return crud.conditionalDelete(p.ctx, type!, criteria, options);
 };
 
+/** `$validate`: the body is optional only for `mode=delete`, which the operation itself checks. */
+const validate: Handler = (p, r, { type, id }) => {
+  const body = r.body === undefined || r.body === '' ? undefined : fhirBody(r);
+  return validateOperation(p.ctx, type!, id, body, r.params ?? []);
+};
+
 const conditionalPatch: Handler = async (p, r, { type }) => {
   crud.requireQuery(type!, r.params);
   return crud.conditionalPatch(p.ctx, type!, r.params!, patchDocument(r), interactionOptions(r));
@@ -153,6 +171,7 @@ const ROUTES: readonly Route[] = [
   { path: [':type', '_search'], methods: { POST: (p, r, { type }) => search(p, r, [type!], [...(r.params ?? []), ...formParams(r)]) } },
   { path: [':type', '_history'], methods: { GET: (p, r, { type }) => historyOf(p, r, { level: 'type', type: type! }) } },
   { path: [':type', '$bulk-delete'], methods: { DELETE: bulkDelete } },
+  { path: [':type', '$validate'], methods: { POST: validate } },
   {
     path: [':type', ':id'],
     methods: {
@@ -175,6 +194,7 @@ const ROUTES: readonly Route[] = [
       }),
     },
   },
+  { path: [':type', ':id', '$validate'], methods: { POST: validate } },
   { path: [':type', ':id', '_history'], methods: { GET: (p, r, { type, id }) => historyOf(p, r, { level: 'instance', type: type!, id: id! }) } },
   {
     path: [':type', ':id', '_history', ':versionId'],

@@ -20,7 +20,8 @@ export interface FhirHttpRequest {
   readonly body?: string | Uint8Array | object;
 }
 
-const decoder = new TextDecoder();
+/** FHIR JSON is UTF-8 (RFC 8259 §8.1): bytes that are not are refused, never turned into U+FFFD. */
+const decoder = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
 const isJson = (mediaType: string): boolean => mediaType === 'application/json' || mediaType.endsWith('+json');
@@ -31,9 +32,17 @@ function exceeds(body: string | Uint8Array, max: number): boolean {
   return body.length * 3 > max && encoder.encode(body).byteLength > max;
 }
 
+function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return decoder.decode(bytes);
+  } catch {
+    throw new FhirError(400, 'invalid', 'The request body is not valid UTF-8.');
+  }
+}
+
 /**
- * Parses an HTTP-shaped request: 413 for a body over `maxBodyBytes`, 400 for malformed JSON, an
- * If-Match or a Prefer header. Only JSON bodies (and bodies without a Content-Type) are parsed; any
+ * Parses an HTTP-shaped request: 413 for a body over `maxBodyBytes`, 400 for bytes that are not
+ * UTF-8 and for malformed JSON, an If-Match or a Prefer header. Only JSON bodies (and bodies without a Content-Type) are parsed; any
  * other body stays text, for the route to take (a search form) or refuse (415).
  */
 export function requestOf(request: FhirHttpRequest, limits: { readonly maxBodyBytes: number }): InteractionRequest {
@@ -48,7 +57,7 @@ export function requestOf(request: FhirHttpRequest, limits: { readonly maxBodyBy
     if (exceeds(raw, limits.maxBodyBytes)) {
       throw new FhirError(413, 'too-long', `The request body exceeds the limit of ${limits.maxBodyBytes} bytes.`);
     }
-    const text = typeof raw === 'string' ? raw : decoder.decode(raw);
+    const text = typeof raw === 'string' ? raw : decodeUtf8(raw);
     if (/\S/.test(text)) body = contentType === undefined || isJson(contentType) ? parseJson(text) : text;
     mediaType ??= '';
   } else if (raw !== undefined) {

@@ -16,7 +16,10 @@ export function capabilityStatement(ctx: EngineContext): Resource {
     conditionalUpdate: true,
     conditionalDelete: 'multiple',
     searchParam: [...ctx.registry.forType(type).values()].map((p) => ({ name: p.code, type: p.type, ...(p.url && { definition: p.url }) })),
-    operation: [{ name: 'purge-history', definition: 'OperationDefinition/purge-history' }],
+    operation: [
+      { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+      { name: 'purge-history', definition: 'OperationDefinition/purge-history' },
+    ],
   }));
   return {
     resourceType: 'CapabilityStatement',

@@ -37,6 +37,12 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxConcurrentJobs: 2,
 });
 
+/**
+ * How writes are checked: `strict` (the default) validates every resource the engine writes against the
+ * R4 base definitions; `off` checks only what storing needs (an object with a resourceType, a valid id, meta).
+ */
+export type ValidationMode = 'strict' | 'off';
+
 /** Everything an interaction needs; built once by the engine. @internal */
 export interface EngineContext {
   /** The adapter under the runtime's rules (queue, guards, close once). */
@@ -49,6 +55,7 @@ export interface EngineContext {
   /** Base URL for fullUrl and Location, without a trailing slash ('' = relative). */
   readonly baseUrl: string;
   readonly limits: Limits;
+  readonly validation: ValidationMode;
 }
 
 /**

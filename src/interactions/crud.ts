@@ -7,12 +7,12 @@ import { badRequest, FhirError, notFound, preconditionFailed } from '../errors.j
 import { applyFhirPathPatch, applyJsonPatch } from '../patch/index.js';
 import { sameContent } from '../resource/equal.js';
 import type { Resource } from '../resource/resource.js';
-import { assertValidId, validateResource } from '../resource/validate.js';
+import { assertValidId } from '../resource/validate.js';
 import { weakETag } from '../resource/version.js';
 import type { SearchHit } from '../storage/query.js';
 import type { StorageTx, StoredVersion } from '../storage/storage-adapter.js';
+import { checkedResource, linkedResource } from './content.js';
 import { inUnit, readerOf, type EngineContext } from './context.js';
-import { resolveConditionalReferences } from './references.js';
 import type { Criteria } from './request.js';
 import type { DeleteOutcome, WriteOutcome } from './result.js';
 import { commitVersion, mayHaveSameContent, prepareVersion, resourceOf } from './write.js';
@@ -27,6 +27,8 @@ export interface InteractionOptions {
   readonly parallel?: boolean;
   /** `Prefer: handling=strict`. */
   readonly strict?: boolean;
+  /** A transaction's entry fullUrls → their `Type/id`: links to them in the content are rewritten. */
+  readonly fullUrls?: ReadonlyMap<string, string>;
 }
 
 /** A patch document and its format. */
@@ -37,14 +39,6 @@ export type PatchDocument =
 /** Throws 404 unless `type` is a known resource type. */
 export function assertResourceType(ctx: EngineContext, type: string): void {
   if (!ctx.registry.resourceTypes.has(type)) throw notFound(`Resource type '${type}' is not supported.`);
-}
-
-function assertBodyType(resource: Resource, type: string): void {
-  if (resource.resourceType !== type) {
-    throw badRequest(`Resource type in the body ('${resource.resourceType}') does not match the URL ('${type}').`, [
-      'resourceType',
-    ]);
-  }
 }
 
 /** 404 for a resource that does not exist. */
@@ -117,8 +111,7 @@ export async function create(
 ): Promise<WriteOutcome> {
   assertResourceType(ctx, type);
   const id = options.presetId ?? ctx.ids.resourceId();
-  const checked = validateResource(body);
-  assertBodyType(checked, type);
+  const checked = checkedResource(ctx, body, type);
   return inUnit(ctx, options.tx, async (tx) => {
     if (options.ifNoneExist) {
       const hits = await matchCriteria(ctx, tx, type, options.ifNoneExist, 2, options);
@@ -128,7 +121,7 @@ export async function create(
         return { outcome: 'matched', version, resource: resourceOf(version) };
       }
     }
-    const resource = await resolveConditionalReferences(ctx, tx, checked);
+    const resource = await linkedResource(ctx, tx, checked, options.fullUrls);
     const { version, resource: stored } = await commitVersion(ctx, tx, {
       type,
       id,
@@ -200,14 +193,13 @@ export async function update(
 ): Promise<WriteOutcome> {
   assertResourceType(ctx, type);
   assertValidId(id);
-  const checked = validateResource(body);
-  assertBodyType(checked, type);
+  const checked = checkedResource(ctx, body, type);
   if (checked.id === undefined) throw badRequest('Id must be specified in the resource.', [`${type}.id`]);
   if (checked.id !== id) throw badRequest('Id in the URL must match id in the resource.', [`${type}.id`]);
   return inUnit(ctx, options.tx, async (tx) => {
     const current = await tx.readCurrent({ type, id });
     checkIfMatch(type, id, current, options.ifMatch);
-    const resource = await resolveConditionalReferences(ctx, tx, checked);
+    const resource = await linkedResource(ctx, tx, checked, options.fullUrls);
     return updateOver(ctx, tx, type, id, resource, current, 'PUT', options.ifMatch !== undefined);
   });
 }
@@ -232,8 +224,7 @@ export async function conditionalUpdate(
   options: InteractionOptions & { presetId?: string } = {},
 ): Promise<WriteOutcome> {
   assertResourceType(ctx, type);
-  const checked = validateResource(body);
-  assertBodyType(checked, type);
+  const checked = checkedResource(ctx, body, type);
   if (checked.id !== undefined) assertValidId(checked.id);
   const newId = checked.id ?? options.presetId ?? ctx.ids.resourceId();
   return inUnit(ctx, options.tx, async (tx) => {
@@ -247,7 +238,7 @@ export async function conditionalUpdate(
     }
     const id = match?.id ?? newId;
     const current = match ?? (await tx.readCurrent({ type, id }));
-    const resource = await resolveConditionalReferences(ctx, tx, { ...checked, id });
+    const resource = await linkedResource(ctx, tx, { ...checked, id }, options.fullUrls);
     return updateOver(ctx, tx, type, id, resource, current, 'PUT', false);
   });
 }
@@ -352,11 +343,12 @@ async function patchVersion(
   tx: StorageTx,
   current: StoredVersion,
   patch: PatchDocument,
-  ifMatch: string | undefined,
+  options: InteractionOptions & { ifMatch?: string },
 ): Promise<WriteOutcome> {
+  const ifMatch = options.ifMatch;
   checkIfMatch(current.type, current.id, current, ifMatch);
-  const patched = validateResource(applyPatch(resourceOf(current), patch));
-  const resource = await resolveConditionalReferences(ctx, tx, patched);
+  const patched = checkedResource(ctx, applyPatch(resourceOf(current), patch), current.type);
+  const resource = await linkedResource(ctx, tx, patched, options.fullUrls);
   return updateOver(ctx, tx, current.type, current.id, resource, current, 'PATCH', ifMatch !== undefined);
 }
 
@@ -377,7 +369,7 @@ export async function patch(
     const current = await tx.readCurrent({ type, id });
     if (!current) throw notFoundError(type, id);
     if (current.deleted) throw goneError(current);
-    return patchVersion(ctx, tx, current, document, options.ifMatch);
+    return patchVersion(ctx, tx, current, document, options);
   });
 }
 
@@ -396,6 +388,6 @@ export async function conditionalPatch(
     const match = hits[0];
     if (!match) throw notFound(`No ${type} matched the criteria of the conditional patch.`);
     const current = (await tx.readCurrent(match))!;
-    return patchVersion(ctx, tx, current, document, options.ifMatch);
+    return patchVersion(ctx, tx, current, document, options);
   });
 }

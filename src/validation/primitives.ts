@@ -13,6 +13,14 @@ const INT32_MAX = 2147483647;
 /** Where each type's range starts; the integer family's upper bound is the 32-bit one. */
 const INTEGER_MIN: Record<string, number> = { integer: INT32_MIN, unsignedInt: 0, positiveInt: 1 };
 
+/**
+ * C0 control characters but tab, LF and CR, and lone surrogates. datatypes.html: strings SHOULD NOT
+ * contain the controls; they cannot be written in XML 1.0 at all, so a resource holding one has no XML
+ * form, and U+0000 breaks most stores and log pipelines. A lone surrogate (`"\ud800"` in JSON) is no
+ * Unicode text and has no UTF-8 form. Every string-valued primitive is refused with either (a 400 on write).
+ */
+const NOT_TEXT = /[\u0000-\u0008\u000B\u000C\u000E-\u001F]|\p{Cs}/u;
+
 /** Shows a value in a message, cut short. */
 export function show(value: unknown): string {
   let text: string;
@@ -28,6 +36,7 @@ export function show(value: unknown): string {
 export function primitiveProblem(value: string | number | boolean, type: PrimitiveType): string | undefined {
   if (typeof value === 'string') {
     if (value === '') return `Invalid ${type.name}: the empty string is not a value (json.html)`;
+    if (NOT_TEXT.test(value)) return notText(value, type);
     if (type.pattern && !type.pattern.test(value)) return `Invalid ${type.name}: ${show(value)}`;
     if (value.length > MAX_STRING && (type.name === 'string' || type.name === 'markdown'))
       return `Invalid ${type.name}: longer than ${MAX_STRING} characters`;
@@ -42,6 +51,14 @@ export function primitiveProblem(value: string | number | boolean, type: Primiti
       return `Invalid ${type.name}: ${value} (an integer from ${min} to ${INT32_MAX})`;
   }
   return undefined;
+}
+
+function notText(value: string, type: PrimitiveType): string {
+  const code = value.charCodeAt(value.search(NOT_TEXT));
+  const hex = `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+  return code < 0x20
+    ? `Invalid ${type.name}: control character ${hex} (of the controls, only tab, CR and LF are allowed)`
+    : `Invalid ${type.name}: lone surrogate ${hex} (not Unicode text)`;
 }
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
