@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { Resource } from '../resource/resource.js';
-import { structure } from '../validation/definitions.js';
+import { mandatoryElements, structure } from '../validation/definitions.js';
 import type { ParsedSearch } from './parse.js';
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'Resource encoded in summary mode' };
@@ -28,9 +28,10 @@ export function shapes(parsed: Pick<ParsedSearch, 'elements' | 'summary'>): bool
  * includes them), `resourceType`, and each kept primitive's `_x` extensions. Tagged SUBSETTED.
  */
 function subset(resource: Resource, names: readonly string[]): Resource {
-  const keep = new Set(names.map((name) => name.replace(/^[A-Z]\w*\./, '').replace(/\[x\]$/, '')));
-  const of = structure(resource.resourceType);
-  for (const { element } of of?.required ?? []) keep.add(element.name);
+  const type = resource.resourceType;
+  const all = [...names, ...(mandatoryElements(type) ?? [])];
+  const keep = new Set(all.map((name) => name.replace(/^[A-Z]\w*\./, '').replace(/\[x\]$/, '')));
+  const of = structure(type);
   const out: Resource = { resourceType: resource.resourceType };
   for (const [k, v] of Object.entries(resource)) {
     const name = k.startsWith('_') ? k.slice(1) : k;
