@@ -1,7 +1,7 @@
 export { FhirEngine, type FhirEngineOptions, type WriteResult, type DeleteResult, type PatchInput, type SearchBundle } from './engine.js';
 export { FhirError, operationOutcome } from './errors.js';
 export { fixedClock, randomIds, sequentialIds, systemClock, type Clock, type IdGenerator } from './clock.js';
-export { DEFAULT_LIMITS, type Limits } from './interactions/context.js';
+export { DEFAULT_LIMITS, type Limits, type ValidationMode } from './interactions/context.js';
 export type { HistoryOptions } from './interactions/history.js';
 export type { WriteKind } from './interactions/result.js';
 export type { FhirHttpRequest, FhirHttpResponse } from './http/handle.js';
