@@ -77,6 +77,35 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
         expect((await kickOff(engine, '/Nope/$bulk-delete')).status).toBe(404);
       });
 
+      it('$bulkDelete (the article\'s spelling) is the same operation at both levels, listed once in the CapabilityStatement', async () => {
+        const engine = await makeEngine();
+        await seed(engine, 'Patient', 2);
+        await seed(engine, 'Organization', 1);
+        const typeLevel = await kickOff(engine, '/Patient/$bulkDelete?_tag=T');
+        expect(typeLevel.status).toBe(202);
+        expect(typeLevel.headers['content-location']).toBe('/_operations/bulk-delete/job-1');
+        await engine.jobs.settled('job-1');
+        expect(countsOf(await status(engine, 'job-1'))).toEqual({ Patient: 2 });
+        await seed(engine, 'Patient', 1);
+        const systemLevel = await kickOff(engine, '/$bulkDelete?_tag=T&_hardDelete=true');
+        expect(systemLevel.status).toBe(202);
+        expect(systemLevel.headers['content-location']).toBe('/_operations/bulk-delete/job-2');
+        await engine.jobs.settled('job-2');
+        expect(countsOf(await status(engine, 'job-2'))).toEqual({ Organization: 1, Patient: 1 });
+        expect((await engine.jobs.get('job-2'))?.params).toMatchObject({ level: 'system', mode: 'hard' });
+        // The same rules: Prefer required, unknown parameters and types refused, other methods 405.
+        expect((await kickOff(engine, '/$bulkDelete?_tag=T', {})).status).toBe(400);
+        expect((await kickOff(engine, '/Patient/$bulkDelete?Cookie=Chip')).status).toBe(400);
+        expect((await kickOff(engine, '/Nope/$bulkDelete')).status).toBe(404);
+        expect((await engine.handle({ method: 'POST', url: '/Patient/$bulkDelete' })).status).toBe(405);
+        expect(await engine.jobs.get('job-3')).toBeUndefined();
+        const metadata = body(await engine.handle({ method: 'GET', url: '/metadata' })) as {
+          rest: { operation: { name: string }[]; resource: { operation?: { name: string }[] }[] }[];
+        };
+        const names = [...metadata.rest[0]!.operation, ...metadata.rest[0]!.resource.flatMap((r) => r.operation ?? [])].map((o) => o.name);
+        expect(names.filter((n) => /bulk-?delete/i.test(n))).toEqual(['bulk-delete']);
+      });
+
       it('Prefer: respond-async is required', async () => {
         const engine = await makeEngine();
         expect((await kickOff(engine, '/$bulk-delete?_tag=T', {})).status).toBe(400);
