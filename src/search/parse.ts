@@ -11,6 +11,8 @@ import type { SearchParameterDefinition, SearchParameterRegistry } from './regis
 
 /** A chained parameter (`subject:Patient.name=x`), resolved by the service with an inner search. */
 export interface ChainSpec {
+  /** Position of the parameter in the request (for the self link). */
+  readonly index: number;
   /** The reference parameter on the outer type. */
   readonly param: string;
   /** Types the inner search covers. */
@@ -21,6 +23,8 @@ export interface ChainSpec {
 
 /** A reverse chain (`_has:Observation:patient:code=1234`). */
 export interface HasSpec {
+  /** Position of the parameter in the request (for the self link). */
+  readonly index: number;
   readonly sourceType: string;
   readonly param: string;
   readonly inner: readonly [string, string];
@@ -51,6 +55,11 @@ export interface ParsedSearch {
   readonly warnings: readonly OperationOutcomeIssue[];
   /** Number of criteria parameters that produced a clause, chain or `_has`. */
   readonly criteria: number;
+  /**
+   * The request's parameters as used, position by position: `null` where a parameter was ignored
+   * (unknown, unsupported, empty), a rewritten pair where only part of it was used (`_sort`).
+   */
+  readonly used: readonly (readonly [string, string] | null)[];
 }
 
 /** Parser options. */
@@ -167,8 +176,13 @@ export class SearchParser {
       return undefined;
     };
 
-    for (const [rawName, value] of params) {
+    const used: (readonly [string, string] | null)[] = [...params];
+    for (let index = 0; index < params.length; index++) {
+      const [rawName, value] = params[index]!;
       const name = rawName.trim();
+      const ignore = (): void => {
+        used[index] = null;
+      };
       switch (name) {
         case '_count': {
           if (!/^\d+$/.test(value)) throw badRequest(`Invalid _count value '${value}': expected a non-negative integer.`, ['_count']);
@@ -185,6 +199,7 @@ export class SearchParser {
           if (value === 'true') {
             // a hint only, never an error: returning more than asked is allowed
             warnings.push({ severity: 'warning', code: 'not-supported', diagnostics: '_summary=true is not supported; full resources are returned.', expression: ['_summary'] });
+            ignore();
           }
           continue;
         case '_elements':
@@ -199,6 +214,7 @@ export class SearchParser {
           continue;
         case '_sort': {
           sort = [];
+          const keys: string[] = [];
           for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
             const descending = part.startsWith('-');
             const code = descending ? part.slice(1) : part;
@@ -208,7 +224,9 @@ export class SearchParser {
               continue;
             }
             sort.push({ param: code, descending });
+            keys.push(part);
           }
+          used[index] = keys.length === 0 ? null : [rawName, keys.join(',')];
           continue;
         }
         case '_include':
@@ -229,6 +247,7 @@ export class SearchParser {
             const d = this.registry.get(src, param);
             if (!d || d.type !== 'reference') {
               unsupported(`The ${name} parameter '${src}:${param}' is not a reference parameter.`, name);
+              ignore();
               continue;
             }
           }
@@ -239,9 +258,13 @@ export class SearchParser {
       }
       if (CONTROL_PARAMS.has(name)) {
         unsupported(`The search parameter '${name}' is not supported.`, name);
+        ignore();
         continue;
       }
-      if (value === '') continue; // empty values are ignored (search.html §3.1.1.0)
+      if (value === '') {
+        ignore(); // empty values are ignored (search.html §3.1.1.0)
+        continue;
+      }
 
       if (name.startsWith('_has:')) {
         const parts = name.split(':');
@@ -253,9 +276,10 @@ export class SearchParser {
         const d = this.registry.get(sourceType, param);
         if (!d || d.type !== 'reference') {
           unsupported(`The search parameter '${param}' is not a reference parameter of '${sourceType}'.`, name);
+          ignore();
           continue;
         }
-        has.push({ sourceType, param, inner: [innerName, value] });
+        has.push({ index, sourceType, param, inner: [innerName, value] });
         criteria++;
         continue;
       }
@@ -270,6 +294,7 @@ export class SearchParser {
       if (!def || !def.expression || def.type === 'composite' || def.type === 'special') {
         const why = def && (def.type === 'composite' || def.type === 'special' || !def.expression) ? ` (${def.type} parameters are not supported)` : '';
         unsupported(`The search parameter '${code}' is not supported for resource type '${label}'.${why}`, name);
+        ignore();
         continue;
       }
       if (dot >= 0) {
@@ -284,9 +309,10 @@ export class SearchParser {
         targets = targets.filter((t) => this.registry.get(t, innerCode) !== undefined);
         if (targets.length === 0) {
           unsupported(`The chained parameter '${name}' is not supported: no target type of '${code}' has a parameter '${innerCode}'.`, name);
+          ignore();
           continue;
         }
-        chains.push({ param: code, targetTypes: targets, inner: [rest, value] });
+        chains.push({ index, param: code, targetTypes: targets, inner: [rest, value] });
         criteria++;
         continue;
       }
@@ -309,6 +335,7 @@ export class SearchParser {
       cursor,
       warnings,
       criteria,
+      used,
     };
   }
 

@@ -94,7 +94,8 @@ export class SearchService {
     const ctx = this.context(reader, request.strict ?? false, request.baseUrl, request.parallel ?? false);
     const parsed = this.parser.parse(request.types, request.params, this.parseOptions(ctx));
     ctx.warnings.push(...parsed.warnings);
-    const where = await this.resolve(ctx, parsed, 0);
+    const dropped = new Set<number>();
+    const where = await this.resolve(ctx, parsed, 0, dropped);
     const countOnly = parsed.summary === 'count' || parsed.count === 0;
     const limit = countOnly ? 0 : parsed.count;
     const query: StorageQuery = {
@@ -117,8 +118,10 @@ export class SearchService {
 
     const base = request.baseUrl.replace(/\/$/, '');
     const path = request.path ?? (request.types.length === 1 ? (request.types[0] as string) : '');
-    const selfParams = request.params.filter(([k]) => k !== '_cursor');
-    const link: { relation: string; url: string }[] = [{ relation: 'self', url: linkUrl(base, path, request.params) }];
+    // search.html: the self link holds the parameters actually used; ignored ones are left out.
+    const usedParams = parsed.used.filter((p, i): p is readonly [string, string] => p !== null && !dropped.has(i));
+    const selfParams = usedParams.filter(([k]) => k !== '_cursor');
+    const link: { relation: string; url: string }[] = [{ relation: 'self', url: linkUrl(base, path, usedParams) }];
     const last = page[page.length - 1];
     if (more && last) link.push({ relation: 'next', url: linkUrl(base, path, [...selfParams, ['_cursor', last.position]]) });
 
@@ -213,8 +216,11 @@ export class SearchService {
     return { strict: ctx.strict, baseUrl: ctx.baseUrl, defaultCount: this.defaultCount, maxCount: this.maxCount };
   }
 
-  /** The parsed clauses plus resolved chains and `_has`. */
-  private async resolve(ctx: Context, parsed: ParsedSearch, depth: number): Promise<Clause[]> {
+  /**
+   * The parsed clauses plus resolved chains and `_has`. The positions of chains and `_has` whose
+   * inner parameter was ignored go to `dropped`.
+   */
+  private async resolve(ctx: Context, parsed: ParsedSearch, depth: number, dropped?: Set<number>): Promise<Clause[]> {
     if (parsed.chains.length === 0 && parsed.has.length === 0) return [...parsed.where];
     if (depth >= this.chainDepth) {
       throw new FhirError(400, 'too-costly', `Chained search is limited to ${this.chainDepth} levels.`);
@@ -229,6 +235,10 @@ export class SearchService {
       resolved = [];
       for (const t of tasks) resolved.push(await t());
     }
+    const sources = [...parsed.chains, ...parsed.has];
+    resolved.forEach((c, i) => {
+      if (c === undefined) dropped?.add(sources[i]!.index);
+    });
     return [...parsed.where, ...resolved.filter((c): c is Clause => c !== undefined)];
   }
 

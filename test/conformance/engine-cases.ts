@@ -606,6 +606,41 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
       });
     });
 
+    describe('search links', () => {
+      const linkOf = (bundle: any, relation: string): string | undefined => bundle?.link?.find((l: any) => l.relation === relation)?.url;
+
+      it('lenient: the self link holds only the parameters used; the next link keeps them', async () => {
+        const { http } = await setup();
+        for (const family of ['Smith', 'Smythe', 'Jones']) await http('POST', '/Patient', patient({ name: [{ family }] }));
+        const res = await http(
+          'GET',
+          '/Patient?Cookie=Chip&family=sm&_tag=&_sort=nope,-family&_count=1&organization.nope=x&_has:Observation:code:status=final&_summary=true',
+          undefined,
+          { prefer: 'handling=lenient' },
+        );
+        expect(res.status).toBe(200);
+        const issues = res.json?.entry.find((e: any) => e.search?.mode === 'outcome').resource.issue.map((i: any) => i.diagnostics);
+        expect(issues.join('\n')).toContain("'Cookie'");
+        expect(linkOf(res.json, 'self')).toBe('http://fhir.test/Patient?family=sm&_sort=-family&_count=1');
+        expect(linkOf(res.json, 'next')).toMatch(/^http:\/\/fhir\.test\/Patient\?family=sm&_sort=-family&_count=1&_cursor=[^&]+$/);
+        expect(res.json?.entry.filter((e: any) => e.search?.mode === 'match').map((e: any) => e.resource.name[0].family)).toEqual(['Smythe']);
+        // Following the next link gives the rest of the same search.
+        const next = await http('GET', linkOf(res.json, 'next')!.slice('http://fhir.test'.length));
+        expect(next.json?.entry.map((e: any) => e.resource.name[0].family)).toEqual(['Smith']);
+        expect(linkOf(next.json, 'self')).toBe(linkOf(res.json, 'next'));
+      });
+
+      it('a search that uses every parameter keeps them all; strict refuses an unknown one with 400', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient());
+        const used = await http('GET', '/Patient?family=doe&_count=5&_sort=family&_include=Patient%3Aorganization');
+        expect(linkOf(used.json, 'self')).toBe('http://fhir.test/Patient?family=doe&_count=5&_sort=family&_include=Patient%3Aorganization');
+        const strict = await http('GET', '/Patient?family=doe&Cookie=Chip', undefined, { prefer: 'handling=strict' });
+        expect(strict.status).toBe(400);
+        expect(strict.json?.resourceType).toBe('OperationOutcome');
+      });
+    });
+
     describe('engines sharing one adapter', () => {
       it('share its runtime: the units of a serial adapter never overlap, whichever engine runs them', async () => {
         const adapter = await makeAdapter();
