@@ -6,6 +6,7 @@
 import { badRequest, FhirError } from '../errors.js';
 import type { OperationOutcomeIssue } from '../resource/resource.js';
 import type { Clause, Predicate, RangeOp, SortKey } from '../storage/query.js';
+import type { CompiledComposite, CompositeEvaluator, CompositeValue } from './composite.js';
 import { dateRange, fold, numberRange, parseReference } from './normalize.js';
 import type { SearchParameterDefinition, SearchParameterRegistry } from './registry.js';
 
@@ -30,6 +31,17 @@ export interface HasSpec {
   readonly inner: readonly [string, string];
 }
 
+/** A composite parameter (`code-value-quantity=…$…`), resolved by the service on the candidates' JSON. */
+export interface CompositeSpec {
+  /** Position of the parameter in the request (for the self link). */
+  readonly index: number;
+  readonly param: string;
+  /** The searched types that have the parameter, each with the parameter compiled for it. */
+  readonly targets: readonly { readonly type: string; readonly composite: CompiledComposite }[];
+  /** Comma = OR: each value has one clause per part. */
+  readonly values: readonly CompositeValue[];
+}
+
 /** `_include` / `_revinclude` of one parameter. */
 export interface IncludeSpec {
   readonly sourceType: string;
@@ -44,6 +56,7 @@ export interface ParsedSearch {
   readonly where: readonly Clause[];
   readonly chains: readonly ChainSpec[];
   readonly has: readonly HasSpec[];
+  readonly composites: readonly CompositeSpec[];
   readonly sort: readonly SortKey[];
   readonly count: number;
   readonly total: 'none' | 'estimate' | 'accurate' | undefined;
@@ -125,7 +138,11 @@ function splitPrefix(value: string): [RangeOp, string] {
 
 /** Parses the search parameters of a request. Throws {@link FhirError} 400 on malformed values. */
 export class SearchParser {
-  constructor(private readonly registry: SearchParameterRegistry) {}
+  /** Without `composites`, composite parameters are reported as not supported. */
+  constructor(
+    private readonly registry: SearchParameterRegistry,
+    private readonly composites?: CompositeEvaluator,
+  ) {}
 
   parse(
     requestTypes: readonly string[],
@@ -156,6 +173,7 @@ export class SearchParser {
     const where: Clause[] = [];
     const chains: ChainSpec[] = [];
     const has: HasSpec[] = [];
+    const composites: CompositeSpec[] = [];
     const include: IncludeSpec[] = [];
     const revinclude: IncludeSpec[] = [];
     let sort: SortKey[] = [];
@@ -291,6 +309,14 @@ export class SearchParser {
       const code = colon >= 0 ? head.slice(0, colon) : head;
       const modifier = colon >= 0 ? head.slice(colon + 1) : undefined;
       const def = defFor(code);
+      if (def?.type === 'composite' && dot < 0) {
+        const spec = this.composite(index, def, code, modifier, value, name, types, options.baseUrl ?? '');
+        if (spec) {
+          composites.push(spec);
+          criteria++;
+          continue;
+        }
+      }
       if (!def || !def.expression || def.type === 'composite' || def.type === 'special') {
         const why = def && (def.type === 'composite' || def.type === 'special' || !def.expression) ? ` (${def.type} parameters are not supported)` : '';
         unsupported(`The search parameter '${code}' is not supported for resource type '${label}'.${why}`, name);
@@ -325,6 +351,7 @@ export class SearchParser {
       where,
       chains,
       has,
+      composites,
       sort,
       count,
       total,
@@ -337,6 +364,46 @@ export class SearchParser {
       criteria,
       used,
     };
+  }
+
+  /**
+   * A composite parameter's values (`a$b,c$d`: OR of values, each part parsed as its own
+   * definition's type, prefixes included), or undefined when none of `types` can evaluate it.
+   */
+  private composite(
+    index: number,
+    def: SearchParameterDefinition,
+    code: string,
+    modifier: string | undefined,
+    value: string,
+    name: string,
+    types: readonly string[],
+    baseUrl: string,
+  ): CompositeSpec | undefined {
+    if (!this.composites) return undefined;
+    const targets: { type: string; composite: CompiledComposite }[] = [];
+    for (const type of types) {
+      const d = this.registry.get(type, code);
+      const composite = d?.type === 'composite' ? this.composites.compile(type, d) : undefined;
+      if (composite) targets.push({ type, composite });
+    }
+    const first = targets[0];
+    if (!first) return undefined;
+    // search.html: composite parameters take no modifiers.
+    if (modifier !== undefined) throw badRequest(`The modifier ':${modifier}' is not supported for the composite search parameter '${code}'.`, [name]);
+    const parts = first.composite.parts;
+    const values = splitEscaped(value, ',').map((v): CompositeValue => {
+      const pieces = splitEscaped(v, '$');
+      if (pieces.length !== parts.length) {
+        throw badRequest(
+          `Invalid value '${v}' for search parameter '${name}': expected ${parts.length} parts separated by '$' (${parts.map((p) => p.code).join('$')}).`,
+          [name],
+        );
+      }
+      // A comma left in a piece was escaped in the request: escape it again for the part's own split.
+      return pieces.map((piece, i) => this.clause(parts[i]!, parts[i]!.code, undefined, piece.replace(/,/g, '\\,'), name, baseUrl));
+    });
+    return { index, param: code, targets, values };
   }
 
   /** One criteria parameter → one clause. */

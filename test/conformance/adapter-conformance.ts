@@ -25,6 +25,7 @@ import { registerSearchConformance, type DifferentialCorpus } from './search-cas
 import { registerEngineConformance } from './engine-cases.js';
 import { registerBundleConformance } from './bundle-cases.js';
 import { registerJobConformance } from './job-cases.js';
+import { registerCompositeConformance } from './composite-cases.js';
 
 /** Builds a version write of a small Patient. */
 export function patientWrite(
@@ -336,4 +337,5 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
   registerBundleConformance(name, makeAdapter);
   registerJobConformance(name, makeAdapter);
   registerSearchConformance(name, makeAdapter, options.differentialCorpus);
+  registerCompositeConformance(name, makeAdapter);
 }
