@@ -44,8 +44,9 @@ export interface CompositeSpec {
 
 /** `_include` / `_revinclude` of one parameter. */
 export interface IncludeSpec {
+  /** `*` (only `_revinclude=*:*`) = every type. */
   readonly sourceType: string;
-  /** `*` = every reference parameter (only for `_include`). */
+  /** `*` = every reference parameter of the source type. */
   readonly param: string;
   readonly targetType?: string;
 }
@@ -260,7 +261,9 @@ export class SearchParser {
           }
           const [src, param, target, extra] = value.split(':');
           if (!src || !param || extra !== undefined) throw badRequest(`Invalid ${name} value '${value}'.`, [name]);
-          if (!this.registry.resourceTypes.has(src)) throw badRequest(`Unknown resource type '${src}' in ${name}.`, [name]);
+          // `_revinclude=*:*`: whatever refers to a match, through any reference parameter (Microsoft's service has it).
+          const anySource = rev && src === '*' && param === '*' && target === undefined;
+          if (!anySource && !this.registry.resourceTypes.has(src)) throw badRequest(`Unknown resource type '${src}' in ${name}.`, [name]);
           if (param !== '*') {
             const d = this.registry.get(src, param);
             if (!d || d.type !== 'reference') {

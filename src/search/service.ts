@@ -12,7 +12,7 @@ import type { Clause, SearchHit, StorageQuery } from '../storage/query.js';
 import type { StorageReader } from '../storage/storage-adapter.js';
 import { CompositeEvaluator } from './composite.js';
 import type { IndexExtractor } from './extract.js';
-import { forwardIncludes, reverseIncludes, type IncludeContext } from './include.js';
+import { collectIncludes, type IncludeContext, type IncludeSpecs } from './include.js';
 import { CONTROL_PARAMS, SearchParser, type ChainSpec, type CompositeSpec, type HasSpec, type ParsedSearch } from './parse.js';
 import type { SearchParameterDefinition, SearchParameterRegistry } from './registry.js';
 import { shapeResource, shapes } from './shape.js';
@@ -45,6 +45,9 @@ export interface SearchLimits {
   /** Most candidates a composite parameter is evaluated on (past it: 400 too-costly). */
   readonly compositeCandidates?: number;
 }
+
+/** The parameters that add included resources. */
+const INCLUDE_PARAMS = new Set(['_include', '_revinclude', '_include:iterate', '_revinclude:iterate']);
 
 /** Candidates of a composite parameter read per storage query. */
 const COMPOSITE_PAGE = 500;
@@ -168,13 +171,17 @@ export class SearchService {
       entry.push({ fullUrl: fullUrl(base, m.hit.type, m.hit.id), resource: shaped ? shapeResource(m.resource, parsed) : m.resource, search: { mode: 'match' } });
     }
     if (matches.length > 0 && (parsed.include.length > 0 || parsed.revinclude.length > 0)) {
-      const seen = new Set(matches.map((m) => `${m.hit.type}/${m.hit.id}`));
-      const included = [
-        ...(await forwardIncludes(ctx, parsed.include, matches, seen)),
-        ...(await reverseIncludes(ctx, parsed.revinclude, matches, seen, this.maxCount)),
-      ];
-      for (const r of included) {
-        entry.push({ fullUrl: fullUrl(base, r.resourceType, r.id ?? ''), resource: shapeResource(r, parsed), search: { mode: 'include' } });
+      const { included, complete } = await collectIncludes(ctx, parsed, matches, { limit: this.maxCount });
+      for (const { version } of included) {
+        const r = JSON.parse(version.json!) as Resource;
+        entry.push({ fullUrl: fullUrl(base, version.type, version.id), resource: shapeResource(r, parsed), search: { mode: 'include' } });
+      }
+      if (!complete) {
+        ctx.warnings.push({
+          severity: 'information',
+          code: 'informational',
+          diagnostics: `More resources are included than the limit of ${this.maxCount}; the Bundle holds the first ${this.maxCount}.`,
+        });
       }
     }
     if (ctx.warnings.length > 0) {
@@ -189,22 +196,25 @@ export class SearchService {
 
   /**
    * For conditional interactions: the current resources matching `params` (JSON included), at most
-   * `limit`. `selective` is false when no usable criteria were given.
+   * `limit`. `selective` is false when no usable criteria were given. With `includes` (conditional
+   * delete), `_include` and `_revinclude` are read too and returned as `specs`; otherwise every
+   * result-control parameter is left out.
    */
   async findMatches(
     reader: StorageReader,
     type: string,
     params: readonly (readonly [string, string])[],
-    options: { limit: number; strict?: boolean; parallel?: boolean },
-  ): Promise<{ hits: readonly SearchHit[]; selective: boolean; warnings: readonly OperationOutcomeIssue[] }> {
+    options: { limit: number; strict?: boolean; parallel?: boolean; includes?: boolean },
+  ): Promise<{ hits: readonly SearchHit[]; selective: boolean; warnings: readonly OperationOutcomeIssue[]; specs: IncludeSpecs }> {
     const ctx = this.context(reader, options.strict ?? false, '', options.parallel ?? false);
-    const criteria = params.filter(([k]) => !CONTROL_PARAMS.has(k.trim()));
+    const criteria = params.filter(([k]) => !CONTROL_PARAMS.has(k.trim()) || (options.includes === true && INCLUDE_PARAMS.has(k.trim())));
     const parsed = this.parser.parse([type], criteria, this.parseOptions(ctx));
     ctx.warnings.push(...parsed.warnings);
-    if (parsed.criteria === 0) return { hits: [], selective: false, warnings: ctx.warnings };
+    const specs = { include: parsed.include, revinclude: parsed.revinclude };
+    if (parsed.criteria === 0) return { hits: [], selective: false, warnings: ctx.warnings, specs };
     const { types, where } = await this.resolve(ctx, parsed, 0);
     const result = await reader.search({ types, where, sort: [], limit: options.limit, keysOnly: false });
-    return { hits: result.hits, selective: true, warnings: ctx.warnings };
+    return { hits: result.hits, selective: true, warnings: ctx.warnings, specs };
   }
 
   /**
