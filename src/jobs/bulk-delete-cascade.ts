@@ -16,15 +16,19 @@
  * - deleted resources are no longer found (soft: a tombstone; hard: gone); in purge-history mode,
  *   where they stay current, the job keeps the included ones it has processed in its state, and
  *   never includes a resource that matches the criteria itself (it is processed as a match).
- * The snapshot bounds the matches (only what existed at submission); includes and referrers are
- * taken at deletion time, as a search's `_include` would return them with those matches.
+ * The snapshot holds for includes too: only what existed at submission is deleted, as for the
+ * matches. Referrers are rewritten whenever they were written, except those the job deletes later
+ * (matches, and includes of matches): a rewrite is a new version, which would take them out of the
+ * snapshot.
  * @packageDocumentation
  */
 import { deleteCurrent, includesOf, keyOf, REFERRERS, removeReferences } from '../interactions/cascade.js';
 import type { EngineContext } from '../interactions/context.js';
+import type { Resource } from '../resource/resource.js';
 import type { Included, IncludeSpecs } from '../search/include.js';
+import type { Clause } from '../storage/query.js';
 import type { JobProgress } from '../storage/job-record.js';
-import type { StorageTx, StoredVersion } from '../storage/storage-adapter.js';
+import type { ResourceKey, StorageTx, StoredVersion } from '../storage/storage-adapter.js';
 import type { BulkDeleteParams, BulkDeleteState } from './bulk-delete.js';
 import type { StepOutcome } from './job-runner.js';
 
@@ -36,7 +40,7 @@ interface Entry {
 
 /** The criteria's own matches among `versions` (snapshot included): never an include, never rewritten. */
 function criteriaMatches(tx: StorageTx, params: BulkDeleteParams) {
-  return async (versions: readonly StoredVersion[]): Promise<ReadonlySet<string>> => {
+  return async (versions: readonly ResourceKey[]): Promise<ReadonlySet<string>> => {
     const found = new Set<string>();
     const byType = new Map<string, string[]>();
     for (const v of versions) if (params.types.includes(v.type)) byType.set(v.type, [...(byType.get(v.type) ?? []), v.id]);
@@ -45,6 +49,66 @@ function criteriaMatches(tx: StorageTx, params: BulkDeleteParams) {
       for (const h of hits) found.add(keyOf(h));
     }
     return found;
+  };
+}
+
+/** The local references of a version through the parameters `params`. */
+function referencesOf(ctx: EngineContext, version: StoredVersion, params: readonly string[]): ResourceKey[] {
+  const resource = JSON.parse(version.json!) as Resource;
+  const out: ResourceKey[] = [];
+  for (const code of params) {
+    for (const e of ctx.extractor.extractParam(resource, code)) {
+      if (e.kind !== 'reference' || e.targetType === null || e.targetId === null) continue;
+      if (e.url === null || (ctx.baseUrl && e.url.startsWith(`${ctx.baseUrl}/`))) out.push({ type: e.targetType, id: e.targetId });
+    }
+  }
+  return out;
+}
+
+const referenceCodes = (ctx: EngineContext, type: string, param: string): string[] =>
+  param === '*' ? [...ctx.registry.forType(type).values()].filter((d) => d.type === 'reference').map((d) => d.code) : [param];
+
+/**
+ * The referrers among `versions` that the job deletes later anyway: matches of the criteria, and
+ * resources an include of a match brings in (a `_revinclude` one refers to a match; an `_include`
+ * one is referred to by a match). They are left as they are: a rewrite would take them out of the
+ * snapshot.
+ */
+function deletedLater(ctx: EngineContext, tx: StorageTx, params: BulkDeleteParams) {
+  const matchesOf = criteriaMatches(tx, params);
+  const excludedTypes = new Set(params.excludedResourceTypes);
+  return async (versions: readonly StoredVersion[]): Promise<ReadonlySet<string>> => {
+    const later = new Set(await matchesOf(versions));
+    const candidates = versions.filter((v) => v.seq <= params.maxSeq && !excludedTypes.has(v.type) && !later.has(keyOf(v)));
+    for (const spec of params.revinclude ?? []) {
+      for (const v of candidates) {
+        if (later.has(keyOf(v)) || (spec.sourceType !== '*' && spec.sourceType !== v.type)) continue;
+        const targets = referencesOf(ctx, v, referenceCodes(ctx, v.type, spec.param)).filter((t) => spec.targetType === undefined || t.type === spec.targetType);
+        if (targets.length > 0 && (await matchesOf(targets)).size > 0) later.add(keyOf(v));
+      }
+    }
+    for (const spec of params.include ?? []) {
+      if (!params.types.includes(spec.sourceType)) continue;
+      const wanted = new Map(
+        candidates.filter((v) => !later.has(keyOf(v)) && (spec.targetType === undefined || spec.targetType === v.type)).map((v) => [keyOf(v), v]),
+      );
+      if (wanted.size === 0) continue;
+      for (const code of referenceCodes(ctx, spec.sourceType, spec.param)) {
+        const of = [...wanted.values()].map((v) => ({ kind: 'reference' as const, targetType: v.type, targetId: v.id }));
+        const where: Clause[] = [...params.where, { kind: 'any', param: code, of }];
+        let after: string | undefined;
+        for (;;) {
+          const page = await tx.search({ types: [spec.sourceType], where, sort: [], limit: 500, maxSeq: params.maxSeq, ...(after !== undefined && { after }) });
+          for (const h of page.hits) {
+            for (const t of referencesOf(ctx, h, [code])) if (wanted.has(keyOf(t))) later.add(keyOf(t));
+          }
+          const last = page.hits[page.hits.length - 1];
+          if (page.hits.length < 500 || !last) break;
+          after = last.position;
+        }
+      }
+    }
+    return later;
   };
 }
 
@@ -91,6 +155,7 @@ export async function cascadeStep(
     const includes = await includesOf(ctx, tx, specs, chunk, {
       limit: budget,
       excludedTypes,
+      maxSeq: params.maxSeq,
       skip: purged,
       ...(purging && { exclude: criteriaMatches(tx, params) }),
     });
@@ -139,7 +204,7 @@ export async function cascadeStep(
  * How much of `list` a unit takes when the referrers of what it deletes are rewritten in it: the
  * longest start whose entries and referrers fit in `budget`. When even the first entry has more
  * referrers than that, the unit rewrites `budget` of them and deletes nothing (`take` 0).
- * Referrers that are in the list, or match the criteria, are deleted anyway: never rewritten.
+ * Referrers that are in the list, or that the job deletes later, are never rewritten.
  */
 async function referrersToRewrite(
   ctx: EngineContext,
@@ -149,7 +214,7 @@ async function referrersToRewrite(
   budget: number,
 ): Promise<{ take: number; referrers: Included[] }> {
   const skip = new Set(list.map((e) => keyOf(e.version)));
-  const exclude = criteriaMatches(tx, params);
+  const exclude = deletedLater(ctx, tx, params);
   let take = Math.min(list.length, budget);
   for (;;) {
     const targets = list.slice(0, take).map((e) => e.version);

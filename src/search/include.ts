@@ -50,6 +50,8 @@ export interface IncludeOptions {
   readonly skip?: ReadonlySet<string>;
   /** Types never returned. */
   readonly excludedTypes?: ReadonlySet<string>;
+  /** Only resources whose current version has `seq <= maxSeq` (a bulk-delete job's snapshot). */
+  readonly maxSeq?: number;
   /** Of resources about to be returned, the `Type/id` of those to leave out after all. */
   readonly exclude?: (versions: readonly StoredVersion[]) => Promise<ReadonlySet<string>>;
 }
@@ -103,11 +105,11 @@ export async function collectIncludes(
   for (const m of matches) seen.add(keyOf(m.hit));
   const excluded = options.excludedTypes;
   const found: Included[] = [];
-  const forward = await forwardIncludes(ctx, specs.include, matches, seen, excluded, options.limit + 1, options.exclude);
+  const forward = await forwardIncludes(ctx, specs.include, matches, seen, options, options.limit + 1);
   found.push(...forward);
   let complete = found.length <= options.limit;
   if (complete) {
-    const reverse = await reverseIncludes(ctx, specs.revinclude, matches, seen, excluded, options.limit - found.length, options.exclude);
+    const reverse = await reverseIncludes(ctx, specs.revinclude, matches, seen, options, options.limit - found.length);
     found.push(...reverse.included);
     complete = reverse.complete;
   }
@@ -122,11 +124,11 @@ async function forwardIncludes(
   specs: readonly IncludeSpec[],
   matches: readonly IncludeSource[],
   seen: Set<string>,
-  excluded: ReadonlySet<string> | undefined,
+  options: IncludeOptions,
   max: number,
-  exclude: IncludeOptions['exclude'],
 ): Promise<Included[]> {
   if (specs.length === 0) return [];
+  const { excludedTypes: excluded, exclude, maxSeq } = options;
   const wanted: { key: ResourceKey; owner: number }[] = [];
   matches.forEach((m, owner) => {
     if (m.resource === undefined) return;
@@ -155,10 +157,12 @@ async function forwardIncludes(
   for (let i = 0; i < wanted.length && out.length < max; i += 64) {
     const slice = wanted.slice(i, i + 64);
     const versions = await Promise.all(slice.map((w) => ctx.limit(() => ctx.reader.readCurrent(w.key))));
-    const live = versions.filter((v): v is StoredVersion => v !== undefined && !v.deleted && v.json !== undefined);
+    const isLive = (v: StoredVersion | undefined): v is StoredVersion =>
+      v !== undefined && !v.deleted && v.json !== undefined && (maxSeq === undefined || v.seq <= maxSeq);
+    const live = versions.filter(isLive);
     const left = exclude && live.length > 0 ? await exclude(live) : undefined;
     versions.forEach((v, j) => {
-      if (v && !v.deleted && v.json !== undefined && !left?.has(keyOf(v))) out.push({ version: v, owner: slice[j]!.owner });
+      if (isLive(v) && !left?.has(keyOf(v))) out.push({ version: v, owner: slice[j]!.owner });
     });
   }
   return out.slice(0, max);
@@ -170,10 +174,10 @@ async function reverseIncludes(
   specs: readonly IncludeSpec[],
   matches: readonly IncludeSource[],
   seen: Set<string>,
-  excluded: ReadonlySet<string> | undefined,
+  options: IncludeOptions,
   room: number,
-  exclude: IncludeOptions['exclude'],
 ): Promise<{ included: Included[]; complete: boolean }> {
+  const { excludedTypes: excluded, exclude, maxSeq } = options;
   const out: Included[] = [];
   const position = new Map<string, number>();
   matches.forEach((m, i) => {
@@ -193,7 +197,14 @@ async function reverseIncludes(
       let after: string | undefined;
       for (;;) {
         const page = Math.max(room - out.length + 1, 100);
-        const res = await ctx.reader.search({ types: [sourceType], where: [{ kind: 'any', param, of }], sort: [], limit: page, ...(after !== undefined && { after }) });
+        const res = await ctx.reader.search({
+          types: [sourceType],
+          where: [{ kind: 'any', param, of }],
+          sort: [],
+          limit: page,
+          ...(after !== undefined && { after }),
+          ...(maxSeq !== undefined && { maxSeq }),
+        });
         const fresh = res.hits.filter((h) => h.json !== undefined && !seen.has(keyOf(h)));
         const left = exclude && fresh.length > 0 ? await exclude(fresh) : undefined;
         for (const h of fresh) {

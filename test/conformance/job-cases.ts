@@ -472,6 +472,52 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
         expect(left.entry ?? []).toHaveLength(0);
       });
 
+      it('_remove-references with includes: a referrer the job deletes later is deleted, never left rewritten', async () => {
+        const engine = await makeEngine({ chunkSize: 1 });
+        // Reverse: Observation/o2 refers to p1 (performer) and is an include of p2 (subject).
+        const [p1, p2] = await seed(engine, 'Patient', 2);
+        const [o2] = await seed(engine, 'Observation', 1, false, { status: 'final', code: { text: 'x' }, subject: ref('Patient', p2!), performer: [ref('Patient', p1!)] });
+        const rev = await runHttp(engine, '/Patient/$bulk-delete?_tag=T&_revinclude=Observation:subject&_hardDelete=true&_remove-references=true');
+        expect(countsOf(rev)).toEqual({ Observation: 1, Patient: 2 });
+        expect((await read(engine, 'Observation', o2!)).status).toBe(404);
+        // Forward: Patient b links to a; a is an include of the first Observation, b of the second.
+        const [a] = await seed(engine, 'Patient', 1, false);
+        const [b] = await seed(engine, 'Patient', 1, false, { link: [{ other: ref('Patient', a!), type: 'seealso' }] });
+        await seed(engine, 'Observation', 1, true, { status: 'final', code: { text: 'x' }, subject: ref('Patient', a!) });
+        await seed(engine, 'Observation', 1, true, { status: 'final', code: { text: 'x' }, subject: ref('Patient', b!) });
+        const fwd = await runHttp(engine, '/Observation/$bulk-delete?_tag=T&_include=Observation:subject&_hardDelete=true&_remove-references=true');
+        expect(countsOf(fwd)).toEqual({ Observation: 2, Patient: 2 });
+        expect((await read(engine, 'Patient', b!)).status).toBe(404);
+      });
+
+      it('snapshot: matches and includes written after submission survive', async () => {
+        const gate = gated(await makeAdapter());
+        const engine = await makeEngine({ chunkSize: 2, storage: gate.storage });
+        const { patients, observations } = await family(engine);
+        const lastObservation = observations.at(-1)!;
+        const writes: Promise<unknown>[] = [];
+        let armed = true;
+        engine.jobs.on('progress', (job) => {
+          if (armed && job.status === 'running') {
+            armed = false;
+            // After the first unit: a new referrer of the last Patient, a new match, an update of an include of the last Patient.
+            writes.push(engine.create({ resourceType: 'Observation', status: 'final', code: { text: 'new' }, subject: ref('Patient', patients[5]!) }));
+            writes.push(engine.create({ resourceType: 'Patient', meta: { tag: [TAG] } }));
+            writes.push(engine.update({ resourceType: 'Observation', id: lastObservation, status: 'amended', code: { text: 'x' }, subject: ref('Patient', patients[5]!) }));
+            gate.hold();
+            void Promise.allSettled(writes).then(() => gate.release());
+          }
+        });
+        const id = jobIdOf(await kickOff(engine, `${FAMILY}&_hardDelete=true`));
+        const done = await engine.jobs.settled(id);
+        const [newObs, newPatient] = (await Promise.all(writes)) as { resource: Resource }[];
+        expect(done.progress.byType).toEqual({ Observation: 19, Organization: 1, Patient: 6 });
+        expect((await read(engine, 'Observation', newObs!.resource.id!)).status).toBe(200);
+        expect((await read(engine, 'Patient', newPatient!.resource.id!)).status).toBe(200);
+        expect((await read(engine, 'Observation', lastObservation)).status).toBe(200);
+        for (const p of patients) expect((await read(engine, 'Patient', p)).status).toBe(404);
+      });
+
       it('_remove-references is ignored by soft deletes; a bad value is a 400', async () => {
         const engine = await makeEngine();
         const [patient] = await seed(engine, 'Patient', 1);
