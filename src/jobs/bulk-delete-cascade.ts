@@ -25,7 +25,7 @@
 import { deleteCurrent, includesOf, keyOf, REFERRERS, removeReferences } from '../interactions/cascade.js';
 import type { EngineContext } from '../interactions/context.js';
 import type { Resource } from '../resource/resource.js';
-import type { Included, IncludeSpecs } from '../search/include.js';
+import { REFERENCES_PER_QUERY, slices, type Included, type IncludeSpecs } from '../search/include.js';
 import type { Clause } from '../storage/query.js';
 import type { JobProgress } from '../storage/job-record.js';
 import type { ResourceKey, StorageTx, StoredVersion } from '../storage/storage-adapter.js';
@@ -93,18 +93,20 @@ function deletedLater(ctx: EngineContext, tx: StorageTx, params: BulkDeleteParam
         candidates.filter((v) => !later.has(keyOf(v)) && (spec.targetType === undefined || spec.targetType === v.type)).map((v) => [keyOf(v), v]),
       );
       if (wanted.size === 0) continue;
+      const refs = [...wanted.values()].map((v) => ({ kind: 'reference' as const, targetType: v.type, targetId: v.id }));
       for (const code of referenceCodes(ctx, spec.sourceType, spec.param)) {
-        const of = [...wanted.values()].map((v) => ({ kind: 'reference' as const, targetType: v.type, targetId: v.id }));
-        const where: Clause[] = [...params.where, { kind: 'any', param: code, of }];
-        let after: string | undefined;
-        for (;;) {
-          const page = await tx.search({ types: [spec.sourceType], where, sort: [], limit: 500, maxSeq: params.maxSeq, ...(after !== undefined && { after }) });
-          for (const h of page.hits) {
-            for (const t of referencesOf(ctx, h, [code])) if (wanted.has(keyOf(t))) later.add(keyOf(t));
+        for (const of of slices(refs, REFERENCES_PER_QUERY)) {
+          const where: Clause[] = [...params.where, { kind: 'any', param: code, of }];
+          let after: string | undefined;
+          for (;;) {
+            const page = await tx.search({ types: [spec.sourceType], where, sort: [], limit: 500, maxSeq: params.maxSeq, ...(after !== undefined && { after }) });
+            for (const h of page.hits) {
+              for (const t of referencesOf(ctx, h, [code])) if (wanted.has(keyOf(t))) later.add(keyOf(t));
+            }
+            const last = page.hits[page.hits.length - 1];
+            if (page.hits.length < 500 || !last) break;
+            after = last.position;
           }
-          const last = page.hits[page.hits.length - 1];
-          if (page.hits.length < 500 || !last) break;
-          after = last.position;
         }
       }
     }
@@ -187,9 +189,13 @@ export async function cascadeStep(
 
     const last = lastMatch === undefined ? undefined : chunk[lastMatch]!;
     const wholeChunk = lastMatch === chunk.length - 1;
+    // The next unit starts with as many matches as this one took (twice as many when it took all
+    // of them with room to spare), so that it does not read what it cannot take again.
+    const taken = lastMatch === undefined ? 1 : lastMatch + 1;
+    const roomy = wholeChunk && (take + referrers.length) * 2 <= budget;
     const next: BulkDeleteState = {
       ...(last ? { after: last.position } : state.after !== undefined && { after: state.after }),
-      width: wholeChunk ? Math.min(width * 2, budget) : width,
+      width: roomy ? Math.min(width * 2, budget) : taken,
       ...(purging && { purged: [...purged] }),
     };
     return {

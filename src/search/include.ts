@@ -58,6 +58,19 @@ export interface IncludeOptions {
 
 const keyOf = (k: ResourceKey): string => `${k.type}/${k.id}`;
 
+/**
+ * References OR-ed in one clause at most: an adapter may turn each into a term of one expression
+ * (SQLite refuses expressions deeper than 1,000).
+ */
+export const REFERENCES_PER_QUERY = 100;
+
+/** `list` in slices of `size`. */
+export function slices<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
 /** One reference parameter of one source type. */
 interface ReferenceParam {
   readonly sourceType: string;
@@ -186,51 +199,70 @@ async function reverseIncludes(
   });
   for (const spec of specs) {
     const targets = matches.filter((m) => spec.targetType === undefined || m.hit.type === spec.targetType);
-    for (const { sourceType, param } of pairsOf(ctx, spec, targets)) {
+    for (const { sourceType, param } of await pairsOf(ctx, spec, targets)) {
       if (excluded?.has(sourceType)) continue;
       const def = ctx.registry.get(sourceType, param);
-      const of = targets
+      const refs = targets
         .filter((m) => !def?.target || def.target.includes(m.hit.type))
         .map((m) => ({ kind: 'reference' as const, targetType: m.hit.type, targetId: m.hit.id }));
-      if (of.length === 0) continue;
-      // Paged: resources already seen (the matches among them) do not count against the room.
-      let after: string | undefined;
-      for (;;) {
-        const page = Math.max(room - out.length + 1, 100);
-        const res = await ctx.reader.search({
-          types: [sourceType],
-          where: [{ kind: 'any', param, of }],
-          sort: [],
-          limit: page,
-          ...(after !== undefined && { after }),
-          ...(maxSeq !== undefined && { maxSeq }),
-        });
-        const fresh = res.hits.filter((h) => h.json !== undefined && !seen.has(keyOf(h)));
-        const left = exclude && fresh.length > 0 ? await exclude(fresh) : undefined;
-        for (const h of fresh) {
-          const key = keyOf(h);
-          seen.add(key);
-          if (left?.has(key)) continue;
-          if (out.length === room) return { included: out, complete: false };
-          out.push({ version: h, owner: ownerOf(ctx, h.json!, param, position) });
+      for (const of of slices(refs, REFERENCES_PER_QUERY)) {
+        // Paged: resources already seen (the matches among them) do not count against the room.
+        let after: string | undefined;
+        for (;;) {
+          const page = Math.max(room - out.length + 1, 100);
+          const res = await ctx.reader.search({
+            types: [sourceType],
+            where: [{ kind: 'any', param, of }],
+            sort: [],
+            limit: page,
+            ...(after !== undefined && { after }),
+            ...(maxSeq !== undefined && { maxSeq }),
+          });
+          const fresh = res.hits.filter((h) => h.json !== undefined && !seen.has(keyOf(h)));
+          const left = exclude && fresh.length > 0 ? await exclude(fresh) : undefined;
+          for (const h of fresh) {
+            const key = keyOf(h);
+            seen.add(key);
+            if (left?.has(key)) continue;
+            if (out.length === room) return { included: out, complete: false };
+            out.push({ version: h, owner: ownerOf(ctx, h.json!, param, position) });
+          }
+          const last = res.hits[res.hits.length - 1];
+          if (res.hits.length < page || !last) break;
+          after = last.position;
         }
-        const last = res.hits[res.hits.length - 1];
-        if (res.hits.length < page || !last) break;
-        after = last.position;
       }
     }
   }
   return { included: out, complete: true };
 }
 
-/** The (source type, parameter) pairs one `_revinclude` spec searches. */
-function pairsOf(ctx: IncludeContext, spec: IncludeSpec, targets: readonly IncludeSource[]): readonly ReferenceParam[] {
+/**
+ * The (source type, parameter) pairs one `_revinclude` spec searches. A wildcard spans hundreds of
+ * parameters (242 point to a Patient): only those of types that have resources at all are searched.
+ */
+async function pairsOf(ctx: IncludeContext, spec: IncludeSpec, targets: readonly IncludeSource[]): Promise<readonly ReferenceParam[]> {
   if (spec.sourceType !== '*' && spec.param !== '*') return [{ sourceType: spec.sourceType, param: spec.param }];
   const pairs = new Map<string, ReferenceParam>();
   for (const type of new Set(targets.map((t) => t.hit.type))) {
     for (const p of referenceParams(ctx.registry, type, spec.sourceType)) pairs.set(`${p.sourceType}\u0000${p.param}`, p);
   }
-  return [...pairs.values()];
+  const stored = await typesWithResources(ctx.reader, [...new Set([...pairs.values()].map((p) => p.sourceType))]);
+  return [...pairs.values()].filter((p) => stored.has(p.sourceType));
+}
+
+/** Those of `types` that have at least one current resource: one query per such type, and one more. */
+async function typesWithResources(reader: StorageReader, types: readonly string[]): Promise<ReadonlySet<string>> {
+  const found = new Set<string>();
+  let left = types;
+  while (left.length > 0) {
+    const { hits } = await reader.search({ types: left, where: [], sort: [], limit: 1, keysOnly: true });
+    const hit = hits[0];
+    if (!hit) break;
+    found.add(hit.type);
+    left = left.filter((t) => t !== hit.type);
+  }
+  return found;
 }
 
 /**

@@ -435,6 +435,19 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
         expect(units.at(-1)).toBe(27);
       });
 
+      it('a chunk of 600 matches: their references are searched in several queries, every include deleted', async () => {
+        const engine = await makeEngine();
+        const entry = Array.from({ length: 600 }, (_, i) => [
+          { resource: { resourceType: 'Patient', id: `bp${i}`, meta: { tag: [TAG] } }, request: { method: 'PUT', url: `Patient/bp${i}` } },
+          { resource: { resourceType: 'Observation', id: `bo${i}`, status: 'final', code: { text: 'x' }, subject: ref('Patient', `bp${i}`) }, request: { method: 'PUT', url: `Observation/bo${i}` } },
+        ]).flat();
+        const batch = await engine.handle({ method: 'POST', url: '/', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry }) });
+        expect(batch.status).toBe(200);
+        const done = await runHttp(engine, '/Patient/$bulk-delete?_tag=T&_revinclude=Observation:subject&_hardDelete=true');
+        expect(countsOf(done)).toEqual({ Observation: 600, Patient: 600 });
+        expect(body(await engine.handle({ method: 'GET', url: '/Observation?_summary=count' })).total).toBe(0);
+      });
+
       it('excludedResourceTypes: included resources of those types are not deleted', async () => {
         const engine = await makeEngine();
         const { org, observations } = await family(engine);
