@@ -386,8 +386,10 @@ export class FhirEngine {
   /**
    * Starts a bulk delete (`$bulk-delete`) as a background job and returns it `queued`. Deletes the
    * current resources matching `criteria` that exist now (later writes survive): soft by default,
-   * `hardDelete` removes every version, `purgeHistory` keeps only the current version.
-   * Throws FhirError 400 for unknown parameters.
+   * `hardDelete` removes every version, `purgeHistory` keeps only the current version. `_include`
+   * and `_revinclude` in the criteria delete what they add too; `removeReferences` (with
+   * `hardDelete`) rewrites the references to deleted resources. Throws FhirError 400 for unknown
+   * parameters.
    *
    * @example
    * ```ts

@@ -6,7 +6,7 @@ export type { HistoryOptions } from './interactions/history.js';
 export type { WriteKind } from './interactions/result.js';
 export type { FhirHttpRequest, FhirHttpResponse } from './http/handle.js';
 export type { Coding, IssueCode, Meta, OperationOutcome, OperationOutcomeIssue, Resource } from './resource/resource.js';
-export { SearchParameterRegistry, type SearchParameterDefinition } from './search/registry.js';
+export { SearchParameterRegistry, type SearchParameterDefinition, type CompositeComponent } from './search/registry.js';
 export { IndexExtractor, type CompiledParameter, type IndexExtractorOptions } from './search/extract.js';
 export * from './adapter-kit.js';
 export { BULK_DELETE, InProcessJobRunner, JobRunnerStoppedError, TRANSITIONS, canTransition, isTerminal, type AnyJobHandler, type BulkDeleteMode, type BulkDeleteParams, type BulkDeleteRequest, type BulkDeleteState, type CriteriaInput, type InProcessJobRunnerOptions, type JobContext, type JobHandler, type JobHost, type JobListener, type JobRunner, type PlannedJob, type StepOutcome } from './jobs/index.js';

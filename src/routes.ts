@@ -150,7 +150,10 @@ const ROUTES: readonly Route[] = [
   { path: ['metadata'], methods: { GET: async (p) => ({ outcome: 'capabilities', body: capabilityStatement(p.ctx) }) } },
   { path: ['_history'], methods: { GET: (p, r) => historyOf(p, r, { level: 'system' }) } },
   { path: ['_search'], methods: { POST: (p, r) => search(p, r, [], [...(r.params ?? []), ...formParams(r)]) } },
+  // The bulk-delete article spells the operation `$bulkDelete`; Microsoft's service and its
+  // OperationDefinition `$bulk-delete`. Both are the one operation (one status URL, listed once).
   { path: ['$bulk-delete'], methods: { DELETE: bulkDelete } },
+  { path: ['$bulkDelete'], methods: { DELETE: bulkDelete } },
   {
     path: ['_operations', 'bulk-delete', ':id'],
     methods: {
@@ -172,6 +175,7 @@ const ROUTES: readonly Route[] = [
   { path: [':type', '_history'], methods: { GET: (p, r, { type }) => historyOf(p, r, { level: 'type', type: type! }) } },
   { path: [':type', '$bulk-delete'], methods: { DELETE: bulkDelete } },
   { path: [':type', '$validate'], methods: { POST: validate } },
+  { path: [':type', '$bulkDelete'], methods: { DELETE: bulkDelete } },
   {
     path: [':type', ':id'],
     methods: {

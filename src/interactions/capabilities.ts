@@ -15,7 +15,10 @@ export function capabilityStatement(ctx: EngineContext): Resource {
     conditionalRead: 'not-supported',
     conditionalUpdate: true,
     conditionalDelete: 'multiple',
-    searchParam: [...ctx.registry.forType(type).values()].map((p) => ({ name: p.code, type: p.type, ...(p.url && { definition: p.url }) })),
+    // Only what a search evaluates: an advertised parameter is never "not supported".
+    searchParam: [...ctx.registry.forType(type).values()]
+      .filter((p) => ctx.search.supports(type, p))
+      .map((p) => ({ name: p.code, type: p.type, ...(p.url && { definition: p.url }) })),
     operation: [
       { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
       { name: 'purge-history', definition: 'OperationDefinition/purge-history' },

@@ -13,6 +13,9 @@ import type { SearchHit } from '../storage/query.js';
 import type { StorageTx, StoredVersion } from '../storage/storage-adapter.js';
 import { checkedResource, linkedResource } from './content.js';
 import { inUnit, readerOf, type EngineContext } from './context.js';
+import type { IncludeSpecs } from '../search/include.js';
+import { deleteCurrent, includesOf } from './cascade.js';
+import { resolveConditionalReferences } from './references.js';
 import type { Criteria } from './request.js';
 import type { DeleteOutcome, WriteOutcome } from './result.js';
 import { commitVersion, mayHaveSameContent, prepareVersion, resourceOf } from './write.js';
@@ -77,8 +80,30 @@ export function requireQuery(type: string, query: Criteria | undefined): void {
 /**
  * The current resources matching conditional criteria (at most `limit`), under a lock on the
  * normalised criteria so that racing conditional interactions on one criteria run one at a time.
- * No usable criteria → 412, never "match everything".
+ * No usable criteria → 412, never "match everything". With `includes`, also the criteria's
+ * `_include` / `_revinclude`.
  */
+async function findConditional(
+  ctx: EngineContext,
+  tx: StorageTx,
+  type: string,
+  criteria: Criteria,
+  limit: number,
+  options: InteractionOptions & { includes?: boolean },
+): Promise<{ hits: readonly SearchHit[]; specs: IncludeSpecs }> {
+  const canonical = [...criteria].map(([k, v]) => `${k}=${v}`).sort().join('&');
+  await tx.lock(`cond:${type}?${canonical}`);
+  const found = await ctx.search.findMatches(tx, type, criteria, {
+    limit,
+    strict: options.strict ?? false,
+    parallel: options.parallel ?? false,
+    includes: options.includes ?? false,
+  });
+  if (!found.selective) throw notSelective(type);
+  return found;
+}
+
+/** {@link findConditional} for the interactions that act on the matches alone. */
 async function matchCriteria(
   ctx: EngineContext,
   tx: StorageTx,
@@ -87,15 +112,7 @@ async function matchCriteria(
   limit: number,
   options: InteractionOptions,
 ): Promise<readonly SearchHit[]> {
-  const canonical = [...criteria].map(([k, v]) => `${k}=${v}`).sort().join('&');
-  await tx.lock(`cond:${type}?${canonical}`);
-  const found = await ctx.search.findMatches(tx, type, criteria, {
-    limit,
-    strict: options.strict ?? false,
-    parallel: options.parallel ?? false,
-  });
-  if (!found.selective) throw notSelective(type);
-  return found.hits;
+  return (await findConditional(ctx, tx, type, criteria, limit, options)).hits;
 }
 
 /**
@@ -286,7 +303,9 @@ export async function remove(
 
 /**
  * `DELETE [type]?criteria`: without `count`, one match is deleted and more than one is a 412; with
- * `count` (1…limits.maxConditionalDelete) up to that many matches are deleted.
+ * `count` (1…limits.maxConditionalDelete) up to that many matches are deleted. `_include` and
+ * `_revinclude` in the criteria delete the resources they add too, counted with the matches
+ * (Microsoft's service); more of them than `limits.maxCount` is a 400 and deletes nothing.
  */
 export async function conditionalDelete(
   ctx: EngineContext,
@@ -302,9 +321,21 @@ export async function conditionalDelete(
   }
   return inUnit(ctx, options.tx, async (tx) => {
     const multi = count !== undefined && count > 1;
-    const hits = await matchCriteria(ctx, tx, type, criteria, multi ? count : 2, options);
+    const { hits, specs } = await findConditional(ctx, tx, type, criteria, multi ? count : 2, { ...options, includes: true });
     if (!multi && hits.length > 1) throw notSelective(type);
+    const mode = options.hard ? 'hard' : 'soft';
     let deleted = 0;
+    if (hits.length > 0 && (specs.include.length > 0 || specs.revinclude.length > 0)) {
+      const cap = ctx.limits.maxCount;
+      const { included, complete } = await includesOf(ctx, tx, specs, hits, { limit: cap });
+      if (!complete) {
+        throw badRequest(
+          `The search criteria provided returns partial included resources: more than ${cap} would be deleted with the matches. Narrow the criteria or use $bulk-delete.`,
+        );
+      }
+      // Included resources first, as Microsoft's service deletes them.
+      for (const { version } of included) deleted += await deleteCurrent(ctx, tx, version, mode);
+    }
     let version: StoredVersion | undefined;
     for (const hit of hits) {
       const result = await deleteOne(ctx, tx, type, hit.id, options.hard ?? false);
@@ -312,7 +343,8 @@ export async function conditionalDelete(
       version = result.version;
     }
     const counted = count !== undefined;
-    return deleted === 1 && version ? { outcome: 'deleted', deleted, version, counted } : { outcome: 'deleted', deleted, counted };
+    // The ETag is the one match's tombstone.
+    return hits.length === 1 && version ? { outcome: 'deleted', deleted, version, counted } : { outcome: 'deleted', deleted, counted };
   });
 }
 

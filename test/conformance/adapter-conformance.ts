@@ -26,6 +26,7 @@ import { registerEngineConformance } from './engine-cases.js';
 import { registerBundleConformance } from './bundle-cases.js';
 import { registerJobConformance } from './job-cases.js';
 import { registerValidationConformance } from './validation-cases.js';
+import { registerCompositeConformance } from './composite-cases.js';
 
 /** Builds a version write of a small Patient. */
 export function patientWrite(
@@ -338,4 +339,5 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
   registerJobConformance(name, makeAdapter);
   registerValidationConformance(name, makeAdapter);
   registerSearchConformance(name, makeAdapter, options.differentialCorpus);
+  registerCompositeConformance(name, makeAdapter);
 }
