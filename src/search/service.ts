@@ -8,7 +8,7 @@
 import pLimit from 'p-limit';
 import { badRequest, FhirError, operationOutcome } from '../errors.js';
 import type { OperationOutcomeIssue, Resource } from '../resource/resource.js';
-import type { Clause, SearchHit, StorageQuery } from '../storage/query.js';
+import type { Clause, SearchHit, SearchHits, StorageQuery } from '../storage/query.js';
 import type { StorageReader } from '../storage/storage-adapter.js';
 import type { IndexExtractor } from './extract.js';
 import { forwardIncludes, reverseIncludes, type IncludeContext } from './include.js';
@@ -29,6 +29,8 @@ export interface SearchRequest {
   readonly path?: string;
   /** Run independent sub-queries (chains, `_has`) concurrently. */
   readonly parallel?: boolean;
+  /** Clauses AND-ed to the request's criteria, e.g. the compartment of a compartment search. */
+  readonly restrict?: readonly Clause[];
 }
 
 /** Search limits. */
@@ -95,6 +97,7 @@ export class SearchService {
     const parsed = this.parser.parse(request.types, request.params, this.parseOptions(ctx));
     ctx.warnings.push(...parsed.warnings);
     const where = await this.resolve(ctx, parsed, 0);
+    if (request.restrict) where.push(...request.restrict);
     const countOnly = parsed.summary === 'count' || parsed.count === 0;
     const limit = countOnly ? 0 : parsed.count;
     const query: StorageQuery = {
@@ -105,9 +108,10 @@ export class SearchService {
       total: countOnly || parsed.total === 'accurate' || parsed.total === 'estimate',
       ...(parsed.cursor !== undefined ? { after: parsed.cursor } : {}),
     };
-    let result;
+    let result: SearchHits;
     try {
-      result = await reader.search(query);
+      // `_type` may leave no type at all: nothing matches.
+      result = query.types.length === 0 ? { hits: [], ...(query.total && { total: 0 }) } : await reader.search(query);
     } catch (error) {
       if (parsed.cursor !== undefined && !(error instanceof FhirError)) throw badRequest(`Invalid _cursor '${parsed.cursor}'.`, ['_cursor']);
       throw error;
@@ -269,7 +273,8 @@ function fullUrl(base: string, type: string, id: string): string {
   return `${base}/${type}/${id}`;
 }
 
-function linkUrl(base: string, path: string, params: readonly (readonly [string, string])[]): string {
+/** The URL of a search (or a page of one): `base/path?params`, `:`, `|` and `,` left readable. */
+export function linkUrl(base: string, path: string, params: readonly (readonly [string, string])[]): string {
   const qs = params.map(([k, v]) => `${encodeURIComponent(k).replace(/%3A/g, ':')}=${encodeURIComponent(v).replace(/%7C/g, '|').replace(/%2C/g, ',')}`).join('&');
   const p = path ? `${base}/${path}` : base;
   return qs ? `${p}?${qs}` : p;
