@@ -25,6 +25,7 @@ import { registerSearchConformance, type DifferentialCorpus } from './search-cas
 import { registerEngineConformance } from './engine-cases.js';
 import { registerBundleConformance } from './bundle-cases.js';
 import { registerJobConformance } from './job-cases.js';
+import { registerCompartmentConformance } from './compartment-cases.js';
 
 /** Builds a version write of a small Patient. */
 export function patientWrite(
@@ -335,5 +336,6 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
   registerEngineConformance(name, makeAdapter);
   registerBundleConformance(name, makeAdapter);
   registerJobConformance(name, makeAdapter);
+  registerCompartmentConformance(name, makeAdapter);
   registerSearchConformance(name, makeAdapter, options.differentialCorpus);
 }
