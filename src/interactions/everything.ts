@@ -23,6 +23,7 @@ import type { Clause, SearchHit } from '../storage/query.js';
 import type { StorageReader, StorageTx } from '../storage/storage-adapter.js';
 import { readerOf, type EngineContext } from './context.js';
 import { read } from './crud.js';
+import { forEachReference } from './references.js';
 import type { Criteria } from './request.js';
 import { JsonText, type Body } from './result.js';
 
@@ -139,24 +140,16 @@ async function fillPage(reader: StorageReader, phases: readonly Phase[], options
   return { hits };
 }
 
-/** Every `Type/id` a resource references (any `reference` element, contained resources included), local ones only. */
-function referencesOf(ctx: EngineContext, value: unknown, out: Map<string, Set<string>>): void {
-  if (Array.isArray(value)) {
-    for (const v of value) referencesOf(ctx, v, out);
-    return;
-  }
-  if (typeof value !== 'object' || value === null) return;
-  const o = value as Record<string, unknown>;
-  if (typeof o.reference === 'string') {
-    const ref = parseReference(o.reference, (t) => ctx.registry.resourceTypes.has(t));
-    const local = ref && ref.targetType !== null && ref.targetId !== null && (ref.url === null || (ctx.baseUrl !== '' && ref.url.startsWith(`${ctx.baseUrl}/`)));
-    if (local) {
-      let ids = out.get(ref.targetType!);
-      if (!ids) out.set(ref.targetType!, (ids = new Set()));
-      ids.add(ref.targetId!);
-    }
-  }
-  for (const [k, v] of Object.entries(o)) if (k !== 'reference' && typeof v === 'object') referencesOf(ctx, v, out);
+/** Every local `Type/id` a resource references (any `reference` element, contained resources included), by type. */
+function referencesOf(ctx: EngineContext, resource: Resource, out: Map<string, Set<string>>): void {
+  forEachReference(resource, ({ reference }) => {
+    const ref = parseReference(reference, (t) => ctx.registry.resourceTypes.has(t));
+    if (!ref || ref.targetType === null || ref.targetId === null) return;
+    if (ref.url !== null && !(ctx.baseUrl !== '' && ref.url.startsWith(`${ctx.baseUrl}/`))) return;
+    let ids = out.get(ref.targetType);
+    if (!ids) out.set(ref.targetType, (ids = new Set()));
+    ids.add(ref.targetId);
+  });
 }
 
 /**
