@@ -25,15 +25,13 @@ import { SqliteAdapter } from '../adapters/sqlite/index.js';
 import { FhirEngine } from '../src/engine.js';
 import type { BulkExportRequest } from '../src/export/export-job.js';
 import type { Resource } from '../src/resource/resource.js';
-import { IndexExtractor } from '../src/search/extract.js';
-import { SearchParameterRegistry } from '../src/search/registry.js';
+import { loadThroughAdapter } from './load.js';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const SYNC = process.env.BENCH_SYNC !== '0';
 const CHUNK = process.env.BENCH_CHUNK ? Number(process.env.BENCH_CHUNK) : undefined;
 const FAMILIES = ['Smith', 'Jones', 'Müller', 'García', 'Nguyen', 'Kowalski', 'Rossi', 'Dubois'];
 const LOINC = ['8867-4', '8480-6', '8462-4', '29463-7', '8302-2'];
-const extractor = new IndexExtractor(SearchParameterRegistry.r4([]));
 const lastUpdated = '2026-01-01T00:00:00.000Z';
 
 function patient(i: number): Resource {
@@ -62,31 +60,6 @@ function observation(i: number, k: number): Resource {
     effectiveDateTime: `2024-0${1 + (k % 9)}-1${k % 10}T08:00:00Z`,
     valueQuantity: { value: 60 + ((i * 7 + k) % 80), unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
   };
-}
-
-async function load(storage: SqliteAdapter): Promise<number> {
-  const started = performance.now();
-  const batch = 5_000;
-  for (let from = 0; from < N; from += batch) {
-    await storage.transact(async (tx) => {
-      for (let i = from; i < Math.min(N, from + batch); i++) {
-        for (const resource of [patient(i), observation(i, 0), observation(i, 1), observation(i, 2)]) {
-          await tx.writeVersion({
-            type: resource.resourceType,
-            id: resource.id!,
-            versionId: '1',
-            expect: { kind: 'absent' },
-            lastUpdated,
-            method: 'POST',
-            deleted: false,
-            json: JSON.stringify(resource),
-            index: extractor.extract(resource),
-          });
-        }
-      }
-    });
-  }
-  return (performance.now() - started) / 1000;
 }
 
 /** One export in this process, from kick-off to complete manifest (run in a fresh process: see below). */
@@ -148,7 +121,7 @@ if (process.argv[2] === 'measure') {
     const filename = join(dir, 'fhir.db');
     const loaded = keep !== undefined && existsSync(filename);
     const storage = new SqliteAdapter({ filename });
-    const loadSeconds = loaded ? 0 : await load(storage);
+    const loadSeconds = loaded ? 0 : await loadThroughAdapter(storage, N, (i) => [patient(i), observation(i, 0), observation(i, 1), observation(i, 2)], 5_000);
     const engine = new FhirEngine({ storage });
     // The SQLite adapter applies index rows in bulk before the next search: once here, as any search would.
     const indexStarted = performance.now();

@@ -3,7 +3,6 @@
  * committing (its lines are written again, never twice), and after the process was killed (SIGKILL)
  * in the middle of the job; the files are then the same as those of an export that ran through.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,7 +16,9 @@ import { FhirEngine } from '../../src/engine.js';
 import { InProcessJobRunner } from '../../src/jobs/index.js';
 import type { ExportSink } from '../../src/export/sink.js';
 import type { StorageAdapter, StorageTx } from '../../src/storage/storage-adapter.js';
+import { crashingAtUnit } from '../conformance/job-helpers.js';
 import { bundleForNode } from '../support/bundle.js';
+import { runUntilKilled } from '../support/child.js';
 
 const engineOn = (storage: StorageAdapter, exportSink: ExportSink, chunk: number, jobs?: InProcessJobRunner, ids: IdGenerator = sequentialIds()): FhirEngine =>
   new FhirEngine({
@@ -92,28 +93,11 @@ describe('export resume (memory, deterministic)', () => {
     const sink = new MemoryExportSink();
     const seeder = engineOn(storage, sink, 3);
     await seed(seeder, 2, 6);
-    let units = 0;
     let runner: InProcessJobRunner | undefined;
     let crashed!: (stopped: Promise<void>) => void;
     const crash = new Promise<Promise<void>>((resolve) => (crashed = resolve));
     // The 3rd unit of work (the job's 2nd chunk) does its work, sink writes included, then "dies".
-    const crashing = new Proxy(seeder.storage, {
-      get(target, prop) {
-        if (prop === 'transact') {
-          return <T>(work: (tx: StorageTx) => Promise<T>) =>
-            target.transact(async (tx) => {
-              const result = await work(tx);
-              if (++units === 3) {
-                crashed(runner!.stop());
-                throw new Error('crash');
-              }
-              return result;
-            });
-        }
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
+    const crashing = crashingAtUnit(seeder.storage, 3, () => crashed(runner!.stop()));
     runner = new InProcessJobRunner();
     const first = engineOn(crashing, sink, 3, runner);
     const job = await first.bulkExport({ level: 'system', types: ['Observation'] }); // unit 1
@@ -150,29 +134,7 @@ describe('export resume after kill -9 (SQLite file database, directory sink, chi
       await engine.close();
     }
 
-    const lines: Record<string, unknown>[] = [];
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const proc = spawn(process.execPath, [child, filename, exports, '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let killed = false;
-      let buffer = '';
-      let stderr = '';
-      proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      proc.stdout.on('data', (d: Buffer) => {
-        buffer += d.toString();
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>;
-          buffer = buffer.slice(nl + 1);
-          lines.push(line);
-          if (typeof line.processed === 'number' && line.processed >= 200 && !killed) {
-            killed = true;
-            proc.kill('SIGKILL');
-          }
-        }
-      });
-      proc.on('error', reject);
-      proc.on('exit', (code, signal) => (signal === null && code !== 0 ? reject(new Error(stderr)) : resolve({ code, signal })));
-    });
+    const { lines, ...exit } = await runUntilKilled(child, [filename, exports, '10'], (line) => typeof line.processed === 'number' && line.processed >= 200);
     expect(exit.signal).toBe('SIGKILL');
     expect(lines.some((l) => l.finished === true)).toBe(false);
     const jobId = String(lines[0]!.id);
