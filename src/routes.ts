@@ -251,13 +251,13 @@ const ROUTES: readonly Route[] = [
   { path: [':type', ':id', '$export'], methods: { GET: exportKickOff } },
   { path: [':type', ':id', '_history'], methods: { GET: (p, r, { type, id }) => historyOf(p, r, { level: 'instance', type: type!, id: id! }) } },
   { path: [':type', ':id', ':target'], methods: { GET: compartmentSearch(false) } },
-  { path: [':type', ':id', ':target', '_search'], methods: { POST: compartmentSearch(true) } },
   {
     path: [':type', ':id', '_history', ':versionId'],
     methods: {
       GET: async (p, r, { type, id, versionId }) => ({ outcome: 'read', version: await crud.vread(p.ctx, type!, id!, versionId!, r.tx) }),
     },
   },
+  { path: [':type', ':id', ':target', '_search'], methods: { POST: compartmentSearch(true) } },
 ];
 
 /**

@@ -12,7 +12,7 @@
  */
 import { badRequest } from '../errors.js';
 import type { EngineContext } from '../interactions/context.js';
-import { assertResourceType, read } from '../interactions/crud.js';
+import { read } from '../interactions/crud.js';
 import type { JobHandler } from '../jobs/job-runner.js';
 import type { Resource } from '../resource/resource.js';
 import { COMPARTMENT_PARAM, compartmentClause } from '../search/compartments.js';
@@ -54,8 +54,7 @@ export interface BulkExportRequest {
 /** One part of the work: a type, and for a group export, one batch of its members. */
 interface ExportPart {
   readonly type: string;
-  readonly where: readonly Clause[];
-  /** For a group export past its first batch of members: the batch (see {@link firstBatch}). */
+  /** The batch of the group's members (group exports only). */
   readonly batch?: number;
 }
 
@@ -68,6 +67,8 @@ export interface BulkExportParams {
   /** The manifest's `request`. */
   readonly request: string;
   readonly since?: string;
+  /** `since` as a clause. */
+  readonly sinceClause?: Clause;
   readonly parts: readonly ExportPart[];
   /** The group's patients, in batches of {@link GROUP_BATCH} (group exports only). */
   readonly batches?: readonly (readonly string[])[];
@@ -133,28 +134,25 @@ function requestUrlOf(ctx: EngineContext, r: BulkExportRequest): string {
 }
 
 /** The parts of an export, in file order. */
-function partsOf(ctx: EngineContext, level: BulkExportRequest['level'], types: readonly string[] | undefined, since: Clause | undefined, batches: readonly (readonly string[])[]): ExportPart[] {
-  const compartments = ctx.extractor.compartments;
-  const extra = since ? [since] : [];
-  if (level === 'system') {
-    const all = types ?? [...ctx.registry.resourceTypes].sort();
-    return all.map((type) => ({ type, where: extra }));
-  }
+function partsOf(ctx: EngineContext, level: BulkExportRequest['level'], types: readonly string[] | undefined, batches: number): ExportPart[] {
+  if (level === 'system') return (types ?? [...ctx.registry.resourceTypes].sort()).map((type) => ({ type }));
   // The Patients first, then the types of the Patient compartment (a Patient in one through `link` is a Patient already).
-  const inScope = ['Patient', ...compartments.memberTypes('Patient').filter((t) => t !== 'Patient')];
+  const inScope = ['Patient', ...ctx.extractor.compartments.memberTypes('Patient').filter((t) => t !== 'Patient')];
   const wanted = types === undefined ? inScope : inScope.filter((t) => types.includes(t));
-  const parts: ExportPart[] = [];
-  for (const type of wanted) {
-    if (level === 'patient') {
-      parts.push({ type, where: type === 'Patient' ? extra : [compartmentClause('Patient'), ...extra] });
-      continue;
-    }
-    batches.forEach((batch, b) => {
-      const where: Clause[] = [type === 'Patient' ? { kind: 'ids', ids: batch } : compartmentClause('Patient', batch), ...extra];
-      parts.push({ type, where, ...(b > 0 && type !== 'Patient' && { batch: b }) });
-    });
+  if (level === 'patient') return wanted.map((type) => ({ type }));
+  return wanted.flatMap((type) => Array.from({ length: batches }, (_, batch) => ({ type, batch })));
+}
+
+/** What a part's storage query selects. */
+function whereOf(params: BulkExportParams, part: ExportPart): Clause[] {
+  const where: Clause[] = [];
+  if (params.level === 'patient' && part.type !== 'Patient') where.push(compartmentClause('Patient'));
+  if (part.batch !== undefined) {
+    const members = params.batches![part.batch]!;
+    where.push(part.type === 'Patient' ? { kind: 'ids', ids: members } : compartmentClause('Patient', members));
   }
-  return parts;
+  if (params.sinceClause) where.push(params.sinceClause);
+  return where;
 }
 
 /**
@@ -197,9 +195,8 @@ export function bulkExportHandler(ctx: EngineContext, sink: ExportSink): JobHand
       const types = request.types?.map((t) => t.trim()).filter(Boolean);
       for (const t of types ?? []) if (!ctx.registry.resourceTypes.has(t)) throw badRequest(`Unknown resource type '${t}' in _type.`, ['_type']);
       const since = request.since === undefined ? undefined : sinceClause(ctx.search.parser, request.since);
-      let batches: string[][] = [];
+      const batches: string[][] = [];
       if (request.level === 'group') {
-        assertResourceType(ctx, 'Group');
         const group = JSON.parse((await read(ctx, 'Group', request.groupId!, tx)).json!) as Resource;
         const patients = groupPatients(ctx, group);
         for (let i = 0; i < patients.length; i += GROUP_BATCH) batches.push(patients.slice(i, i + GROUP_BATCH));
@@ -209,8 +206,8 @@ export function bulkExportHandler(ctx: EngineContext, sink: ExportSink): JobHand
         ...(request.groupId !== undefined && { groupId: request.groupId }),
         transactionTime: ctx.clock.now().toISOString(),
         request: request.requestUrl ?? requestUrlOf(ctx, request),
-        ...(request.since !== undefined && { since: request.since }),
-        parts: partsOf(ctx, request.level, types && [...new Set(types)], since, batches),
+        ...(request.since !== undefined && { since: request.since, sinceClause: since }),
+        parts: partsOf(ctx, request.level, types && [...new Set(types)], batches.length),
         ...(request.level === 'group' && { batches }),
         maxSeq: await maxSeqOf(tx),
       };
@@ -225,7 +222,7 @@ export function bulkExportHandler(ctx: EngineContext, sink: ExportSink): JobHand
       if (part === undefined) return { state: job.state, progress: job.progress, done: true };
       const { hits } = await tx.search({
         types: [part.type],
-        where: part.where,
+        where: whereOf(job.params, part),
         sort: [],
         limit: size + 1,
         maxSeq,
@@ -234,7 +231,8 @@ export function bulkExportHandler(ctx: EngineContext, sink: ExportSink): JobHand
       const chunk = hits.slice(0, size);
       let lines = '';
       let count = 0;
-      const batchOf = part.batch !== undefined ? batchMap(job.id, batches ?? []) : undefined;
+      // Past the first batch of a group's members, a resource may have been written with an earlier one.
+      const batchOf = part.batch !== undefined && part.batch > 0 && part.type !== 'Patient' ? batchMap(job.id, batches!) : undefined;
       for (const hit of chunk) {
         if (hit.json === undefined) continue;
         if (batchOf && !firstBatch(ctx, hit, part.batch!, batchOf)) continue;
