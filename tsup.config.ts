@@ -6,6 +6,7 @@ export default defineConfig({
     'adapters/memory/index': 'adapters/memory/index.ts',
     'adapters/sqlite/index': 'adapters/sqlite/index.ts',
     'adapters/postgres/index': 'adapters/postgres/index.ts',
+    'adapters/directory-export/index': 'adapters/directory-export/index.ts',
   },
   format: ['esm', 'cjs'],
   // The package test builds without declarations to stay quick.

@@ -19,8 +19,7 @@ import { join } from 'node:path';
 import { SqliteAdapter } from '../adapters/sqlite/index.js';
 import { FhirEngine } from '../src/engine.js';
 import type { Resource } from '../src/resource/resource.js';
-import { IndexExtractor } from '../src/search/extract.js';
-import { SearchParameterRegistry } from '../src/search/registry.js';
+import { loadThroughAdapter } from './load.js';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const N_INCLUDES = Number(process.env.BENCH_N_INCLUDES ?? Math.round(N / 10));
@@ -28,50 +27,30 @@ const OBSERVATIONS_PER_PATIENT = 2;
 const CHUNK = process.env.BENCH_CHUNK ? Number(process.env.BENCH_CHUNK) : undefined;
 const TAG = { system: 'http://example.org/bench', code: 'bench' };
 const FAMILIES = ['Smith', 'Jones', 'Müller', 'García', 'Nguyen', 'Kowalski', 'Rossi', 'Dubois'];
-const extractor = new IndexExtractor(SearchParameterRegistry.r4([]));
 
-async function write(tx: Parameters<Parameters<SqliteAdapter['transact']>[0]>[0], resource: Resource, lastUpdated: string): Promise<void> {
-  await tx.writeVersion({
-    type: resource.resourceType,
-    id: resource.id!,
-    versionId: '1',
-    expect: { kind: 'absent' },
-    lastUpdated,
-    method: 'POST',
-    deleted: false,
-    json: JSON.stringify(resource),
-    index: extractor.extract(resource),
-  });
+function patient(i: number): Resource {
+  return {
+    resourceType: 'Patient',
+    id: `p${i}`,
+    meta: { versionId: '1', lastUpdated: '2026-01-01T00:00:00.000Z', tag: [TAG] },
+    identifier: [{ system: 'http://example.org/mrn', value: String(i) }],
+    name: [{ family: FAMILIES[i % FAMILIES.length], given: ['Anna', 'B'] }],
+    gender: i % 2 ? 'female' : 'male',
+    birthDate: `19${String(50 + (i % 50)).padStart(2, '0')}-01-0${1 + (i % 9)}`,
+    address: [{ city: 'Berlin', postalCode: String(10000 + (i % 999)) }],
+  };
 }
 
-async function load(storage: SqliteAdapter, n: number, observationsPerPatient = 0): Promise<number> {
-  const started = performance.now();
-  const batch = 10_000;
-  const lastUpdated = '2026-01-01T00:00:00.000Z';
-  for (let from = 0; from < n; from += batch) {
-    await storage.transact(async (tx) => {
-      for (let i = from; i < Math.min(n, from + batch); i++) {
-        const id = `p${i}`;
-        const resource: Resource = {
-          resourceType: 'Patient',
-          id,
-          meta: { versionId: '1', lastUpdated, tag: [TAG] },
-          identifier: [{ system: 'http://example.org/mrn', value: String(i) }],
-          name: [{ family: FAMILIES[i % FAMILIES.length], given: ['Anna', 'B'] }],
-          gender: i % 2 ? 'female' : 'male',
-          birthDate: `19${String(50 + (i % 50)).padStart(2, '0')}-01-0${1 + (i % 9)}`,
-          address: [{ city: 'Berlin', postalCode: String(10000 + (i % 999)) }],
-        };
-        await write(tx, resource, lastUpdated);
-        for (let k = 0; k < observationsPerPatient; k++) {
-          const code = { coding: [{ system: 'http://loinc.org', code: '8867-4' }] };
-          const observation = { resourceType: 'Observation', id: `o${i}-${k}`, meta: { versionId: '1', lastUpdated }, status: 'final', code, subject: { reference: `Patient/${id}` }, valueQuantity: { value: 60 + k } };
-          await write(tx, observation, lastUpdated);
-        }
-      }
-    });
-  }
-  return (performance.now() - started) / 1000;
+function observation(i: number, k: number): Resource {
+  return {
+    resourceType: 'Observation',
+    id: `o${i}-${k}`,
+    meta: { versionId: '1', lastUpdated: '2026-01-01T00:00:00.000Z' },
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+    subject: { reference: `Patient/p${i}` },
+    valueQuantity: { value: 60 + k },
+  };
 }
 
 async function run(mode: 'soft' | 'hard', criteria: string, options: { n?: number; observationsPerPatient?: number; removeReferences?: boolean } = {}): Promise<void> {
@@ -79,7 +58,8 @@ async function run(mode: 'soft' | 'hard', criteria: string, options: { n?: numbe
   const dir = mkdtempSync(join(tmpdir(), 'fhir-engine-bulk-delete-bench-'));
   try {
     const storage = new SqliteAdapter({ filename: join(dir, 'fhir.db') });
-    const loadSeconds = await load(storage, n, options.observationsPerPatient);
+    const perPatient = options.observationsPerPatient ?? 0;
+    const loadSeconds = await loadThroughAdapter(storage, n, (i) => [patient(i), ...Array.from({ length: perPatient }, (_, k) => observation(i, k))]);
     const engine = new FhirEngine({ storage, ...(CHUNK !== undefined && { limits: { bulkDeleteChunkSize: CHUNK } }) });
     // The SQLite adapter applies index rows in bulk before the next search; do that once here, as
     // any search after the load would, so the figure below is the delete alone.

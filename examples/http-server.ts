@@ -6,9 +6,14 @@
  *             `postgres://user:password@host:port/database` (or `postgresql://`) selects PostgreSQL.
  *             Any other `scheme:` value is refused.
  *   FHIR_PG_SCHEMA  PostgreSQL schema for the engine's tables (default `fhir`)
+ *   FHIR_EXPORT_DIR directory of bulk export files (default `./data/export`)
  *   MAX_BODY  largest request body in bytes (default 16 MiB)
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { DirectoryExportSink } from '../adapters/directory-export/index.js';
 import { FhirEngine } from '../src/index.js';
 import type { StorageAdapter } from '../src/index.js';
 
@@ -91,6 +96,11 @@ export function createFhirServer(engine: FhirEngine, maxBodyBytes = 16 * 1024 * 
       ...(body.length > 0 && { body }),
     });
     res.writeHead(response.status, response.headers);
+    if (response.stream) {
+      // A bulk export file: sent as it is read, never held whole.
+      pipeline(Readable.from(response.stream), res).catch(() => res.destroy());
+      return;
+    }
     res.end(response.body);
   });
 }
@@ -110,6 +120,7 @@ async function main(): Promise<void> {
     storage,
     baseUrl: process.env.BASE_URL ?? `http://localhost:${port}`,
     limits: { maxBodyBytes: maxBody },
+    exportSink: new DirectoryExportSink(process.env.FHIR_EXPORT_DIR ?? join('data', 'export')),
     onError: (error) => console.error(error),
   });
   const server = createFhirServer(engine, maxBody);

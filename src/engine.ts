@@ -19,7 +19,10 @@ import type { JobRecord } from './storage/job-record.js';
 import { RuntimeStorage } from './storage/runtime-storage.js';
 import type { HistoryScope, StorageAdapter, StoredVersion } from './storage/storage-adapter.js';
 import { validateResource, validationOutcome } from './validation/index.js';
-import { BULK_DELETE, bulkDeleteHandler, InProcessJobRunner, type BulkDeleteRequest, type JobRunner } from './jobs/index.js';
+import { BULK_DELETE, bulkDeleteHandler, InProcessJobRunner, type AnyJobHandler, type BulkDeleteRequest, type JobRunner } from './jobs/index.js';
+import { BULK_EXPORT, bulkExportHandler, type BulkExportRequest } from './export/export-job.js';
+import type { ExportManifest } from './export/manifest.js';
+import { MemoryExportSink, type ExportSink } from './export/sink.js';
 
 /** Options of {@link FhirEngine}. */
 export interface FhirEngineOptions {
@@ -60,6 +63,13 @@ export interface FhirEngineOptions {
    * right after a restart.
    */
   readonly jobs?: JobRunner;
+  /**
+   * Where bulk export (`$export`) files go. Default: a {@link MemoryExportSink}, whose files live as
+   * long as the engine's process. On a durable storage, give one that is durable too, such as
+   * `DirectoryExportSink` (`fhir-engine/adapters/directory-export`), so that an export survives a
+   * restart.
+   */
+  readonly exportSink?: ExportSink;
 }
 
 /** The result of a write through the typed API. */
@@ -135,17 +145,21 @@ export class FhirEngine {
       }
     };
     this.#jobs = options.jobs ?? new InProcessJobRunner();
+    const exportSink = options.exportSink ?? new MemoryExportSink();
     this.#jobs.attach({
       storage,
       durable: storage.durable,
       clock: this.#ctx.clock,
       ids: this.#ctx.ids,
-      handlers: new Map([[BULK_DELETE, bulkDeleteHandler(this.#ctx)]]),
+      handlers: new Map<string, AnyJobHandler>([
+        [BULK_DELETE, bulkDeleteHandler(this.#ctx)],
+        [BULK_EXPORT, bulkExportHandler(this.#ctx, exportSink)],
+      ]),
       chunkSize: limits.bulkDeleteChunkSize,
       maxConcurrentJobs: limits.maxConcurrentJobs,
       onError: onUnexpected,
     });
-    this.#pipeline = { ctx: this.#ctx, jobs: this.#jobs, onUnexpected };
+    this.#pipeline = { ctx: this.#ctx, jobs: this.#jobs, onUnexpected, exportSink };
   }
 
   /** @internal The context interactions run with. */
@@ -399,6 +413,75 @@ export class FhirEngine {
    */
   async bulkDelete(request: BulkDeleteRequest): Promise<JobRecord> {
     return this.#jobs.submit(BULK_DELETE, request);
+  }
+
+  /**
+   * Compartment search: the resources of `type` (or of every type the compartment holds, `*`) in
+   * the compartment of `compartment`/`id` (`Patient/123/Observation?code=…`), as a searchset Bundle.
+   * Throws FhirError 404 when the compartment's resource does not exist (410 when deleted), 400 for a
+   * type the compartment never holds.
+   *
+   * @example
+   * ```ts
+   * const observations = await engine.compartment('Patient', '123', 'Observation', 'code=http://loinc.org|8867-4');
+   * ```
+   */
+  async compartment<T extends Resource = Resource>(compartment: string, id: string, type = '*', query = ''): Promise<SearchBundle<T>> {
+    const segments = [...this.#resourcePath(compartment, id, 'not-found'), type];
+    return expectBody(await this.#run({ method: 'GET', segments, params: criteriaOf(query) })) as SearchBundle<T>;
+  }
+
+  /**
+   * `Patient/[id]/$everything` (or, without an id, `Patient/$everything`): one page of a searchset
+   * Bundle with the patient, its compartment and the resources those reference. `query` takes
+   * `_since`, `_type`, `_count` and the `_cursor` of a next link.
+   */
+  async everything(id: string | undefined, query = ''): Promise<SearchBundle> {
+    const segments = id === undefined ? ['Patient', '$everything'] : [...this.#resourcePath('Patient', id, 'not-found'), '$everything'];
+    return expectBody(await this.#run({ method: 'GET', segments, params: criteriaOf(query) })) as SearchBundle;
+  }
+
+  /**
+   * Starts a bulk export (`$export`) as a background job and returns it `queued`: every current
+   * resource that exists now (later writes are left out), of the whole server, of every patient's
+   * compartment, or of a group's patients, into one NDJSON file per type in the engine's
+   * {@link FhirEngineOptions.exportSink}.
+   *
+   * @example
+   * ```ts
+   * const job = await engine.bulkExport({ level: 'patient', types: ['Patient', 'Observation'] });
+   * await engine.jobs.settled(job.id);
+   * const manifest = await engine.exportManifest(job.id);
+   * for await (const bytes of await engine.exportFile(job.id, 'Observation.ndjson')) process.stdout.write(bytes);
+   * ```
+   */
+  async bulkExport(request: BulkExportRequest): Promise<JobRecord> {
+    return this.#jobs.submit(BULK_EXPORT, request);
+  }
+
+  /**
+   * The manifest of a completed export; undefined while it runs. Throws FhirError 404 for an unknown,
+   * cancelled or deleted export, 500 for a failed one.
+   */
+  async exportManifest(jobId: string): Promise<ExportManifest | undefined> {
+    const result = await this.#run({ method: 'GET', segments: ['_operations', 'export', jobId] });
+    if (result.outcome === 'export-manifest') return result.manifest;
+    if (result.outcome === 'job-status' && result.job.status === 'failed') {
+      throw new FhirError(500, 'exception', result.job.error?.message ?? 'The export failed.');
+    }
+    return undefined;
+  }
+
+  /** An output file of a completed export (`Patient.ndjson`), read as it is iterated. Throws FhirError 404 when there is none. */
+  async exportFile(jobId: string, file: string): Promise<AsyncIterable<Uint8Array>> {
+    const result = await this.#run({ method: 'GET', segments: ['_operations', 'export', jobId, file] });
+    if (result.outcome !== 'ndjson') throw new Error(`Expected an export file, got '${result.outcome}'.`);
+    return result.content;
+  }
+
+  /** Deletes an export: cancels it while it runs, and removes its files. Throws FhirError 404 for an unknown or deleted one. */
+  async deleteExport(jobId: string): Promise<void> {
+    await this.#run({ method: 'DELETE', segments: ['_operations', 'export', jobId] });
   }
 
   /** The background jobs: `get`, `cancel`, `settled`, `on('progress', …)`. */

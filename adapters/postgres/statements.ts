@@ -32,8 +32,8 @@ const NUMERIC_COLUMNS = new Set(['low', 'high']);
 /** Columns of a version row, as the adapter maps them to a `StoredVersion`. */
 export const VERSION_COLUMNS = 'v.res_type, v.res_id, v.version_id, v.seq, v.last_updated, v.method, v.deleted, v.json';
 
-/** Index entries as one array per column of each kind present (for `unnest`). */
-function columnsOf(index: readonly IndexEntry[]): Map<IndexEntryKind, unknown[][]> {
+/** Index entries as one array per column of each kind present (for `unnest`): `param`, then the kind's columns. */
+export function columnsOf(index: readonly IndexEntry[]): Map<IndexEntryKind, unknown[][]> {
   const byKind = new Map<IndexEntryKind, unknown[][]>();
   for (const entry of index) {
     const columns = KIND_COLUMNS[entry.kind];

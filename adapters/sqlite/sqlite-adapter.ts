@@ -49,6 +49,7 @@ import type {
   HistoryResult,
   HistoryScope,
   JobRecord,
+  ResourceIndexer,
   ResourceKey,
   SearchHits,
   StorageAdapter,
@@ -286,6 +287,15 @@ export class SqliteAdapter implements StorageAdapter {
 
   useRuntime(runtime: StorageRuntime): void {
     this.units = runtime;
+  }
+
+  /**
+   * Takes the engine's indexer. Writes still carry their entries; the indexer serves to index again,
+   * from their JSON, the resources a database upgraded from an older version holds (see
+   * `DeferredIndex.reindex`), before the next search.
+   */
+  useIndexer(indexer: ResourceIndexer): void {
+    this.writer.useIndexer(indexer);
   }
 
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {

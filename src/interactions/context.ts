@@ -23,6 +23,8 @@ export interface Limits {
   readonly bulkDeleteChunkSize: number;
   /** Bulk-delete jobs running at once. Default 2. */
   readonly maxConcurrentJobs: number;
+  /** Resources a bulk-export job writes per chunk (one storage read, one append per file). Default 2,000. */
+  readonly exportChunkSize: number;
 }
 
 /** The defaults of {@link Limits}. */
@@ -35,6 +37,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   bundleConcurrency: 8,
   bulkDeleteChunkSize: 500,
   maxConcurrentJobs: 2,
+  exportChunkSize: 2000,
 });
 
 /**

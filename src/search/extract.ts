@@ -9,6 +9,7 @@ import { compileFhirPath, type FhirPathDialect } from '../fhirpath/compile.js';
 import { r4Model } from '../fhirpath/r4-model.js';
 import type { IndexEntry } from '../storage/index-entry.js';
 import type { Resource } from '../resource/resource.js';
+import { COMPARTMENT_PARAM, CompartmentTable, type CompartmentSources } from './compartments.js';
 import { branchesFor, type SearchParameterDefinition, type SearchParameterRegistry } from './registry.js';
 import { dateRange, fold, jsonNumberRange, parseReference } from './normalize.js';
 
@@ -36,29 +37,41 @@ const INDEXED = new Set(['number', 'date', 'string', 'token', 'reference', 'quan
 export interface IndexExtractorOptions {
   /** `auto` (default) uses direct accessors where possible; `fhirpath` always evaluates with fhirpath.js. */
   readonly mode?: 'auto' | 'fhirpath';
+  /** The compartments whose memberships are indexed (as {@link COMPARTMENT_PARAM} entries). Default: the R4 ones. */
+  readonly compartments?: CompartmentTable;
 }
 
 /** Produces index entries for resources. */
 export class IndexExtractor {
   private readonly compiled = new Map<string, readonly CompiledParameter[]>();
   private readonly isResourceType: (t: string) => boolean;
+  /** The compartments whose memberships are indexed. */
+  readonly compartments: CompartmentTable;
 
   constructor(
     readonly registry: SearchParameterRegistry,
     private readonly options: IndexExtractorOptions = {},
   ) {
     this.isResourceType = (t) => registry.resourceTypes.has(t);
+    this.compartments = options.compartments ?? CompartmentTable.r4();
   }
 
   /**
-   * Every index entry of `resource` (its `meta.lastUpdated` included), or only those of the
-   * parameters in `only`.
+   * Every index entry of `resource` (its `meta.lastUpdated` and compartment memberships included),
+   * or only those of the parameters in `only`.
    */
   extract(resource: Resource, only?: ReadonlySet<string>): IndexEntry[] {
     const out: IndexEntry[] = [];
+    const sources = this.compartments.sourcesOf(resource.resourceType);
+    const memberships = sources !== undefined && (only === undefined || only.has(COMPARTMENT_PARAM));
+    // Memberships derive from the entries of the compartment parameters: those are extracted even
+    // when `only` leaves them out, into a scratch list.
+    let scratch: IndexEntry[] | undefined;
     for (const p of this.compiledFor(resource.resourceType)) {
       if (only === undefined || only.has(p.code)) this.extractInto(resource, p, out);
+      else if (memberships && sources.params.has(p.code)) this.extractInto(resource, p, (scratch ??= []));
     }
+    if (memberships) addMemberships(resource, sources, scratch === undefined ? out : [...out, ...scratch], out);
     return out;
   }
 
@@ -131,6 +144,30 @@ export class IndexExtractor {
       }
       out.length = w;
     }
+  }
+}
+
+/**
+ * Appends to `out` one {@link COMPARTMENT_PARAM} entry per compartment `resource` is in: per
+ * reference entry of a compartment parameter that points at a resource of that compartment's type
+ * (exactly what the search `Type?param=Compartment/id` matches), and per `{def}` compartment of its
+ * own type. No duplicates.
+ */
+function addMemberships(resource: Resource, sources: CompartmentSources, entries: readonly IndexEntry[], out: IndexEntry[]): void {
+  const seen = new Set<string>();
+  const add = (targetType: string, targetId: string): void => {
+    const key = `${targetType}/${targetId}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push({ param: COMPARTMENT_PARAM, kind: 'reference', targetType, targetId, url: null });
+  };
+  for (const code of sources.self) if (typeof resource.id === 'string' && resource.id !== '') add(code, resource.id);
+  const n = entries.length;
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    if (e.kind !== 'reference' || e.targetType === null || e.targetId === null) continue;
+    const compartments = sources.params.get(e.param);
+    if (compartments !== undefined && compartments.includes(e.targetType)) add(e.targetType, e.targetId);
   }
 }
 

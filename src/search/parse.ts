@@ -167,7 +167,8 @@ export class SearchParser {
       for (const t of listed) if (!this.registry.resourceTypes.has(t)) throw badRequest(`Unknown resource type '${t}' in _type.`, ['_type']);
       if (listed.length > 0) types = types.length > 0 ? types.filter((t) => listed.includes(t)) : listed;
     }
-    const systemLevel = types.length === 0;
+    // `_type` naming none of the request's types leaves no type to search (not every type).
+    const systemLevel = requestTypes.length === 0 && types.length === 0;
     if (systemLevel) types = [...this.registry.resourceTypes];
     const label = types.length === 1 ? (types[0] as string) : systemLevel ? '(system)' : types.join(',');
 

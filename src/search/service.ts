@@ -8,7 +8,7 @@
 import pLimit from 'p-limit';
 import { badRequest, FhirError, operationOutcome } from '../errors.js';
 import type { OperationOutcomeIssue, Resource } from '../resource/resource.js';
-import type { Clause, SearchHit, StorageQuery } from '../storage/query.js';
+import type { Clause, SearchHit, SearchHits, StorageQuery } from '../storage/query.js';
 import type { StorageReader } from '../storage/storage-adapter.js';
 import { CompositeEvaluator } from './composite.js';
 import type { IndexExtractor } from './extract.js';
@@ -30,6 +30,8 @@ export interface SearchRequest {
   readonly path?: string;
   /** Run independent sub-queries (chains, `_has`) concurrently. */
   readonly parallel?: boolean;
+  /** Clauses AND-ed to the request's criteria, e.g. the compartment of a compartment search. */
+  readonly restrict?: readonly Clause[];
 }
 
 /** Search limits. */
@@ -125,6 +127,7 @@ export class SearchService {
     ctx.warnings.push(...parsed.warnings);
     const dropped = new Set<number>();
     const { types, where } = await this.resolve(ctx, parsed, 0, dropped);
+    if (request.restrict) where.push(...request.restrict);
     const countOnly = parsed.summary === 'count' || parsed.count === 0;
     const limit = countOnly ? 0 : parsed.count;
     const query: StorageQuery = {
@@ -135,9 +138,10 @@ export class SearchService {
       total: countOnly || parsed.total === 'accurate' || parsed.total === 'estimate',
       ...(parsed.cursor !== undefined ? { after: parsed.cursor } : {}),
     };
-    let result;
+    let result: SearchHits;
     try {
-      result = await reader.search(query);
+      // `_type` may leave no type at all: nothing matches.
+      result = query.types.length === 0 ? { hits: [], ...(query.total && { total: 0 }) } : await reader.search(query);
     } catch (error) {
       if (parsed.cursor !== undefined && !(error instanceof FhirError)) throw badRequest(`Invalid _cursor '${parsed.cursor}'.`, ['_cursor']);
       throw error;
@@ -362,7 +366,8 @@ function fullUrl(base: string, type: string, id: string): string {
   return `${base}/${type}/${id}`;
 }
 
-function linkUrl(base: string, path: string, params: readonly (readonly [string, string])[]): string {
+/** The URL of a search (or a page of one): `base/path?params`, `:`, `|` and `,` left readable. */
+export function linkUrl(base: string, path: string, params: readonly (readonly [string, string])[]): string {
   const qs = params.map(([k, v]) => `${encodeURIComponent(k).replace(/%3A/g, ':')}=${encodeURIComponent(v).replace(/%7C/g, '|').replace(/%2C/g, ',')}`).join('&');
   const p = path ? `${base}/${path}` : base;
   return qs ? `${p}?${qs}` : p;

@@ -27,6 +27,7 @@ import { registerBundleConformance } from './bundle-cases.js';
 import { registerJobConformance } from './job-cases.js';
 import { registerValidationConformance } from './validation-cases.js';
 import { registerCompositeConformance } from './composite-cases.js';
+import { registerCompartmentConformance } from './compartment-cases.js';
 
 /** Builds a version write of a small Patient. */
 export function patientWrite(
@@ -338,6 +339,7 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
   registerBundleConformance(name, makeAdapter);
   registerJobConformance(name, makeAdapter);
   registerValidationConformance(name, makeAdapter);
+  registerCompartmentConformance(name, makeAdapter);
   registerSearchConformance(name, makeAdapter, options.differentialCorpus);
   registerCompositeConformance(name, makeAdapter);
 }

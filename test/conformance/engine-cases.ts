@@ -118,7 +118,7 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
         const lookup = await http('POST', '/ValueSet/$lookup', { resourceType: 'Parameters' });
         expect(lookup.status).toBe(404);
         expect(lookup.json?.issue[0].code).toBe('not-found');
-        expect((await http('GET', '/Patient/$everything')).status).toBe(404);
+        expect((await http('GET', '/Patient/$match')).status).toBe(404);
       });
 
       it('GET /metadata returns a CapabilityStatement', async () => {

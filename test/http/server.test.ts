@@ -71,6 +71,30 @@ describe('example HTTP server', () => {
     }
   });
 
+  it('streams bulk export files as application/fhir+ndjson', async () => {
+    const engine = new FhirEngine({ storage: new MemoryAdapter(), limits: { exportChunkSize: 50 } });
+    for (let i = 0; i < 120; i++) await engine.create({ resourceType: 'Patient', name: [{ family: `Doe${i}` }] });
+    const server = createFhirServer(engine);
+    await new Promise<void>((resolve) => server.listen(0, resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const kickOff = await fetch(`${base}/Patient/$export`, { headers: { prefer: 'respond-async' } });
+      expect(kickOff.status).toBe(202);
+      const status = kickOff.headers.get('content-location')!;
+      await engine.jobs.settled(status.split('/').pop()!);
+      const manifest = (await (await fetch(`${base}${status}`)).json()) as { output: { url: string; count: number }[] };
+      expect(manifest.output).toHaveLength(1);
+      const file = await fetch(`${base}${manifest.output[0]!.url}`);
+      expect(file.status).toBe(200);
+      expect(file.headers.get('content-type')).toBe('application/fhir+ndjson');
+      const lines = (await file.text()).trim().split('\n');
+      expect(lines).toHaveLength(120);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ resourceType: 'Patient' });
+    } finally {
+      server.close();
+    }
+  });
+
   it('keeps data in the SQLite file across a restart (FHIR_DB)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fhir-engine-'));
     const env = { FHIR_DB: join(dir, 'nested', 'fhir.sqlite') };
