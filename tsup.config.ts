@@ -3,6 +3,7 @@ import { defineConfig } from 'tsup';
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
+    'node/index': 'src/node/index.ts',
     'adapters/memory/index': 'adapters/memory/index.ts',
     'adapters/sqlite/index': 'adapters/sqlite/index.ts',
     'adapters/postgres/index': 'adapters/postgres/index.ts',
@@ -14,7 +15,7 @@ export default defineConfig({
   sourcemap: true,
   target: 'node20',
   // Adapters import the core through relative paths; keep native drivers external.
-  external: ['better-sqlite3', 'pg'],
+  external: ['better-sqlite3', 'pg', 'fastify'],
   // p-limit is ESM-only: bundle it (it is tiny) so that the CommonJS build can call it.
   noExternal: ['p-limit', 'yocto-queue'],
 });

@@ -1,7 +1,8 @@
 import { randomIds, systemClock, type Clock, type IdGenerator } from './clock.js';
 import type { ResponseBundle } from './bundle/index.js';
 import { FhirError } from './errors.js';
-import { handle, type FhirHttpRequest, type FhirHttpResponse } from './http/handle.js';
+import { HttpEdge, type FhirHttpRequest, type FhirHttpResponse } from './http/handle.js';
+import type { Logger, RequestHooks } from './http/hooks.js';
 import { capabilityStatement } from './interactions/capabilities.js';
 import { DEFAULT_LIMITS, type EngineContext, type Limits } from './interactions/context.js';
 import { assertResourceType, notFoundError } from './interactions/crud.js';
@@ -21,7 +22,7 @@ import type { HistoryScope, StorageAdapter, StoredVersion } from './storage/stor
 import { BULK_DELETE, bulkDeleteHandler, InProcessJobRunner, type BulkDeleteRequest, type JobRunner } from './jobs/index.js';
 
 /** Options of {@link FhirEngine}. */
-export interface FhirEngineOptions {
+export interface FhirEngineOptions extends RequestHooks {
   /**
    * Where resources, history, indexes and jobs live: an adapter, or a {@link RuntimeStorage} around one.
    * Engines given the same adapter share its runtime, so a `serial` adapter still runs one unit at a time.
@@ -45,6 +46,11 @@ export interface FhirEngineOptions {
    * An exception thrown here is swallowed.
    */
   readonly onError?: (error: unknown) => void;
+  /**
+   * A pino-compatible logger: one `info` line per request through {@link FhirEngine.handle}
+   * (`{ method, url, status, durationMs }`), and unexpected errors at `error` (`{ err }`).
+   */
+  readonly logger?: Logger;
   /**
    * Runs background jobs (bulk delete). Default: an {@link InProcessJobRunner} with the engine's
    * limits. It starts lazily on first use; call {@link FhirEngine.start} to resume unfinished jobs
@@ -97,6 +103,7 @@ export class FhirEngine {
   readonly #ctx: EngineContext;
   readonly #jobs: JobRunner;
   readonly #pipeline: Pipeline;
+  readonly #edge: HttpEdge;
 
   constructor(options: FhirEngineOptions) {
     const registry = SearchParameterRegistry.r4(options.searchParameters ?? []);
@@ -114,9 +121,10 @@ export class FhirEngine {
       baseUrl: (options.baseUrl ?? '').replace(/\/+$/, ''),
       limits,
     };
-    const onError = options.onError;
+    const { onError, logger } = options;
     const onUnexpected = (error: unknown): void => {
       try {
+        logger?.error({ err: error }, 'unexpected error');
         onError?.(error);
       } catch {
         // A failing logger must not turn one error into two.
@@ -134,11 +142,17 @@ export class FhirEngine {
       onError: onUnexpected,
     });
     this.#pipeline = { ctx: this.#ctx, jobs: this.#jobs, onUnexpected };
+    this.#edge = new HttpEdge(this.#pipeline, { onRequest: options.onRequest, onResponse: options.onResponse, logger });
   }
 
   /** @internal The context interactions run with. */
   protected get context(): EngineContext {
     return this.#ctx;
+  }
+
+  /** The engine's limits: the defaults with the options' `limits` applied. */
+  get limits(): Limits {
+    return this.#ctx.limits;
   }
 
   /** The storage the engine runs on: its adapter under the adapter's {@link RuntimeStorage}. */
@@ -161,7 +175,7 @@ export class FhirEngine {
    * ```
    */
   handle(request: FhirHttpRequest): Promise<FhirHttpResponse> {
-    return handle(this.#pipeline, request);
+    return this.#edge.handle(request);
   }
 
   /** Runs a request through the route table, as `handle()` and bundle entries do (in the one request shape). */
