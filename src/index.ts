@@ -1,10 +1,11 @@
 export { FhirEngine, type FhirEngineOptions, type WriteResult, type DeleteResult, type PatchInput, type SearchBundle } from './engine.js';
-export { FhirError, operationOutcome } from './errors.js';
+export { FhirError, isFhirError, operationOutcome } from './errors.js';
 export { fixedClock, randomIds, sequentialIds, systemClock, type Clock, type IdGenerator } from './clock.js';
 export { DEFAULT_LIMITS, type Limits } from './interactions/context.js';
 export type { HistoryOptions } from './interactions/history.js';
 export type { WriteKind } from './interactions/result.js';
 export type { FhirHttpRequest, FhirHttpResponse } from './http/handle.js';
+export type { Logger, RequestHooks, ResponseInfo } from './http/hooks.js';
 export type { Coding, IssueCode, Meta, OperationOutcome, OperationOutcomeIssue, Resource } from './resource/resource.js';
 export { SearchParameterRegistry, type SearchParameterDefinition } from './search/registry.js';
 export { IndexExtractor, type CompiledParameter, type IndexExtractorOptions } from './search/extract.js';

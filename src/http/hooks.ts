@@ -25,7 +25,7 @@ export interface ResponseInfo {
 /** Hooks around every request that comes through `handle()` (and so through the mount helpers). */
 export interface RequestHooks {
   /**
-   * Runs before the request is parsed or routed. Throw a `FhirError` to refuse it (a 401 or 403
+   * Runs before the request is parsed or routed (its headers as given: Node's are lower case). Throw a `FhirError` to refuse it (a 401 or 403
    * for an authorisation decision, say): the error becomes the response, and nothing runs.
    * Any other exception is a 500.
    */

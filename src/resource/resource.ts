@@ -64,4 +64,6 @@ export type IssueCode =
   | 'informational'
   | 'business-rule'
   | 'forbidden'
+  | 'security'
+  | 'login'
   | 'incomplete';
