@@ -1,4 +1,20 @@
-export { FhirEngine, type FhirEngineOptions, type WriteResult, type DeleteResult, type PatchInput, type SearchBundle } from './engine.js';
+export { FhirEngine, type FhirEngineOptions, type WriteResult, type DeleteResult, type PatchInput } from './engine.js';
+export type {
+  AcceptedResource,
+  AnyResource,
+  BundleInput,
+  BundleLink,
+  CapabilityResource,
+  CapabilitySearchParam,
+  CapabilityStatement,
+  Given,
+  HistoryBundle,
+  HistoryEntry,
+  ResourceOfType,
+  ResourceType,
+  SearchBundle,
+  SearchEntry,
+} from './resource/shapes.js';
 export { FhirError, isFhirError, operationOutcome } from './errors.js';
 export { fixedClock, randomIds, sequentialIds, systemClock, type Clock, type IdGenerator } from './clock.js';
 export { DEFAULT_LIMITS, type Limits } from './interactions/context.js';

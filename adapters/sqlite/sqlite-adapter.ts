@@ -44,6 +44,9 @@ import { dirname, join, resolve } from 'node:path';
 
 import Database from 'better-sqlite3';
 
+const NEEDS_A_FILE =
+  "SqliteAdapter needs a database: new SqliteAdapter({ filename: './fhir.sqlite' }) for a file, { filename: ':memory:' } for a temporary one, or { database } with an open better-sqlite3 Database.";
+
 import type {
   HistoryPage,
   HistoryResult,
@@ -183,6 +186,7 @@ export class SqliteAdapter implements StorageAdapter {
   private readonly synchronousLevel: SqliteSynchronous;
 
   constructor(options: SqliteAdapterOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError(NEEDS_A_FILE);
     const synchronous = options.synchronous ?? 'NORMAL';
     if (!['OFF', 'NORMAL', 'FULL', 'EXTRA'].includes(synchronous)) {
       throw new Error(`Invalid synchronous level: ${String(synchronous)}`);
@@ -202,7 +206,7 @@ export class SqliteAdapter implements StorageAdapter {
       durable = !this.db.memory;
     } else {
       if (typeof options.filename !== 'string' || options.filename === '') {
-        throw new Error('SqliteAdapter needs a `filename` or a `database`.');
+        throw new TypeError(NEEDS_A_FILE);
       }
       if (options.filename === ':memory:') {
         // A private temporary file, so that outside reads get their own connection (see above).
