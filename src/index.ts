@@ -1,3 +1,12 @@
+/**
+ * `fhir-engine`: the engine (`FhirEngine`), its errors, clocks and limits, the HTTP-shaped
+ * `handle()` types and hooks, and the FHIR shapes of the typed API: for application authors.
+ * Beside them, in the category for adapter authors, the storage contract and the core's search
+ * semantics and encodings an adapter computes or translates (`src/adapter-kit.ts`).
+ *
+ * @packageDocumentation
+ * @module fhir-engine
+ */
 export { FhirEngine, type FhirEngineOptions, type WriteResult, type DeleteResult, type PatchInput } from './engine.js';
 export type {
   AcceptedResource,
@@ -8,6 +17,7 @@ export type {
   CapabilitySearchParam,
   CapabilityStatement,
   Given,
+  IsTyped,
   HistoryBundle,
   HistoryEntry,
   ResourceOfType,
@@ -24,7 +34,7 @@ export type { FhirHttpRequest, FhirHttpResponse } from './http/handle.js';
 export type { Logger, RequestHooks, ResponseInfo } from './http/hooks.js';
 export type { Coding, IssueCode, Meta, OperationOutcome, OperationOutcomeIssue, Resource } from './resource/resource.js';
 export { SearchParameterRegistry, type SearchParameterDefinition } from './search/registry.js';
-export { IndexExtractor, type CompiledParameter, type IndexExtractorOptions } from './search/extract.js';
+export { IndexExtractor, type CompiledBranch, type CompiledParameter, type IndexExtractorOptions } from './search/extract.js';
 export * from './adapter-kit.js';
 export { BULK_DELETE, InProcessJobRunner, JobRunnerStoppedError, TRANSITIONS, canTransition, isTerminal, type AnyJobHandler, type BulkDeleteMode, type BulkDeleteParams, type BulkDeleteRequest, type BulkDeleteState, type CriteriaInput, type InProcessJobRunnerOptions, type JobContext, type JobHandler, type JobHost, type JobListener, type JobRunner, type PlannedJob, type StepOutcome } from './jobs/index.js';
-export type { ResponseBundle, ResponseEntry } from './bundle/index.js';
+export type { EntryResponse, ResponseBundle, ResponseEntry } from './bundle/index.js';

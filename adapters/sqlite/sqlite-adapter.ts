@@ -93,7 +93,7 @@ export interface SqliteCommonOptions {
   /**
    * Run WAL checkpoints on a worker thread with its own connection, so that their fsyncs overlap
    * the writes (see `checkpointer.ts`); the writer's auto-checkpoint stays as a backstop. Started
-   * after the first {@link BACKGROUND_CHECKPOINT_AFTER} units of work of a file database whose
+   * after the first `BACKGROUND_CHECKPOINT_AFTER` (500) units of work of a file database whose
    * `synchronous` is not `'OFF'`. Default true.
    */
   readonly backgroundCheckpoints?: boolean;

@@ -4,6 +4,7 @@
  * answer HEAD and OPTIONS, never add an ETag of their own, and build `Location`, `Content-Location`
  * and bundle links on the public base URL (mount path included; behind a proxy, `X-Forwarded-*`
  * when `trustProxy` is set).
+ * @packageDocumentation
  * @module fhir-engine/node
  */
 export { fhirListener, type FhirListener, type FhirListenerOptions } from './listener.js';

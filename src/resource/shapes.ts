@@ -22,7 +22,7 @@ export interface AnyResource {
 export type ResourceType<R extends AnyResource> = R['resourceType'];
 
 /** True when `R` tells resource types apart (a union of typed resources), false for the untyped default. */
-type IsTyped<R extends AnyResource> = string extends R['resourceType'] ? false : true;
+export type IsTyped<R extends AnyResource> = string extends R['resourceType'] ? false : true;
 
 /** The resource of type `K` in the union `R` (`Extract` on `resourceType`); `R` itself when `R` is untyped. */
 export type ResourceOfType<R extends AnyResource, K extends string> = IsTyped<R> extends true ? Extract<R, { resourceType: K }> : R;
