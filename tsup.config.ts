@@ -5,6 +5,7 @@ import { defineConfig } from 'tsup';
 const LIBRARY = {
   index: 'src/index.ts',
   'node/index': 'src/node/index.ts',
+  'testing/index': 'src/testing/index.ts',
   'adapters/memory/index': 'adapters/memory/index.ts',
   'adapters/sqlite/index': 'adapters/sqlite/index.ts',
   'adapters/postgres/index': 'adapters/postgres/index.ts',

@@ -72,6 +72,7 @@ describe('the packed package', () => {
       `import { FhirEngine, isFhirError } from 'fhir-engine';
        import { MemoryAdapter } from 'fhir-engine/adapters/memory';
        import { fhirListener } from 'fhir-engine/node';
+       import { runAdapterConformance } from 'fhir-engine/testing';
        import { createRequire } from 'node:module';
        const engine = new FhirEngine({ storage: new MemoryAdapter() });
        const { resource } = await engine.create({ resourceType: 'Patient', name: [{ family: 'Esm' }] });
@@ -79,10 +80,10 @@ describe('the packed package', () => {
        const cjs = createRequire(import.meta.url)('fhir-engine');
        const other = new cjs.FhirEngine({ storage: new MemoryAdapter() });
        const error = await other.read('Patient', 'nope').catch((e) => e);
-       console.log(JSON.stringify({ id: typeof resource.id, matches: search.entry.length, listener: typeof fhirListener(engine),
+       console.log(JSON.stringify({ id: typeof resource.id, matches: search.entry.length, listener: typeof fhirListener(engine), kit: typeof runAdapterConformance,
          crossInstanceof: error instanceof (await import('fhir-engine')).FhirError, crossIsFhirError: isFhirError(error), status: error.status }));`,
     );
-    expect(JSON.parse(run(process.execPath, ['esm.mjs'], app))).toEqual({ id: 'string', matches: 1, listener: 'function', crossInstanceof: false, crossIsFhirError: true, status: 404 });
+    expect(JSON.parse(run(process.execPath, ['esm.mjs'], app))).toEqual({ id: 'string', matches: 1, listener: 'function', kit: 'function', crossInstanceof: false, crossIsFhirError: true, status: 404 });
     writeFileSync(
       join(app, 'cjs.cjs'),
       `const { FhirEngine } = require('fhir-engine');
