@@ -316,9 +316,29 @@ export async function dispatch(p: Pipeline, request: InteractionRequest): Promis
     if (args.type !== undefined) crud.assertResourceType(p.ctx, args.type);
     const handler = route.methods[request.method];
     if (handler === undefined) {
-      throw new FhirError(405, 'not-supported', `The method ${request.method} is not allowed on '${pathOf(request.segments)}'.`);
+      throw new FhirError(405, 'not-supported', `The method ${request.method} is not allowed on '${pathOf(request.segments)}'.`, {
+        headers: { allow: allowOf(route) },
+      });
     }
     return handler(p, request, args);
   }
   throw notFound(`The requested route '/${request.segments.join('/')}' was not found.`);
+}
+
+/** The `Allow` header of a route (RFC 9110 §10.2.1): its methods, HEAD with GET, and OPTIONS. */
+const allowOf = (route: Route): string =>
+  [...Object.keys(route.methods).flatMap((m) => (m === 'GET' ? ['GET', 'HEAD'] : [m])), 'OPTIONS'].join(', ');
+
+/**
+ * The `Allow` header of the route a path names (for OPTIONS), under the same rules as
+ * {@link dispatch}: 404 for an unknown resource type or a path no route fits.
+ */
+export function allowedMethods(p: Pipeline, segments: readonly string[]): string {
+  for (const route of ROUTES) {
+    const args = matchPath(route.path, segments);
+    if (args === undefined) continue;
+    if (args.type !== undefined) crud.assertResourceType(p.ctx, args.type);
+    return allowOf(route);
+  }
+  throw notFound(`The requested route '/${segments.join('/')}' was not found.`);
 }

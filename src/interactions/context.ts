@@ -46,7 +46,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
  */
 export type ValidationMode = 'strict' | 'off';
 
-/** Everything an interaction needs; built once by the engine. @internal */
+/** Everything an interaction needs; built once by the engine (not part of the public API). */
 export interface EngineContext {
   /** The adapter under the runtime's rules (queue, guards, close once). */
   readonly storage: RuntimeStorage;

@@ -4,7 +4,7 @@
  * and `Bundle.entry.response.status` need it; headers and wire text are the HTTP edge's.
  * @packageDocumentation
  */
-import { FhirError } from '../errors.js';
+import { FhirError, isFhirError } from '../errors.js';
 import type { OperationOutcome, Resource } from '../resource/resource.js';
 import type { ExportManifest } from '../export/manifest.js';
 import type { JobRecord } from '../storage/job-record.js';
@@ -196,7 +196,8 @@ export function bodyOf(result: InteractionResult, prefer: Preferences | undefine
  * `onUnexpected` and becomes a bare 500 that tells nothing about internals.
  */
 export function fhirErrorOf(error: unknown, onUnexpected: (error: unknown) => void): FhirError {
-  if (error instanceof FhirError) return error;
+  // A hook's FhirError may come from the package's other build (ESM or CommonJS).
+  if (isFhirError(error)) return error;
   onUnexpected(error);
   return new FhirError(500, 'exception', 'An unexpected error occurred while processing the request.');
 }

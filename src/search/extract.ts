@@ -16,8 +16,10 @@ import { dateRange, fold, jsonNumberRange, parseReference } from './normalize.js
 /** Reads the raw values of one expression branch from a resource. */
 type Getter = (resource: Resource) => unknown[];
 
-interface CompiledBranch {
-  readonly get: Getter;
+/** One branch of a compiled parameter's expression (`a | b` has two). */
+export interface CompiledBranch {
+  /** Reads the raw values of this branch from a resource. */
+  readonly get: (resource: Resource) => unknown[];
   /** From `.where(resolve() is X)`: keep only references to this type. */
   readonly targetType?: string;
   readonly direct: boolean;

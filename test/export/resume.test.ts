@@ -16,7 +16,7 @@ import { FhirEngine } from '../../src/engine.js';
 import { InProcessJobRunner } from '../../src/jobs/index.js';
 import type { ExportSink } from '../../src/export/sink.js';
 import type { StorageAdapter, StorageTx } from '../../src/storage/storage-adapter.js';
-import { crashingAtUnit } from '../conformance/job-helpers.js';
+import { crashingAtUnit } from '../../src/testing/job-helpers.js';
 import { bundleForNode } from '../support/bundle.js';
 import { runUntilKilled } from '../support/child.js';
 

@@ -10,7 +10,7 @@ import { FhirEngine } from '../../src/engine.js';
 import { InProcessJobRunner } from '../../src/jobs/index.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
 import type { StorageAdapter, StorageTx } from '../../src/storage/storage-adapter.js';
-import { crashingAtUnit, makeEngine, seed } from '../conformance/job-helpers.js';
+import { crashingAtUnit, makeEngine, seed } from '../../src/testing/job-helpers.js';
 import { bundleForNode } from '../support/bundle.js';
 import { runUntilKilled } from '../support/child.js';
 
@@ -128,7 +128,7 @@ describe('resume after a stop (memory, deterministic)', () => {
 
 describe('a runner that requires durable storage', () => {
   it('refuses a storage that is not durable at construction, and runs jobs on one that is', async () => {
-    expect(() => makeEngine({ jobs: new InProcessJobRunner({ requireDurableStorage: true }) })).toThrow(/requires a durable storage; 'memory'/);
+    expect(() => makeEngine({ storage: new MemoryAdapter(), jobs: new InProcessJobRunner({ requireDurableStorage: true }) })).toThrow(/requires a durable storage; 'memory'/);
     const dir = mkdtempSync(join(tmpdir(), 'durable-runner-'));
     try {
       const engine = makeEngine({ storage: new SqliteAdapter({ filename: join(dir, 'db.sqlite') }), jobs: new InProcessJobRunner({ requireDurableStorage: true }) });

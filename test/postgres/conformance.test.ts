@@ -1,4 +1,5 @@
-import { runAdapterConformance } from '../conformance/adapter-conformance.js';
+import * as vitest from 'vitest';
+import { runAdapterConformance } from 'fhir-engine/testing';
 import { r4Examples } from '../support/corpora.js';
 import { freshAdapter, schemaNames } from './support.js';
 
@@ -7,5 +8,6 @@ import { freshAdapter, schemaNames } from './support.js';
 // as on the SQLite file database.
 const nextSchema = schemaNames('conf');
 runAdapterConformance('postgres', () => freshAdapter(nextSchema), {
+  ...vitest,
   differentialCorpus: { name: 'the 641 R4 examples', load: r4Examples },
 });

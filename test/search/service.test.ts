@@ -4,7 +4,7 @@ import type { Resource } from '../../src/resource/resource.js';
 import { IndexExtractor } from '../../src/search/extract.js';
 import { SearchParameterRegistry } from '../../src/search/registry.js';
 import { SearchService, type SearchRequest } from '../../src/search/service.js';
-import { put, smallCorpus } from '../conformance/search-cases.js';
+import { put, smallCorpus } from '../../src/testing/search-cases.js';
 import { MemoryAdapter } from '../../adapters/memory/index.js';
 
 const registry = SearchParameterRegistry.r4();

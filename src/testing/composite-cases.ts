@@ -5,11 +5,11 @@
  * advertises answers a query (no "not supported"). Part of the adapter conformance suite: the core
  * resolves composites, so every adapter gives the same answers unchanged.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixedClock, sequentialIds } from '../../src/clock.js';
-import { FhirEngine } from '../../src/engine.js';
-import type { Resource } from '../../src/resource/resource.js';
-import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
+import { afterAll, beforeAll, describe, expect, it } from './api.js';
+import { fixedClock, sequentialIds } from '../clock.js';
+import { FhirEngine } from '../engine.js';
+import type { Resource } from '../resource/resource.js';
+import type { StorageAdapter } from '../storage/storage-adapter.js';
 import { client } from './engine-cases.js';
 
 const LOINC = 'http://loinc.org';
@@ -110,7 +110,7 @@ export function registerCompositeConformance(name: string, makeAdapter: () => Pr
     };
     const ids = async (path: string) => (await search(path)).ids;
 
-    it.each([
+    const cases: readonly (readonly [string, string, readonly string[]])[] = [
       ['code and value in the resource, with a prefix', `/Observation?code-value-quantity=${LOINC}|8480-6$gt140`, ['sys150']],
       ['the value with system and code', `/Observation?code-value-quantity=${LOINC}|8480-6$150|${UCUM}|mm[Hg]`, ['sys150']],
       ['a unit that differs', `/Observation?code-value-quantity=${LOINC}|8480-6$150|${UCUM}|kPa`, []],
@@ -134,7 +134,8 @@ export function registerCompositeConformance(name: string, makeAdapter: () => Pr
       ['variant coordinates of one variant, chromosome from the resource', '/MolecularSequence?chromosome-variant-coordinate=1$ge150$le160', ['seq']],
       ['… not the start of one and the end of another', '/MolecularSequence?chromosome-variant-coordinate=1$ge150$le20', []],
       ['window coordinates', '/MolecularSequence?referenceseqid-window-coordinate=NC_000001.11$100$200', ['seq']],
-    ])('%s', async (_label, path, expected) => {
+    ];
+    for (const [label, path, expected] of cases) it(label, async () => {
       const { ids: got, issues } = await search(path, { prefer: 'handling=strict' });
       expect(got).toEqual(expected);
       expect(issues).toEqual([]);
@@ -201,11 +202,11 @@ export function registerCompositeConformance(name: string, makeAdapter: () => Pr
       expect(failures).toEqual([]);
       expect(queries).toBeGreaterThan(1000);
       const advertised = (type: string) => resources.find((r) => r.type === type)!.searchParam.map((p) => p.name);
-      expect(advertised('Observation')).toEqual(expect.arrayContaining(['code-value-quantity', 'component-code-value-quantity', 'combo-code-value-quantity']));
+      for (const code of ['code-value-quantity', 'component-code-value-quantity', 'combo-code-value-quantity']) expect(advertised('Observation')).toContain(code);
       // Not evaluated, so not advertised: full text, named queries, geographic distance.
       expect(advertised('Location')).not.toContain('near');
-      expect(advertised('Patient')).not.toEqual(expect.arrayContaining(['_text']));
-      expect(advertised('Patient')).not.toEqual(expect.arrayContaining(['_content']));
+      expect(advertised('Patient')).not.toContain('_text');
+      expect(advertised('Patient')).not.toContain('_content');
     });
   });
 }

@@ -3,13 +3,13 @@
  * history and purge, through both the typed API and handle(). Part of the adapter conformance
  * suite, so every adapter gives the same answers.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixedClock, sequentialIds } from '../../src/clock.js';
-import { FhirEngine } from '../../src/engine.js';
-import { FhirError } from '../../src/errors.js';
-import type { Resource } from '../../src/resource/resource.js';
-import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
-import type { ResourceKey, StorageAdapter, StorageTx, StoredVersion } from '../../src/storage/storage-adapter.js';
+import { afterEach, describe, expect, it } from './api.js';
+import { fixedClock, sequentialIds } from '../clock.js';
+import { FhirEngine } from '../engine.js';
+import { FhirError } from '../errors.js';
+import type { Resource } from '../resource/resource.js';
+import { RuntimeStorage } from '../storage/runtime-storage.js';
+import type { ResourceKey, StorageAdapter, StorageTx, StoredVersion } from '../storage/storage-adapter.js';
 
 const FHIR_JSON = { 'content-type': 'application/fhir+json' };
 const JSON_PATCH = { 'content-type': 'application/json-patch+json' };

@@ -3,12 +3,12 @@
  * Part of the adapter conformance suite: membership is an index parameter (`_compartment`), so every
  * adapter must store and query it like any other.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixedClock, sequentialIds } from '../../src/clock.js';
-import { FhirEngine } from '../../src/engine.js';
-import type { FhirHttpResponse } from '../../src/http/handle.js';
-import type { Resource } from '../../src/resource/resource.js';
-import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
+import { afterEach, describe, expect, it } from './api.js';
+import { fixedClock, sequentialIds } from '../clock.js';
+import { FhirEngine } from '../engine.js';
+import type { FhirHttpResponse } from '../http/handle.js';
+import type { Resource } from '../resource/resource.js';
+import type { StorageAdapter } from '../storage/storage-adapter.js';
 
 const BASE = 'http://fhir.test';
 const ref = (reference: string) => ({ reference });
@@ -279,7 +279,7 @@ export function registerCompartmentConformance(name: string, makeAdapter: () => 
         await engine.delete('Condition', 'c-p2');
         const { manifest, files } = await runExport('/$export');
         expect(manifest).toMatchObject({ request: `${BASE}/$export`, requiresAccessToken: false, error: [] });
-        expect(manifest.transactionTime).toEqual(expect.stringMatching(/^2026-01-01T00:00:\d\d\.000Z$/));
+        expect(manifest.transactionTime).toMatch(/^2026-01-01T00:00:\d\d\.000Z$/);
         expect(manifest.output.map((o) => [o.type, o.count])).toEqual([
           ['Condition', 1],
           ['Device', 1],
@@ -343,10 +343,12 @@ export function registerCompartmentConformance(name: string, makeAdapter: () => 
         const exported = lines.map((l) => JSON.parse(l) as Resource);
         // Created after transactionTime: never. Updated after it: as it was, when its chunk ran before
         // the update, or not at all (IG: resources modified after transactionTime SHOULD NOT be in it).
-        expect(exported.map((r) => r.id).sort()).toEqual(expect.arrayContaining(['o-device', 'o-performer', 'o-rp', 'o-subject']));
+        for (const id of ['o-device', 'o-performer', 'o-rp', 'o-subject']) expect(exported.map((r) => r.id)).toContain(id);
         expect(exported.find((r) => r.id === 'o-after')).toBeUndefined();
         expect(exported.filter((r) => r.id === 'o-dr').map((r) => r.meta?.versionId)).toEqual(exported.length === 5 ? ['1'] : []);
-        expect((await engine.exportManifest(id))!.output).toEqual([expect.objectContaining({ type: 'Observation', count: exported.length })]);
+        const output = (await engine.exportManifest(id))!.output;
+        expect(output).toHaveLength(1);
+        expect(output[0]).toMatchObject({ type: 'Observation', count: exported.length });
       });
 
       it('polling says how far it is; a delete cancels it and removes its files; errors are OperationOutcomes', async () => {

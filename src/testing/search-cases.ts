@@ -7,15 +7,15 @@
  *
  * Usage: `registerSearchConformance('memory', async () => new MemoryAdapter())`.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FhirEngine } from '../../src/engine.js';
-import type { Resource } from '../../src/resource/resource.js';
-import { IndexExtractor } from '../../src/search/extract.js';
-import { matchClause } from '../../src/search/match.js';
-import { SearchParameterRegistry } from '../../src/search/registry.js';
-import { sortValue, compareSortValues } from '../../src/search/sort.js';
-import type { Clause, Predicate, SearchHit, SortKey, StorageQuery } from '../../src/storage/query.js';
-import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
+import { afterAll, beforeAll, describe, expect, it } from './api.js';
+import { FhirEngine } from '../engine.js';
+import type { Resource } from '../resource/resource.js';
+import { IndexExtractor } from '../search/extract.js';
+import { matchClause } from '../search/match.js';
+import { SearchParameterRegistry } from '../search/registry.js';
+import { sortValue, compareSortValues } from '../search/sort.js';
+import type { Clause, Predicate, SearchHit, SortKey, StorageQuery } from '../storage/query.js';
+import type { StorageAdapter } from '../storage/storage-adapter.js';
 import { differentialSeeds, generateQueries, type CorpusEntry, type DiffQuery } from './differential.js';
 
 /** The resources the differential test loads, e.g. the R4 examples. */

@@ -6,9 +6,9 @@
  * predicates of every kind, `:not`, `:missing`, multi-value ORs, two-clause ANDs and `_id` lists.
  * A seed makes the draw replayable: {@link differentialSeeds} gives a fixed one and a fresh one per run.
  */
-import { COMPARTMENT_PARAM } from '../../src/search/compartments.js';
-import type { IndexEntry } from '../../src/storage/index-entry.js';
-import type { Clause, Predicate } from '../../src/storage/query.js';
+import { COMPARTMENT_PARAM } from '../search/compartments.js';
+import type { IndexEntry } from '../storage/index-entry.js';
+import type { Clause, Predicate } from '../storage/query.js';
 
 /** One resource of the corpus, with the entries the engine's extractor gives it. */
 export interface CorpusEntry {

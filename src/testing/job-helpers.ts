@@ -1,17 +1,15 @@
-import { MemoryAdapter } from '../../adapters/memory/index.js';
-import { fixedClock, sequentialIds } from '../../src/clock.js';
-import { FhirEngine, type FhirEngineOptions } from '../../src/engine.js';
-import type { FhirHttpResponse } from '../../src/http/handle.js';
-import type { Resource } from '../../src/resource/resource.js';
-import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
-import type { ResourceKey, StorageAdapter, StorageTx, VersionWrite } from '../../src/storage/storage-adapter.js';
+import { fixedClock, sequentialIds } from '../clock.js';
+import { FhirEngine, type FhirEngineOptions } from '../engine.js';
+import type { FhirHttpResponse } from '../http/handle.js';
+import type { Resource } from '../resource/resource.js';
+import { RuntimeStorage } from '../storage/runtime-storage.js';
+import type { ResourceKey, StorageAdapter, StorageTx, VersionWrite } from '../storage/storage-adapter.js';
 
 export const TAG = { system: 'http://example.org/tags', code: 'T' };
 
-export function makeEngine(options: Partial<FhirEngineOptions> & { chunkSize?: number; storage?: StorageAdapter } = {}): FhirEngine {
+export function makeEngine(options: Partial<FhirEngineOptions> & { chunkSize?: number; storage: StorageAdapter }): FhirEngine {
   const { chunkSize, ...rest } = options;
   return new FhirEngine({
-    storage: options.storage ?? new MemoryAdapter(),
     clock: fixedClock('2026-01-01T00:00:00Z', 1000),
     ids: sequentialIds(),
     ...rest,

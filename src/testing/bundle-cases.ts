@@ -3,11 +3,11 @@
  * conditional references, execution order, and atomicity (also when storage fails mid-way, through
  * {@link FaultAdapter}). Part of the adapter conformance suite; fixtures are inline.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { sequentialIds } from '../../src/clock.js';
-import { FhirEngine } from '../../src/engine.js';
-import { FhirError } from '../../src/errors.js';
-import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
+import { afterEach, describe, expect, it } from './api.js';
+import { sequentialIds } from '../clock.js';
+import { FhirEngine } from '../engine.js';
+import { FhirError } from '../errors.js';
+import type { StorageAdapter } from '../storage/storage-adapter.js';
 import { FaultAdapter } from './fault-adapter.js';
 
 const patient = (family: string, extra: object = {}) => ({ resourceType: 'Patient', name: [{ family }], ...extra });

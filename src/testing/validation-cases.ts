@@ -6,11 +6,11 @@
  * transaction fullUrls in uri-typed elements; `_elements` with the mandatory elements. Part of the
  * adapter conformance suite: statuses and the stored state afterwards, through handle().
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixedClock, sequentialIds } from '../../src/clock.js';
-import { FhirEngine } from '../../src/engine.js';
-import type { Resource } from '../../src/resource/resource.js';
-import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
+import { afterEach, describe, expect, it } from './api.js';
+import { fixedClock, sequentialIds } from '../clock.js';
+import { FhirEngine } from '../engine.js';
+import type { Resource } from '../resource/resource.js';
+import type { StorageAdapter } from '../storage/storage-adapter.js';
 import { client } from './engine-cases.js';
 
 const JSON_PATCH = { 'content-type': 'application/json-patch+json' };

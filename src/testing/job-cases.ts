@@ -3,12 +3,12 @@
  * kick-off, polling, counts per type, soft/hard/purge-history modes, cancel, failure, snapshot and
  * concurrency limits. Part of the adapter conformance suite, so jobs behave the same on every adapter.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FhirEngine } from '../../src/engine.js';
-import { FhirError } from '../../src/errors.js';
-import type { Resource } from '../../src/resource/resource.js';
-import type { JobRecord } from '../../src/storage/job-record.js';
-import type { StorageAdapter, StorageTx } from '../../src/storage/storage-adapter.js';
+import { afterEach, describe, expect, it } from './api.js';
+import type { FhirEngine } from '../engine.js';
+import { FhirError } from '../errors.js';
+import type { Resource } from '../resource/resource.js';
+import type { JobRecord } from '../storage/job-record.js';
+import type { StorageAdapter, StorageTx } from '../storage/storage-adapter.js';
 import { body, countsOf, gated, holdWrites, jobIdOf, kickOff, makeEngine as makeEngineOn, runHttp, seed, status, TAG } from './job-helpers.js';
 
 export function registerJobConformance(name: string, makeAdapter: () => Promise<StorageAdapter>): void {
@@ -18,7 +18,7 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
       for (const e of engines.splice(0)) await e.close();
     });
     /** An engine on a fresh adapter (or the one given), closed after the case. */
-    const makeEngine = async (options: Parameters<typeof makeEngineOn>[0] = {}): Promise<FhirEngine> => {
+    const makeEngine = async (options: Partial<Parameters<typeof makeEngineOn>[0]> = {}): Promise<FhirEngine> => {
       const engine = makeEngineOn({ ...options, storage: options.storage ?? (await makeAdapter()) });
       engines.push(engine);
       return engine;
@@ -135,7 +135,7 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
         expect((await engine.handle({ method: 'GET', url: `/Patient/${id}/_history/1` })).status).toBe(200);
       });
 
-      it.each(['_hardDelete=true', 'hardDelete=true', 'hardDelete=TRUE&_purgeHistory=true'])('scenario 5: %s removes every version', async (flag) => {
+      for (const flag of ['_hardDelete=true', 'hardDelete=true', 'hardDelete=TRUE&_purgeHistory=true']) it(`scenario 5: ${flag} removes every version`, async () => {
         const engine = await makeEngine();
         const [id] = await seed(engine, 'Patient', 1);
         await engine.update({ resourceType: 'Patient', id, meta: { tag: [TAG] }, active: true });
@@ -387,11 +387,12 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
       }
       const FAMILY = '/Patient/$bulk-delete?_tag=T&_include=Patient:organization&_revinclude=Observation:subject';
 
-      it.each([
+      const modes = [
         ['soft', '', 410, 2],
         ['hard', '&_hardDelete=true', 404, 0],
         ['purge-history', '&_purgeHistory=true', 200, 1],
-      ])('exact across chunks of 2 (%s): each resource deleted once, counted once, nothing left', async (_mode, flag, readStatus, versions) => {
+      ] as const;
+      for (const [mode, flag, readStatus, versions] of modes) it(`exact across chunks of 2 (${mode}): each resource deleted once, counted once, nothing left`, async () => {
         const engine = await makeEngine({ chunkSize: 2 });
         const { org, patients, observations, stranger } = await family(engine);
         const done = await runHttp(engine, `${FAMILY}${flag}`);
