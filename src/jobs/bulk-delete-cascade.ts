@@ -29,7 +29,7 @@ import { REFERENCES_PER_QUERY, slices, type Included, type IncludeSpecs } from '
 import type { Clause } from '../storage/query.js';
 import type { JobProgress } from '../storage/job-record.js';
 import type { ResourceKey, StorageTx, StoredVersion } from '../storage/storage-adapter.js';
-import type { BulkDeleteParams, BulkDeleteState } from './bulk-delete.js';
+import type { BulkDeleteParams, BulkDeleteState } from './bulk-delete-params.js';
 import type { StepOutcome } from './job-runner.js';
 
 /** One entry of a chunk's deletion list: an included resource, or a match (`match` = its position in the chunk). */

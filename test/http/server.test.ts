@@ -82,9 +82,12 @@ describe('example HTTP server', () => {
       expect(kickOff.status).toBe(202);
       const status = kickOff.headers.get('content-location')!;
       await engine.jobs.settled(status.split('/').pop()!);
-      const manifest = (await (await fetch(`${base}${status}`)).json()) as { output: { url: string; count: number }[] };
+      // Content-Location and the manifest's URLs are absolute, on the request's host.
+      expect(status.startsWith(`${base}/`)).toBe(true);
+      const manifest = (await (await fetch(status)).json()) as { output: { url: string; count: number }[] };
       expect(manifest.output).toHaveLength(1);
-      const file = await fetch(`${base}${manifest.output[0]!.url}`);
+      expect(manifest.output[0]!.url.startsWith(`${base}/`)).toBe(true);
+      const file = await fetch(manifest.output[0]!.url);
       expect(file.status).toBe(200);
       expect(file.headers.get('content-type')).toBe('application/fhir+ndjson');
       const lines = (await file.text()).trim().split('\n');

@@ -100,8 +100,8 @@ describe('CapabilityStatement', () => {
     ]);
     expect(rest.operation.map((o: { name: string }) => o.name)).toContain('export');
     const byType = new Map<string, any>(rest.resource.map((r: { type: string }) => [r.type, r]));
-    expect(byType.get('Patient').operation.map((o: { name: string }) => o.name)).toEqual(['purge-history', 'everything', 'export']);
-    expect(byType.get('Group').operation.map((o: { name: string }) => o.name)).toEqual(['purge-history', 'export']);
+    expect(byType.get('Patient').operation.map((o: { name: string }) => o.name)).toEqual(['validate', 'purge-history', 'everything', 'export']);
+    expect(byType.get('Group').operation.map((o: { name: string }) => o.name)).toEqual(['validate', 'purge-history', 'export']);
     const params = rest.resource.flatMap((r: { searchParam: { name: string }[] }) => r.searchParam.map((p) => p.name));
     expect(params).not.toContain(COMPARTMENT_PARAM);
   });
