@@ -38,6 +38,7 @@ export { IndexExtractor, type CompiledBranch, type CompiledParameter, type Index
 export * from './adapter-kit.js';
 export { BULK_DELETE, InProcessJobRunner, JobRunnerStoppedError, TRANSITIONS, canTransition, isTerminal, type AnyJobHandler, type BulkDeleteMode, type BulkDeleteParams, type BulkDeleteRequest, type BulkDeleteState, type CriteriaInput, type InProcessJobRunnerOptions, type JobContext, type JobHandler, type JobHost, type JobListener, type JobRunner, type PlannedJob, type StepOutcome } from './jobs/index.js';
 export type { EntryResponse, ResponseBundle, ResponseEntry } from './bundle/index.js';
-export { BULK_EXPORT, type BulkExportRequest, type BulkExportParams, type BulkExportState } from './export/export-job.js';
+export { BULK_EXPORT, type BulkExportRequest, type BulkExportParams, type BulkExportState, type ExportPart, type ExportFileState } from './export/export-job.js';
 export type { ExportManifest, ExportManifestOutput } from './export/manifest.js';
-export { COMPARTMENT_PARAM, CompartmentTable } from './search/compartments.js';
+export { COMPARTMENT_PARAM, CompartmentTable, type CompartmentSources } from './search/compartments.js';
+export type { IncludeSpec } from './search/parse.js';

@@ -52,7 +52,7 @@ export interface BulkExportRequest {
 }
 
 /** One part of the work: a type, and for a group export, one batch of its members. */
-interface ExportPart {
+export interface ExportPart {
   readonly type: string;
   /** The batch of the group's members (group exports only). */
   readonly batch?: number;
@@ -70,7 +70,7 @@ export interface BulkExportParams {
   /** `since` as a clause. */
   readonly sinceClause?: Clause;
   readonly parts: readonly ExportPart[];
-  /** The group's patients, in batches of {@link GROUP_BATCH} (group exports only). */
+  /** The group's patients, in batches of 500 (group exports only). */
   readonly batches?: readonly (readonly string[])[];
   /** Snapshot: only resources whose current version has `seq <= maxSeq`. */
   readonly maxSeq: number;
