@@ -22,6 +22,7 @@ import type {
   SearchBundle,
 } from './resource/shapes.js';
 import { optionsArgument, queryArgument, resourceArgument, stringArgument } from './interactions/arguments.js';
+import { assertJsonDepth } from './resource/json-depth.js';
 import { assertValidId, ID_PATTERN } from './resource/validate.js';
 import { versionIdOfETag, versionUrl, weakETag } from './resource/version.js';
 import { dispatch, type Pipeline } from './routes.js';
@@ -156,7 +157,12 @@ export class FhirEngine<R extends AnyResource = Resource> {
       ids: options.ids ?? randomIds,
       registry,
       extractor,
-      search: new SearchService(registry, extractor, { defaultCount: limits.defaultCount, maxCount: limits.maxCount }),
+      search: new SearchService(registry, extractor, {
+        defaultCount: limits.defaultCount,
+        maxCount: limits.maxCount,
+        maxIncludes: limits.maxIncludes,
+        chainDepth: limits.maxChainDepth,
+      }),
       baseUrl: (options.baseUrl ?? '').replace(/\/+$/, ''),
       limits,
       validation,
@@ -224,6 +230,7 @@ export class FhirEngine<R extends AnyResource = Resource> {
 
   /** Runs a request through the route table, as `handle()` and bundle entries do (in the one request shape). */
   #run(request: InteractionRequest): Promise<InteractionResult> {
+    assertJsonDepth(request.body, this.#ctx.limits.maxJsonDepth, 'The resource');
     return dispatch(this.#pipeline, Object.assign(blankRequest(request.method, request.segments), request));
   }
 

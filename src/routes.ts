@@ -16,7 +16,7 @@ import type { EngineContext } from './interactions/context.js';
 import * as crud from './interactions/crud.js';
 import { history, historyOptionsOf } from './interactions/history.js';
 import { validateOperation } from './interactions/validate.js';
-import type { Criteria, InteractionRequest, Mutable } from './interactions/request.js';
+import { assertParameterCount, type Criteria, type InteractionRequest, type Mutable } from './interactions/request.js';
 import { JsonText, type InteractionResult } from './interactions/result.js';
 import { bulkDeleteStatus, cancelBulkDelete, kickOffBulkDelete } from './jobs/operations.js';
 import type { JobRunner } from './jobs/job-runner.js';
@@ -87,6 +87,8 @@ async function search(
   params: Criteria,
   scope?: { readonly restrict: readonly Clause[]; readonly path: string },
 ): Promise<InteractionResult> {
+  // Again here: a `POST _search` form adds its own.
+  assertParameterCount(params, p.ctx.limits.maxQueryParameters);
   const { ctx } = p;
   const reader = request.tx ?? ctx.storage;
   const query = {
@@ -310,6 +312,7 @@ const pathOf = (segments: readonly string[]): string => segments.join('/') || '/
  * FhirError for every client error.
  */
 export async function dispatch(p: Pipeline, request: InteractionRequest): Promise<InteractionResult> {
+  if (request.params !== undefined) assertParameterCount(request.params, p.ctx.limits.maxQueryParameters);
   for (const route of ROUTES) {
     const args = matchPath(route.path, request.segments);
     if (args === undefined) continue;

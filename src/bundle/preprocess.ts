@@ -7,6 +7,7 @@ import { badRequest, FhirError } from '../errors.js';
 import type { EngineContext } from '../interactions/context.js';
 import { blankRequest, criteriaOf, parseUrl, type Criteria, type InteractionRequest, type Mutable } from '../interactions/request.js';
 import { jsonPatchFromBinary } from '../patch/index.js';
+import { assertJsonDepth } from '../resource/json-depth.js';
 import type { Resource } from '../resource/resource.js';
 import { parseIfMatch } from '../resource/version.js';
 
@@ -185,6 +186,8 @@ export function entryRequest(entry: RequestEntry, index: number, ctx: EngineCont
     if (!isObject(resource)) throw badRequest('A PATCH entry needs a Binary or Parameters resource.', [`Bundle.entry[${index}].resource`]);
     if (resource.resourceType === 'Binary') {
       body = jsonPatchFromBinary(resource);
+      // Base64 inside the Bundle: its depth was not seen when the Bundle's was.
+      assertJsonDepth(body, ctx.limits.maxJsonDepth, 'The Binary JSON Patch');
       mediaType = 'application/json-patch+json';
     } else {
       body = resource;

@@ -3,6 +3,7 @@
  * route table, and renders the result; around it, the application's hooks and logger.
  * @packageDocumentation
  */
+import { FhirError } from '../errors.js';
 import { fhirErrorOf } from '../interactions/result.js';
 import { allowedMethods, dispatch, type Pipeline } from '../routes.js';
 import type { Logger, RequestHooks } from './hooks.js';
@@ -52,6 +53,10 @@ export class HttpEdge {
 
   async #respond(request: FhirHttpRequest): Promise<FhirHttpResponse> {
     const p = this.#pipelineFor(request.baseUrl);
+    const { maxUrlLength } = p.ctx.limits;
+    if (request.url.length > maxUrlLength) {
+      throw new FhirError(414, 'too-long', `The request URL (${request.url.length} characters) exceeds the limit of ${maxUrlLength} characters.`);
+    }
     const url = pathBelowBase(request.url, p.ctx.baseUrl);
     if (request.method.toUpperCase() === 'OPTIONS') {
       return { status: 204, headers: { allow: allowedMethods(p, parseUrl(url).segments) }, body: undefined };

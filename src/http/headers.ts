@@ -6,11 +6,13 @@ export type HeaderInput = Readonly<Record<string, string | readonly string[] | u
 
 /** Lower-cases header names and joins repeated values. */
 export function normalizeHeaders(headers: HeaderInput | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a header named `__proto__` or `constructor` is just a header.
+  const out = Object.create(null) as Record<string, string>;
   if (!headers) return out;
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    out[name.toLowerCase()] = typeof value === 'string' ? value : value.join(', ');
+    // Anything else a JavaScript caller passes (a number, an object) is read as text, never called.
+    out[name.toLowerCase()] = typeof value === 'string' ? value : Array.isArray(value) ? value.join(', ') : String(value);
   }
   return out;
 }

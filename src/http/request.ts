@@ -5,6 +5,8 @@
  */
 import { FhirError } from '../errors.js';
 import { blankRequest, criteriaOf, parseUrl, type InteractionRequest } from '../interactions/request.js';
+import type { Limits } from '../interactions/context.js';
+import { assertJsonDepth, jsonTextTooDeep, tooDeep } from '../resource/json-depth.js';
 import { parseJson } from '../resource/validate.js';
 import { parseIfMatch } from '../resource/version.js';
 import { isParallel, mediaTypeOf, normalizeHeaders, parsePrefer, type HeaderInput } from './headers.js';
@@ -71,12 +73,22 @@ function pathOfUrl(baseUrl: string): string {
   return start < 0 ? '' : baseUrl.slice(start).replace(/\/+$/, '');
 }
 
+/** The limits {@link requestOf} applies. */
+export type RequestLimits = Pick<Limits, 'maxBodyBytes' | 'maxJsonDepth'>;
+
+/** JSON text to a value: 400 for JSON nested deeper than `maxDepth` (checked before parsing), or malformed. */
+function parseJsonBody(text: string, maxDepth: number): unknown {
+  if (jsonTextTooDeep(text, maxDepth)) throw tooDeep(maxDepth);
+  return parseJson(text);
+}
+
 /**
  * Parses an HTTP-shaped request (`url` already below the base): 413 for a body over `maxBodyBytes`,
- * 400 for bytes that are not UTF-8 and for malformed JSON, an If-Match or a Prefer header. Only JSON bodies (and bodies without a Content-Type) are parsed; any
+ * 400 for bytes that are not UTF-8, for malformed JSON or JSON nested deeper than `maxJsonDepth`, an
+ * If-Match or a Prefer header. Only JSON bodies (and bodies without a Content-Type) are parsed; any
  * other body stays text, for the route to take (a search form) or refuse (415).
  */
-export function requestOf(request: FhirHttpRequest, url: string, limits: { readonly maxBodyBytes: number }): InteractionRequest {
+export function requestOf(request: FhirHttpRequest, url: string, limits: RequestLimits): InteractionRequest {
   const headers = normalizeHeaders(request.headers);
   const contentType = mediaTypeOf(headers['content-type']);
   const upper = request.method.toUpperCase();
@@ -91,9 +103,11 @@ export function requestOf(request: FhirHttpRequest, url: string, limits: { reado
       throw new FhirError(413, 'too-long', `The request body exceeds the limit of ${limits.maxBodyBytes} bytes.`);
     }
     const text = typeof raw === 'string' ? raw : decodeUtf8(raw);
-    if (/\S/.test(text)) body = contentType === undefined || isJson(contentType) ? parseJson(text) : text;
+    if (/\S/.test(text)) body = contentType === undefined || isJson(contentType) ? parseJsonBody(text, limits.maxJsonDepth) : text;
     mediaType ??= '';
   } else if (raw !== undefined) {
+    // Parsed by the application's framework (Express's `req.body`): walked without recursion.
+    assertJsonDepth(raw, limits.maxJsonDepth);
     body = raw;
   }
   const parsed = blankRequest(method, segments, params);

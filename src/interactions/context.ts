@@ -25,6 +25,26 @@ export interface Limits {
   readonly maxConcurrentJobs: number;
   /** Resources a bulk-export job writes per chunk (one storage read, one append per file). Default 2,000. */
   readonly exportChunkSize: number;
+  /**
+   * Deepest nesting of arrays and objects in a JSON body or resource (`{}` is 1), checked without
+   * recursion before anything walks it: 400 `too-costly` past it. Default 128 (an R4 resource in a
+   * Bundle entry rarely needs 30).
+   */
+  readonly maxJsonDepth: number;
+  /** Longest request URL (path and query) `handle()` accepts, in characters: 414 past it. Default 8,192. */
+  readonly maxUrlLength: number;
+  /**
+   * Most query parameters of a request, or of a `POST _search` form: 400 `too-costly` past it (a
+   * 414 would say the URI is too long, which a form body or a short URL with many `&` is not). Default 100.
+   */
+  readonly maxQueryParameters: number;
+  /**
+   * Most resources `_include`/`_revinclude` (`:iterate` included) add to one search page; the Bundle
+   * holds the first ones and says so in an OperationOutcome entry. Default 1,000.
+   */
+  readonly maxIncludes: number;
+  /** Most levels of a chained or `_has` search parameter (`subject:Patient.organization.name` is 2): 400 `too-costly` past it. Default 3. */
+  readonly maxChainDepth: number;
 }
 
 /** The defaults of {@link Limits}. */
@@ -38,6 +58,11 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   bulkDeleteChunkSize: 500,
   maxConcurrentJobs: 2,
   exportChunkSize: 2000,
+  maxJsonDepth: 128,
+  maxUrlLength: 8192,
+  maxQueryParameters: 100,
+  maxIncludes: 1000,
+  maxChainDepth: 3,
 });
 
 /**

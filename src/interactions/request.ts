@@ -3,7 +3,7 @@
  * `Bundle.entry.request`, the typed methods from their arguments; the route table runs it.
  * @packageDocumentation
  */
-import { badRequest } from '../errors.js';
+import { badRequest, FhirError } from '../errors.js';
 import type { StorageTx } from '../storage/storage-adapter.js';
 
 /** Search criteria or query parameters as name/value pairs, e.g. from `identifier=a|b&_tag=x`. */
@@ -94,27 +94,38 @@ export function blankRequest(method: string, segments: readonly string[], params
   };
 }
 
-/** Splits a URL (relative to the base, or absolute) into decoded path segments and query parameters. */
+/**
+ * Splits a URL (relative to the base, or absolute) into decoded path segments and query parameters.
+ * A relative URL is split by hand, never handed to `new URL()`: `//x/Patient` would parse as a host
+ * (and `//%/…` throw). A malformed URL is a 400.
+ */
 export function parseUrl(url: string): { segments: string[]; params: [string, string][] } {
-  // Fast path for the common relative URL with nothing to decode in its path.
-  if (!url.includes('://') && !url.includes('#')) {
-    const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
-    if (!path.includes('%')) {
-      return {
-        segments: path.split('/').filter(Boolean),
-        params: q < 0 ? [] : [...new URLSearchParams(url.slice(q + 1))],
-      };
+  const hash = url.indexOf('#');
+  const text = hash < 0 ? url : url.slice(0, hash);
+  const scheme = text.indexOf('://');
+  if (scheme >= 0 && !/[/?]/.test(text.slice(0, scheme))) {
+    let parsed: URL;
+    try {
+      parsed = new URL(text);
+    } catch {
+      throw badRequest(`The URL '${url}' is malformed.`);
     }
+    return { segments: segmentsOf(parsed.pathname, url), params: [...parsed.searchParams] };
   }
-  const parsed = new URL(url, 'http://fhir.invalid/');
-  let segments: string[];
+  const q = text.indexOf('?');
+  const path = q < 0 ? text : text.slice(0, q);
+  return { segments: segmentsOf(path, url), params: q < 0 ? [] : [...new URLSearchParams(text.slice(q + 1))] };
+}
+
+function segmentsOf(path: string, url: string): string[] {
+  const segments = path.split('/').filter(Boolean);
+  // Fast path: nothing to decode.
+  if (!path.includes('%')) return segments;
   try {
-    segments = parsed.pathname.split('/').filter(Boolean).map(decodeURIComponent);
+    return segments.map(decodeURIComponent);
   } catch {
     throw badRequest(`The URL '${url}' is malformed.`);
   }
-  return { segments, params: [...parsed.searchParams] };
 }
 
 /**
@@ -125,4 +136,14 @@ export function criteriaOf(query: string, type?: string): [string, string][] {
   let q = query;
   if (type !== undefined && q.startsWith(`${type}?`)) q = q.slice(type.length + 1);
   return [...new URLSearchParams(q.replace(/^\?/, ''))].filter(([k]) => k !== '');
+}
+
+/**
+ * Throws 400 `too-costly` for more than `max` query parameters (`limits.maxQueryParameters`). Not a
+ * 414: that status says the URI is too long, and a `POST _search` form or a short URL of many `&` is not.
+ */
+export function assertParameterCount(params: Criteria, max: number): void {
+  if (params.length > max) {
+    throw new FhirError(400, 'too-costly', `The request has ${params.length} query parameters; the limit is ${max}.`);
+  }
 }

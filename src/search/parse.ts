@@ -207,6 +207,11 @@ export class SearchParser {
         case '_count': {
           if (!/^\d+$/.test(value)) throw badRequest(`Invalid _count value '${value}': expected a non-negative integer.`, ['_count']);
           count = Math.min(Number(value), maxCount);
+          if (Number(value) > maxCount) {
+            // State the cap (Azure silently caps): the self link carries the page size actually used.
+            used[index] = [rawName, String(maxCount)];
+            warnings.push({ severity: 'information', code: 'informational', diagnostics: `_count=${value} exceeds the maximum page size of ${maxCount}; pages hold at most ${maxCount} resources.`, expression: ['_count'] });
+          }
           continue;
         }
         case '_total':

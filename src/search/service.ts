@@ -40,6 +40,8 @@ export interface SearchLimits {
   readonly maxCount?: number;
   /** Most chain levels (`a.b.c` is 2). */
   readonly chainDepth?: number;
+  /** Most resources `_include`/`_revinclude` add to a page (default: `maxCount`). */
+  readonly maxIncludes?: number;
   /** Most resources an inner (chain / `_has`) search may match. */
   readonly chainFanout?: number;
   /** Concurrency of parallel sub-queries. */
@@ -72,6 +74,7 @@ export class SearchService {
   private readonly defaultCount: number;
   private readonly maxCount: number;
   private readonly chainDepth: number;
+  private readonly maxIncludes: number;
   private readonly chainFanout: number;
   private readonly concurrency: number;
   private readonly compositeCandidates: number;
@@ -87,6 +90,7 @@ export class SearchService {
     this.maxCount = limits.maxCount ?? 1000;
     this.defaultCount = Math.min(limits.defaultCount ?? 20, this.maxCount);
     this.chainDepth = limits.chainDepth ?? 3;
+    this.maxIncludes = limits.maxIncludes ?? this.maxCount;
     this.chainFanout = limits.chainFanout ?? 1000;
     this.concurrency = limits.concurrency ?? 4;
     this.compositeCandidates = limits.compositeCandidates ?? 10_000;
@@ -175,7 +179,7 @@ export class SearchService {
       entry.push({ fullUrl: fullUrl(base, m.hit.type, m.hit.id), resource: shaped ? shapeResource(m.resource, parsed) : m.resource, search: { mode: 'match' } });
     }
     if (matches.length > 0 && (parsed.include.length > 0 || parsed.revinclude.length > 0)) {
-      const { included, complete } = await collectIncludes(ctx, parsed, matches, { limit: this.maxCount });
+      const { included, complete } = await collectIncludes(ctx, parsed, matches, { limit: this.maxIncludes });
       for (const { version } of included) {
         const r = JSON.parse(version.json!) as Resource;
         entry.push({ fullUrl: fullUrl(base, version.type, version.id), resource: shapeResource(r, parsed), search: { mode: 'include' } });
@@ -184,7 +188,7 @@ export class SearchService {
         ctx.warnings.push({
           severity: 'information',
           code: 'informational',
-          diagnostics: `More resources are included than the limit of ${this.maxCount}; the Bundle holds the first ${this.maxCount}.`,
+          diagnostics: `More resources are included than the limit of ${this.maxIncludes}; the Bundle holds the first ${this.maxIncludes}.`,
         });
       }
     }

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import { compileFhirPath, type CompiledFhirPath, type FhirPathDialect } from '../../fhirpath/compile.js';
+import { FhirError } from '../../errors.js';
 import { forbiddenSegmentError } from '../guard.js';
 import { invalid } from './errors.js';
 
@@ -64,11 +65,33 @@ function compilePath(expression: string, where: string): CompiledFhirPath {
   }
 }
 
-/** Refuses `__proto__`, `constructor`, `prototype` used as identifiers in a FHIRPath expression. */
+/**
+ * Longest patch path, in characters. fhirpath.js compiles a long expression slowly (100,000
+ * characters: most of a second) and blocks the event loop meanwhile; real paths are far shorter.
+ */
+const MAX_PATH_LENGTH = 4096;
+
+/** Calls of the FHIRPath functions whose argument is a regular expression. */
+const REGEX_FUNCTION = /(?:^|[^A-Za-z0-9_])`?(matches|matchesFull|replaceMatches)`?\s*\(/;
+
+/**
+ * Refuses what a client could use against the server in a FHIRPath expression: `__proto__`,
+ * `constructor`, `prototype` as identifiers; `matches()`, `matchesFull()` and `replaceMatches()`, whose argument is a
+ * regular expression run without a time limit (measured: `matches('^(a+)+$')` on a 27-character
+ * string held the event loop 12 s; each more character doubles it); an over-long expression.
+ * fhirpatch.html allows any FHIRPath in a path; these two functions are a deliberate exception.
+ */
 function assertSafeExpression(expression: string, where: string): void {
+  if (expression.length > MAX_PATH_LENGTH) {
+    throw new FhirError(400, 'too-costly', `The ${where} path is longer than ${MAX_PATH_LENGTH} characters.`);
+  }
   const withoutStrings = expression.replace(/'(?:\\.|[^'\\])*'/g, "''");
   const match = /(?:^|[^A-Za-z0-9_])`?(__proto__|constructor|prototype)`?(?![A-Za-z0-9_])/.exec(withoutStrings);
   if (match?.[1]) throw forbiddenSegmentError(match[1], `${where} path`);
+  const regex = REGEX_FUNCTION.exec(withoutStrings);
+  if (regex?.[1]) {
+    throw new FhirError(400, 'not-supported', `The FHIRPath function '${regex[1]}' is not allowed in a patch path: its regular expression could run without bound.`);
+  }
 }
 
 function isNode(value: unknown): value is FpNode {
