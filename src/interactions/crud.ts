@@ -5,6 +5,7 @@
  */
 import { badRequest, FhirError, notFound, preconditionFailed } from '../errors.js';
 import { applyFhirPathPatch, applyJsonPatch } from '../patch/index.js';
+import { assertJsonDepth } from '../resource/json-depth.js';
 import { sameContent } from '../resource/equal.js';
 import type { Resource } from '../resource/resource.js';
 import { assertValidId } from '../resource/validate.js';
@@ -363,10 +364,14 @@ export async function purgeHistory(
   });
 }
 
-function applyPatch(resource: Resource, patch: PatchDocument): Resource {
-  return patch.format === 'json-patch'
-    ? applyJsonPatch(resource, patch.operations)
-    : applyFhirPathPatch(resource, patch.parameters);
+function applyPatch(ctx: EngineContext, resource: Resource, patch: PatchDocument): Resource {
+  const patched =
+    patch.format === 'json-patch'
+      ? applyJsonPatch(resource, patch.operations, { maxCopiedChars: ctx.limits.maxBodyBytes })
+      : applyFhirPathPatch(resource, patch.parameters);
+  // Operations that each add a little depth at the deepest point can build what no body may hold.
+  assertJsonDepth(patched, ctx.limits.maxJsonDepth, 'The patched resource');
+  return patched;
 }
 
 /** Patches the current version of a matched or addressed resource. */
@@ -379,7 +384,7 @@ async function patchVersion(
 ): Promise<WriteOutcome> {
   const ifMatch = options.ifMatch;
   checkIfMatch(current.type, current.id, current, ifMatch);
-  const patched = checkedResource(ctx, applyPatch(resourceOf(current), patch), current.type);
+  const patched = checkedResource(ctx, applyPatch(ctx, resourceOf(current), patch), current.type);
   const resource = await linkedResource(ctx, tx, patched, options.fullUrls);
   return updateOver(ctx, tx, current.type, current.id, resource, current, 'PATCH', ifMatch !== undefined);
 }

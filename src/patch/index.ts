@@ -10,7 +10,7 @@ export {
   JSON_PATCH_CONTENT_TYPE,
   JSON_PATCH_OPS,
 } from './json-patch.js';
-export type { JsonPatchOperation, JsonPatchOpName } from './json-patch.js';
+export type { JsonPatchOperation, JsonPatchOpName, JsonPatchOptions } from './json-patch.js';
 export {
   applyFhirPathPatch,
   applyFhirPathPatchUnguarded,

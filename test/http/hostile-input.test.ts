@@ -102,6 +102,26 @@ describe.each(ADAPTERS)('hostile input on %s', (_name, makeAdapter) => {
       expect((await engine.read('Basic', created.resource.id)).meta?.versionId).toBe('1');
     });
 
+    it('JSON Patch copies that double the resource stop at maxBodyBytes copied (was: out of memory)', async () => {
+      make({ validation: 'off', limits: { maxBodyBytes: 100_000 } });
+      await engine.update({ resourceType: 'Basic', id: 'b', code: { text: 'x' }, a: [1] } as never);
+      const ops = Array.from({ length: 40 }, () => ({ op: 'copy', from: '/a', path: '/a/0' }));
+      const outcome = await expectRefused({ method: 'PATCH', url: '/Basic/b', headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify(ops) }, 400, 'too-costly');
+      expect(outcome.issue[0].diagnostics).toMatch(/^The JSON Patch copies more than 100000 characters of JSON \(operation \d+\)\.$/);
+      expect((await engine.read('Basic', 'b')).meta?.versionId).toBe('1');
+    });
+
+    it('a patch whose operations together nest deeper than maxJsonDepth is a 400', async () => {
+      make({ validation: 'off', limits: { maxJsonDepth: 10 } });
+      await engine.update({ resourceType: 'Basic', id: 'b', code: { text: 'x' } } as never);
+      // Each operation adds three levels below the last: no single value is deep, the result is (13 levels).
+      const ops = ['/x', '/x/a/0/b', '/x/a/0/b/a/0/b', '/x/a/0/b/a/0/b/a/0/b'].map((path) => ({ op: 'add', path, value: { a: [{}] } }));
+      const res = await engine.handle({ method: 'PATCH', url: '/Basic/b', headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify(ops) });
+      expect(res.status).toBe(400);
+      expect(json(res.body).issue[0]).toMatchObject({ code: 'too-costly', diagnostics: 'The patched resource nests arrays and objects deeper than the limit of 10 levels.' });
+      expect((await engine.read('Basic', 'b')).meta?.versionId).toBe('1');
+    });
+
     it('a JSON Patch in a Binary of a Bundle entry (base64, unseen by the Bundle scan) nested deep is a 400', async () => {
       make({ validation: 'off' });
       const created = await engine.create<any>({ resourceType: 'Basic', code: { text: 'x' } } as never);
