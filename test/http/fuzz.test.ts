@@ -118,7 +118,7 @@ const mutation = fc.record({
   at: fc.nat(),
   kind: fc.constantFrom('remove', 'replace', 'add-key', 'wrap', 'duplicate', 'retype'),
   key: fc.oneof(fc.constantFrom('id', 'resourceType', 'meta', 'extension', 'value', 'url', 'reference', '__proto__', 'constructor', 'div', 'text', 'valueString', 'contained'), fc.string({ maxLength: 6 })),
-  value: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom<unknown>('Patient/1', '#x', 'urn:uuid:1', '', null, -1, 1e308, '<div>x</div>', '2020-01-01', [], {})),
+  value: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom<unknown>('Patient/1', '#x', 'urn:uuid:1', 'urn:uuid:2', { reference: 'urn:uuid:2' }, { reference: 'Patient?identifier=http://x|1' }, { reference: 'Patient?' }, '', null, -1, 1e308, '<div>x</div>', '2020-01-01', [], {})),
 });
 
 /** Applies `edits` to a deep copy of `value`. Iterative: the walk never recurses. */
@@ -225,6 +225,14 @@ function bundleOf(resources: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> {
   });
 }
 
+/** A resource with an element nested 50 to 20,000 levels deep, as text. */
+const deepBody = fc
+  .tuple(fc.integer({ min: 50, max: 20_000 }), fc.constantFrom('{"a":', '[', '{"extension":['), fc.constantFrom('Basic', 'Patient', 'Bundle', 'Parameters'))
+  .map(([n, open, type]) => {
+    const close = open === '[' ? ']' : open === '{"a":' ? '}' : ']}';
+    return `{"resourceType":"${type}","extension":[{"url":"http://x","valueString":"v","x":${open.repeat(n)}1${close.repeat(n)}}]}`;
+  });
+
 /** A body: nothing, text, bytes or an already-parsed value. */
 function bodyOf(resources: fc.Arbitrary<unknown>): fc.Arbitrary<FhirHttpRequest['body']> {
   const value = fc.oneof(
@@ -240,6 +248,7 @@ function bodyOf(resources: fc.Arbitrary<unknown>): fc.Arbitrary<FhirHttpRequest[
     { weight: 1, arbitrary: value.map((v) => (typeof v === 'object' && v !== null ? v : JSON.stringify(v) ?? '')) as fc.Arbitrary<FhirHttpRequest['body']> },
     { weight: 1, arbitrary: fc.oneof(fc.string({ maxLength: 40 }), fc.constantFrom('{', '[1,', '{"resourceType":"Patient"', 'name=x&_count=1', '\uFEFF{}', '  ', 'null', '"x"', '1e999')) },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }) },
+    { weight: 1, arbitrary: deepBody },
   ) as fc.Arbitrary<FhirHttpRequest['body']>;
 }
 
@@ -355,13 +364,13 @@ describe.each(ADAPTERS)('request fuzzing on %s', (_name, makeAdapter) => {
   });
   afterAll(() => engine.close());
 
-  it(`${RUNS} arbitrary requests (HL7 examples, patches, bundles, random JSON): never 5xx, 4xx with an OperationOutcome and no change`, async () => {
+  it(`${RUNS} arbitrary requests (HL7 examples, patches, bundles, random JSON): never 5xx, 4xx with an OperationOutcome and no change`, { timeout: Math.max(60_000, RUNS * 60) }, async () => {
     expectSpread(await fuzz(engine, requestOf(bodies), RUNS));
     expect(unexpected).toEqual([]);
   });
 
   describe.skipIf(!synthea.available)('with Synthea resources', () => {
-    it(`${Math.ceil(RUNS / 5)} arbitrary requests with Synthea bodies`, async () => {
+    it(`${Math.ceil(RUNS / 5)} arbitrary requests with Synthea bodies`, { timeout: Math.max(60_000, RUNS * 20) }, async () => {
       await fuzz(engine, requestOf(syntheaResources()), Math.ceil(RUNS / 5));
       expect(unexpected).toEqual([]);
     });
