@@ -321,9 +321,7 @@ async function check(engine: FhirEngine, request: FhirHttpRequest, before: strin
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-const unexpected: unknown[] = [];
-
-async function seededEngine(makeAdapter: () => StorageAdapter, validation: ValidationMode): Promise<FhirEngine> {
+async function seededEngine(makeAdapter: () => StorageAdapter, validation: ValidationMode, unexpected: unknown[]): Promise<FhirEngine> {
   const engine = new FhirEngine({
     storage: makeAdapter(),
     validation,
@@ -365,8 +363,10 @@ const ENGINES = ADAPTERS.flatMap(([name, make]) => (['strict', 'off'] as const).
 
 describe.each(ENGINES)('request fuzzing on %s', (_name, makeAdapter, validation) => {
   let engine: FhirEngine;
+  /** What the engine reported as unexpected (the errors behind 500s). */
+  const unexpected: unknown[] = [];
   beforeAll(async () => {
-    engine = await seededEngine(makeAdapter, validation);
+    engine = await seededEngine(makeAdapter, validation, unexpected);
   });
   afterAll(() => engine.close());
 
