@@ -115,16 +115,17 @@ const headers = fc.record(
 
 // Bodies ---------------------------------------------------------------------------------------------
 
-/** One edit of a JSON value: at node `at` (in walk order), remove it, replace it, add a key or wrap it. */
+/** One edit of a JSON value: at node `at` (in walk order), remove it, replace it, add a key, wrap it, or nest it `depth` levels down. */
 const mutation = fc.record({
   at: fc.nat(),
-  kind: fc.constantFrom('remove', 'replace', 'add-key', 'wrap', 'duplicate', 'retype'),
+  kind: fc.constantFrom('remove', 'replace', 'add-key', 'wrap', 'duplicate', 'retype', 'deepen'),
+  depth: fc.integer({ min: 50, max: 20_000 }),
   key: fc.oneof(fc.constantFrom('id', 'resourceType', 'meta', 'extension', 'value', 'url', 'reference', '__proto__', 'constructor', 'div', 'text', 'valueString', 'contained'), fc.string({ maxLength: 6 })),
   value: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.constantFrom<unknown>('Patient/1', '#x', 'urn:uuid:1', 'urn:uuid:2', { reference: 'urn:uuid:2' }, { reference: 'Patient?identifier=http://x|1' }, { reference: 'Patient?' }, '', null, -1, 1e308, '<div>x</div>', '2020-01-01', [], {})),
 });
 
 /** Applies `edits` to a deep copy of `value`. Iterative: the walk never recurses. */
-function mutate(value: unknown, edits: readonly { at: number; kind: string; key: string; value: unknown }[]): unknown {
+function mutate(value: unknown, edits: readonly { at: number; kind: string; depth: number; key: string; value: unknown }[]): unknown {
   const root = { v: structuredClone(value) } as Record<string, unknown>;
   for (const edit of edits) {
     const slots: [Record<string, unknown> | unknown[], string | number][] = [];
@@ -157,6 +158,13 @@ function mutate(value: unknown, edits: readonly { at: number; kind: string; key:
       case 'duplicate':
         set(Array.isArray(current) ? [...current, ...current] : current);
         break;
+      case 'deepen': {
+        // The node, `depth` objects and arrays down.
+        let nested: unknown = current;
+        for (let i = 0; i < edit.depth; i++) nested = i % 2 === 0 ? [nested] : { [edit.key]: nested };
+        set(nested);
+        break;
+      }
       case 'retype':
         set(typeof current === 'string' ? Number(current) || current.length : typeof current === 'number' ? String(current) : typeof current === 'boolean' ? String(current) : current);
         break;
