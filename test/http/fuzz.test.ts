@@ -378,6 +378,21 @@ function expectSpread(statuses: Map<number, number>): void {
 /** Each adapter with strict validation (the default) and with validation off (arbitrary JSON reaches the indexer and storage). */
 const ENGINES = ADAPTERS.flatMap(([name, make]) => (['strict', 'off'] as const).map((validation) => [`${name}, validation ${validation}`, make, validation] as const));
 
+/**
+ * Requests the fuzzer found failing (shrunk counterexamples, run on the code before the fixes),
+ * each kept as a named case: what it was, what it did.
+ */
+const REGRESSIONS: readonly (readonly [string, FhirHttpRequest])[] = [
+  ['a malformed absolute URL (was 500: ERR_INVALID_URL)', { method: 'GET', url: 'http://[::1/', headers: {} }],
+  ["'//' with '://' in the query (was 500: parsed as a host)", { method: 'GET', url: '//?_count=http://loinc.org|1234-5', headers: {}, body: '[]' }],
+  ["'//' and a broken percent-encoding (was 500)", { method: 'GET', url: '//%E0%A4%A', headers: {}, body: 'false' }],
+  ["'//' and an encoded slash (was 500)", { method: 'GET', url: '//%2F', headers: {} }],
+  [
+    'a create nested 2,000 levels deep, validation off (was 500: stack overflow)',
+    { method: 'POST', url: '/Account', headers: { 'content-type': 'application/fhir+json' }, body: `{"resourceType":"Account","text":${'{"a":['.repeat(1000)}1${']}'.repeat(1000)}}` },
+  ],
+];
+
 describe.each(ENGINES)('request fuzzing on %s', (_name, makeAdapter, validation) => {
   let engine: FhirEngine;
   /** What the engine reported as unexpected (the errors behind 500s). */
@@ -386,6 +401,13 @@ describe.each(ENGINES)('request fuzzing on %s', (_name, makeAdapter, validation)
     engine = await seededEngine(makeAdapter, validation, unexpected);
   });
   afterAll(() => engine.close());
+
+  it.each(REGRESSIONS)('regression: %s', async (_what, request) => {
+    const { status, problem } = await check(engine, request, await snapshot(engine));
+    expect(problem).toBeUndefined();
+    expect(status).toBeGreaterThanOrEqual(400);
+    expect(unexpected).toEqual([]);
+  });
 
   it(`${RUNS} arbitrary requests (HL7 examples, patches, bundles, random JSON): never 5xx, 4xx with an OperationOutcome and no change`, { timeout: Math.max(60_000, RUNS * 60) }, async () => {
     expectSpread(await fuzz(engine, requestOf(bodies), RUNS));
