@@ -35,7 +35,9 @@ function subset(resource: Resource, names: readonly string[]): Resource {
   const out: Resource = { resourceType: resource.resourceType };
   for (const [k, v] of Object.entries(resource)) {
     const name = k.startsWith('_') ? k.slice(1) : k;
-    if (keep.has(name) || keep.has(of?.keys.get(name)?.element.name ?? name)) out[k] = v;
+    if (!keep.has(name) && !keep.has(of?.keys.get(name)?.element.name ?? name)) continue;
+    // Defined, not assigned: a stored `__proto__` element (validation off) stays data, never the prototype of `out`.
+    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return tagSubsetted(out);
 }

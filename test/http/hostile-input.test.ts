@@ -263,6 +263,16 @@ describe.each(ADAPTERS)('hostile input on %s', (_name, makeAdapter) => {
       });
     }
 
+    it('_elements=__proto__ on a stored __proto__ element (validation off) never makes it the prototype of the subset', async () => {
+      make({ validation: 'off' });
+      const body = '{"resourceType":"Basic","id":"b","code":{"text":"x"},"__proto__":{"meta":{"tag":[{"code":"inherited"}]},"polluted":"yes"}}';
+      expect((await engine.handle({ method: 'PUT', url: '/Basic/b', headers: FHIR_JSON, body })).status).toBe(201);
+      const bundle = json((await engine.handle({ method: 'GET', url: '/Basic?_elements=__proto__' })).body);
+      const resource = bundle.entry[0].resource;
+      expect(resource.polluted).toBeUndefined();
+      expect(resource.meta.tag.map((t: { code: string }) => t.code)).toEqual(['SUBSETTED']);
+    });
+
     it('JSON Patch: paths and values through __proto__, constructor, prototype are refused', async () => {
       make({ validation: 'off' });
       await engine.update({ resourceType: 'Basic', id: 'b', code: { text: 'x' } } as never);
