@@ -139,7 +139,9 @@ function textOf(value: unknown): string {
 /** Applies `edits` to a deep copy of `value`. Iterative: the walk never recurses. */
 function mutate(value: unknown, edits: readonly { at: number; kind: string; depth: number; key: string; value: unknown }[]): unknown {
   const root = { v: structuredClone(value) } as Record<string, unknown>;
-  for (const edit of edits) {
+  for (const { value: shared, ...edit } of edits) {
+    // A copy: constants of the grammar (`{}`, `[]`) are shared by every run, and edits must not link them into cycles.
+    const value = structuredClone(shared);
     const slots: [Record<string, unknown> | unknown[], string | number][] = [];
     const stack: unknown[] = [root];
     while (stack.length > 0 && slots.length < 2000) {
@@ -158,11 +160,11 @@ function mutate(value: unknown, edits: readonly { at: number; kind: string; dept
         else if (parent !== root) delete parent[key as string];
         break;
       case 'replace':
-        set(edit.value);
+        set(value);
         break;
       case 'add-key':
-        if (typeof current === 'object' && current !== null && !Array.isArray(current)) Object.defineProperty(current, edit.key, { value: edit.value, enumerable: true, writable: true, configurable: true });
-        else set({ [edit.key]: edit.value });
+        if (typeof current === 'object' && current !== null && !Array.isArray(current)) Object.defineProperty(current, edit.key, { value, enumerable: true, writable: true, configurable: true });
+        else set({ [edit.key]: value });
         break;
       case 'wrap':
         set([current]);
