@@ -3,7 +3,7 @@
  * route table, and renders the result; around it, the application's hooks and logger.
  * @packageDocumentation
  */
-import { FhirError } from '../errors.js';
+import { badRequest, FhirError } from '../errors.js';
 import { fhirErrorOf } from '../interactions/result.js';
 import { allowedMethods, dispatch, type Pipeline } from '../routes.js';
 import type { Logger, RequestHooks } from './hooks.js';
@@ -46,12 +46,14 @@ export class HttpEdge {
       response = renderError(fhirErrorOf(error, this.#p.onUnexpected));
     }
     // HEAD is GET without a body, errors included (RFC 9110 §9.3.2).
-    if (response.body !== undefined && request.method.toUpperCase() === 'HEAD') response = { ...response, body: undefined };
+    if (response.body !== undefined && typeof request?.method === 'string' && request.method.toUpperCase() === 'HEAD') response = { ...response, body: undefined };
     if (this.#timed) await this.#report(request, response, performance.now() - started);
     return response;
   }
 
   async #respond(request: FhirHttpRequest): Promise<FhirHttpResponse> {
+    // From JavaScript anything can come: answered, never thrown past handle().
+    if (typeof request?.method !== 'string' || typeof request.url !== 'string') throw badRequest('A request needs a method and a URL, both strings.');
     const p = this.#pipelineFor(request.baseUrl);
     const { maxUrlLength } = p.ctx.limits;
     if (request.url.length > maxUrlLength) {

@@ -169,6 +169,15 @@ describe.each(ADAPTERS)('hostile input on %s', (_name, makeAdapter) => {
       expect((await engine.handle({ method: 'GET', url: '//Patient' })).status).toBe(200);
     });
 
+    it('a request without a string method or URL (from JavaScript) is a 400, never a rejection', async () => {
+      make();
+      for (const request of [{ method: 'GET' }, { url: '/Patient' }, { method: 1, url: '/Patient' }, { method: 'GET', url: ['/Patient'] }, null]) {
+        const res = await engine.handle(request as never);
+        expect(res.status).toBe(400);
+        expect(json(res.body).resourceType).toBe('OperationOutcome');
+      }
+    });
+
     it('a malformed absolute URL is a 400 (was a 500)', async () => {
       make();
       await expectRefused({ method: 'GET', url: 'http://[::1/Patient' }, 400, 'invalid');
