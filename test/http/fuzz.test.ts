@@ -5,9 +5,10 @@
  * 4xx carries an OperationOutcome, and a 4xx changes nothing in storage (every version of the
  * system history, JSON included, before and after).
  *
- * `FUZZ_RUNS=20000 npx vitest run test/http/fuzz.test.ts` for a long run (default 800 per adapter and validation mode, and a fifth of that with Synthea bodies);
- * `FUZZ_SEED=n` replays a seed that fast-check printed. A request that ever failed is kept below
- * as a named regression case.
+ * Runs: 800 per adapter and validation mode (strict, off), a fifth of that again with Synthea bodies.
+ * `FUZZ_RUNS=20000 npx vitest run test/http/fuzz.test.ts` for a long run, `FUZZ_SEED=n` to replay a
+ * seed fast-check printed, `FUZZ_STATS=1` to print the statuses seen. A request that ever failed is
+ * kept below as a named regression case.
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
