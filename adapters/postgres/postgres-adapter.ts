@@ -30,11 +30,10 @@
  *
  * @packageDocumentation
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 import pg from 'pg';
 
 import {
+  encodePosition,
   type HistoryPage,
   type HistoryResult,
   type HistoryScope,
@@ -51,7 +50,6 @@ import {
   type VersionMethod,
   type VersionWrite,
 } from '../../src/adapter-kit.js';
-import { encodePosition, type SortColumnValue } from '../sql/position.js';
 import { compileSearch, type CompiledSearch, type SqlTarget } from '../sql/search.js';
 import { pgQuery, postgresTarget } from './dialect.js';
 import { advisoryKey, retryTransient, unitError } from './errors.js';
@@ -103,8 +101,6 @@ const versionOf = (row: VersionRow): StoredVersion => ({
   json: row.json,
 });
 
-const units = new AsyncLocalStorage<PostgresTx>();
-
 /** Tells schemas apart in prepared statement names when several adapters share a pool. */
 let adapterCount = 0;
 
@@ -132,8 +128,6 @@ export class PostgresAdapter implements StorageAdapter {
   readonly #schema: string;
   readonly #ownsPool: boolean;
   readonly #ready: Promise<void>;
-  readonly #inFlight = new Set<Promise<unknown>>();
-  #closed = false;
 
   /**
    * Creates the adapter and starts migrating the schema; every call waits for the migration (and
@@ -181,19 +175,8 @@ export class PostgresAdapter implements StorageAdapter {
   // Units of work
   // ---------------------------------------------------------------------------------------------
 
-  transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
-    const unit = this.#transact(work);
-    this.#inFlight.add(unit);
-    const forget = (): void => void this.#inFlight.delete(unit);
-    unit.then(forget, forget);
-    return unit;
-  }
-
-  async #transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
-    await this.#open();
-    if (units.getStore()?.active) {
-      throw new Error('transact() cannot be called inside a unit of work; use the tx passed to it.');
-    }
+  async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
+    await this.#ready;
     const client = await this.pool.connect();
     let broken: Error | undefined;
     const tx = new PostgresTx(this, client);
@@ -206,7 +189,7 @@ export class PostgresAdapter implements StorageAdapter {
       }
       let result: T;
       try {
-        result = await units.run(tx, () => work(tx));
+        result = await work(tx);
         await tx.end();
       } catch (error) {
         await tx.end();
@@ -236,13 +219,13 @@ export class PostgresAdapter implements StorageAdapter {
 
   /** Runs one statement on any pooled connection. @internal */
   async query<R extends pg.QueryResultRow>(statement: Statement | { text: string; values: readonly unknown[] }): Promise<pg.QueryResult<R>> {
-    await this.#open();
+    await this.#ready;
     return retryTransient(() => this.pool.query<R>(statement as pg.QueryConfig));
   }
 
   /** Runs `read` in a short transaction of its own (retried on transient failures). @internal */
   async inTransaction<T>(begin: string, read: (client: Queryable) => Promise<T>): Promise<T> {
-    await this.#open();
+    await this.#ready;
     return retryTransient(async () => {
       const client = await this.pool.connect();
       let broken: Error | undefined;
@@ -304,18 +287,14 @@ export class PostgresAdapter implements StorageAdapter {
   // Lifecycle
   // ---------------------------------------------------------------------------------------------
 
-  /** Waits for units of work in flight, then ends the pool if the adapter created it. */
+  /**
+   * Ends the pool if the adapter created it (which waits for the connections in use). The engine's
+   * `RuntimeStorage` calls it once, after the units of work in flight have ended, and refuses every
+   * later call with a clear error.
+   */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#ready.catch(() => undefined);
     if (this.#ownsPool) await this.pool.end();
-  }
-
-  /** Throws when closed; waits for the migration. */
-  async #open(): Promise<void> {
-    if (this.#closed) throw new Error('PostgresAdapter is closed.');
-    await this.#ready;
   }
 
   /** The advisory lock key of a name, scoped to this schema. @internal */
@@ -341,7 +320,7 @@ function hitsOf(compiled: CompiledSearch, rows: readonly SearchRow[], total?: nu
       method: row.method,
       deleted: false,
       json: row.json ?? undefined,
-      position: encodePosition({ values: compiled.sortColumns.map((c) => (row[c.name] ?? null) as SortColumnValue), type: row.t, id: row.i }),
+      position: encodePosition({ values: compiled.sortColumns.map((c) => (row[c.name] ?? undefined) as string | number | undefined), type: row.t, id: row.i }),
     }),
   );
   return total === undefined ? { hits } : { hits, total };

@@ -18,15 +18,26 @@
  *
  * @packageDocumentation
  */
-import type {
-  Clause,
-  IndexEntryKind,
-  Predicate,
-  SortKey,
-  StorageQuery,
+import {
+  decodePosition,
+  type Clause,
+  type IndexEntryKind,
+  type Predicate,
+  type SortKey,
+  type StorageQuery,
 } from '../../src/adapter-kit.js';
 import { BoundParams, type ParamType, type SearchLayout, type SqlDialect } from './dialect.js';
-import { decodePosition, type SortColumnValue } from './position.js';
+
+/** A sort column value: text, a number, or NULL (no value; sorts last). */
+export type SortColumnValue = string | number | null;
+
+/** Thrown for an `after` position the compiler did not produce (for this query shape). */
+export class InvalidPositionError extends Error {
+  constructor() {
+    super('Invalid search position');
+    this.name = 'InvalidPositionError';
+  }
+}
 import { NUMERIC_KINDS, predicateSql } from './predicates.js';
 
 /** A result column a page is ordered by (before type and id). */
@@ -239,6 +250,7 @@ export function compileSearch(target: SqlTarget, query: StorageQuery): CompiledS
   const raw = keys.flatMap((k) => k.raw);
   const computed = sortColumns.some((c) => c.name !== 'i');
   const position = query.after === undefined ? undefined : decodePosition(query.after, sortColumns.length);
+  if (query.after !== undefined && position === undefined) throw new InvalidPositionError();
 
   const base = `r.res_type AS t, r.res_id AS i, r.seq AS q, r.version_id AS vid`;
   const where = whereSql(target, query, params);
@@ -251,7 +263,7 @@ export function compileSearch(target: SqlTarget, query: StorageQuery): CompiledS
       descending: c.descending,
       nullable: c.name !== 'i',
       type: (c.numeric ? 'float' : 'text') as ParamType,
-      value: position.values[n] ?? null,
+      value: (position.values[n] ?? null) as SortColumnValue,
     })),
     { expr: columnExpr('t', 't'), descending: false, nullable: false, type: 'text', value: position.type },
     { expr: columnExpr('i', 'i'), descending: false, nullable: false, type: 'text', value: position.id },
