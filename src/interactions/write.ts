@@ -4,7 +4,7 @@ import { nextLastUpdated, nextVersionId } from '../resource/version.js';
 import type { IndexExtractor } from '../search/extract.js';
 import type { IndexEntry } from '../storage/index-entry.js';
 import {
-  isStorageConflict,
+  isExpectationFailure,
   type Expectation,
   type StorageTx,
   type StoredVersion,
@@ -108,7 +108,9 @@ export async function commitVersion(
     );
     return { version: { type, id, versionId, seq, lastUpdated, method, deleted, json }, resource };
   } catch (error) {
-    if (!isStorageConflict(error)) throw error;
+    // Only a version that did not match is a 412; a transient conflict (a deadlock) is mapped to 409
+    // for every interaction alike (see `fhirErrorOf`).
+    if (!isExpectationFailure(error)) throw error;
     throw pending.ifMatch
       ? new FhirError(412, 'conflict', `${type}/${id} was changed by another request; the supplied version did not match.`)
       : new FhirError(409, 'conflict', `${type}/${id} was changed concurrently by another request; retry.`);
