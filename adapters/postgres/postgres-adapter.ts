@@ -33,13 +33,11 @@
 import pg from 'pg';
 
 import {
-  encodePosition,
   type HistoryPage,
   type HistoryResult,
   type HistoryScope,
   type JobRecord,
   type ResourceKey,
-  type SearchHit,
   type SearchHits,
   type StorageAdapter,
   type StorageCapabilities,
@@ -50,7 +48,7 @@ import {
   type VersionMethod,
   type VersionWrite,
 } from '../../src/adapter-kit.js';
-import { compileSearch, type CompiledSearch, type SqlTarget } from '../sql/search.js';
+import { compileSearch, hitsOf, type CompiledSearch, type SearchRow, type SqlTarget } from '../sql/search.js';
 import { pgQuery, postgresTarget } from './dialect.js';
 import { advisoryKey, retryTransient, unitError } from './errors.js';
 import { migrate, quoteSchema } from './schema.js';
@@ -306,25 +304,6 @@ export class PostgresAdapter implements StorageAdapter {
 // ---------------------------------------------------------------------------------------------
 // Shared by reads in and outside units
 // ---------------------------------------------------------------------------------------------
-
-type SearchRow = Record<string, unknown> & { t: string; i: string; q: string; vid: string; lu: string; method: VersionMethod; json: string | null };
-
-function hitsOf(compiled: CompiledSearch, rows: readonly SearchRow[], total?: number): SearchHits {
-  const hits = rows.map(
-    (row): SearchHit => ({
-      type: row.t,
-      id: row.i,
-      versionId: row.vid,
-      seq: Number(row.q),
-      lastUpdated: row.lu,
-      method: row.method,
-      deleted: false,
-      json: row.json ?? undefined,
-      position: encodePosition({ values: compiled.sortColumns.map((c) => (row[c.name] ?? undefined) as string | number | undefined), type: row.t, id: row.i }),
-    }),
-  );
-  return total === undefined ? { hits } : { hits, total };
-}
 
 async function runSearch(client: Queryable, compiled: CompiledSearch): Promise<SearchHits> {
   const { rows } = await client.query<SearchRow>({ text: compiled.sql, values: compiled.params as unknown[] });
