@@ -49,6 +49,7 @@ import {
   type VersionWrite,
 } from '../../src/adapter-kit.js';
 import { compileSearch, hitsOf, type CompiledSearch, type SearchRow, type SqlTarget } from '../sql/search.js';
+import { beginThen } from './begin.js';
 import { pgQuery, postgresTarget } from './dialect.js';
 import { advisoryKey, retryTransient, unitError } from './errors.js';
 import { migrate, quoteSchema } from './schema.js';
@@ -177,21 +178,17 @@ export class PostgresAdapter implements StorageAdapter {
     await this.#ready;
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // The transaction opens with the unit's first statement (see `begin.ts`); a unit that sends none
+    // costs no round trip at all.
     const tx = new PostgresTx(this, client);
     try {
-      try {
-        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      } catch (error) {
-        broken = error as Error;
-        throw error;
-      }
       let result: T;
       try {
         result = await work(tx);
         await tx.end();
       } catch (error) {
         await tx.end();
-        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        if (tx.begun) await client.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw error;
       }
       if (tx.failure !== undefined) {
@@ -199,16 +196,33 @@ export class PostgresAdapter implements StorageAdapter {
         await client.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw tx.failure;
       }
-      try {
-        await client.query('COMMIT');
-      } catch (error) {
-        broken = error as Error;
-        throw unitError(error);
+      if (tx.begun) {
+        try {
+          await client.query('COMMIT');
+        } catch (error) {
+          broken = error as Error;
+          throw unitError(error);
+        }
       }
       return result;
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * A version write as a unit of work of its own: the compare-and-set statement alone, in autocommit
+   * (one statement is atomic), so one round trip instead of three. Retried on a transient failure,
+   * which rolled it back whole.
+   */
+  async writeVersion(write: VersionWrite): Promise<number> {
+    let rows: { seq: string }[];
+    try {
+      ({ rows } = await this.query<{ seq: string }>(this.statements.writeVersion(write)));
+    } catch (error) {
+      throw unitError(error);
+    }
+    return seqOrConflict(write, rows[0]);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -265,10 +279,10 @@ export class PostgresAdapter implements StorageAdapter {
   search(query: StorageQuery): Promise<SearchHits> {
     const compiled = compileSearch(this.target, pgQuery(query));
     if (compiled.count === undefined) {
-      return this.query<SearchRow>({ text: compiled.sql, values: compiled.params as unknown[] }).then((r) => hitsOf(compiled, r.rows));
+      return this.query<SearchRow>(this.statements.search(compiled.sql, compiled.params)).then((r) => hitsOf(compiled, r.rows));
     }
     // Page and total from one snapshot.
-    return this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) => runSearch(client, compiled));
+    return this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) => runSearch(client, this.statements, compiled));
   }
 
   async readJob(id: string): Promise<JobRecord | undefined> {
@@ -305,10 +319,10 @@ export class PostgresAdapter implements StorageAdapter {
 // Shared by reads in and outside units
 // ---------------------------------------------------------------------------------------------
 
-async function runSearch(client: Queryable, compiled: CompiledSearch): Promise<SearchHits> {
-  const { rows } = await client.query<SearchRow>({ text: compiled.sql, values: compiled.params as unknown[] });
+async function runSearch(client: Queryable, statements: Statements, compiled: CompiledSearch): Promise<SearchHits> {
+  const { rows } = await client.query<SearchRow>(statements.search(compiled.sql, compiled.params) as pg.QueryConfig);
   if (compiled.count === undefined) return hitsOf(compiled, rows);
-  const counted = await client.query<{ n: string }>({ text: compiled.count.sql, values: compiled.count.params as unknown[] });
+  const counted = await client.query<{ n: string }>(statements.search(compiled.count.sql, compiled.count.params) as pg.QueryConfig);
   return hitsOf(compiled, rows, Number(counted.rows[0]?.n ?? 0));
 }
 
@@ -320,9 +334,20 @@ const historyStatement = (statements: Statements, scope: HistoryScope, page: His
 
 const historyOf = (result: pg.QueryResult<VersionRow>): HistoryResult => ({ items: result.rows.map(versionOf) });
 
+/** The seq the write statement returned, or the conflict its missing row means. */
+function seqOrConflict(write: VersionWrite, row: { seq: string } | undefined): number {
+  if (row === undefined) {
+    const expected = write.expect.kind === 'absent' ? 'to be absent' : `at version ${write.expect.versionId}`;
+    throw new StorageConflictError(`${write.type}/${write.id} was expected ${expected}.`);
+  }
+  return Number(row.seq);
+}
+
 /** The `tx` of one unit of work: its statements, one at a time, on the unit's connection. */
 class PostgresTx implements StorageTx {
   active = true;
+  /** The transaction has been opened (with the first statement). */
+  begun = false;
   /** The first statement failure; PostgreSQL has aborted the transaction since. */
   failure: unknown;
   #tail: Promise<unknown> = Promise.resolve();
@@ -341,7 +366,11 @@ class PostgresTx implements StorageTx {
   /** Queues a statement behind the unit's previous ones (a connection runs one at a time). */
   #run<R extends pg.QueryResultRow>(statement: Statement | { text: string; values?: readonly unknown[] }): Promise<pg.QueryResult<R>> {
     if (!this.active) return Promise.reject(new Error('This unit of work has ended; its tx can no longer be used.'));
-    const run = this.#tail.then(() => this.client.query<R>(statement as pg.QueryConfig));
+    const run = this.#tail.then(() => {
+      if (this.begun) return this.client.query<R>(statement as pg.QueryConfig);
+      this.begun = true;
+      return beginThen<R>(this.client, statement as pg.QueryConfig);
+    });
     this.#tail = run.catch(() => undefined);
     return run.catch((error: unknown) => {
       this.failure ??= unitError(error);
@@ -367,7 +396,7 @@ class PostgresTx implements StorageTx {
   async search(query: StorageQuery): Promise<SearchHits> {
     const compiled = compileSearch(this.adapter.target, pgQuery(query));
     const run: Queryable = { query: ((config: pg.QueryConfig) => this.#run(config)) as Queryable['query'] };
-    return runSearch(run, compiled);
+    return runSearch(run, this.adapter.statements, compiled);
   }
 
   async readJob(id: string): Promise<JobRecord | undefined> {
@@ -382,12 +411,7 @@ class PostgresTx implements StorageTx {
 
   async writeVersion(write: VersionWrite): Promise<number> {
     const { rows } = await this.#run<{ seq: string }>(this.adapter.statements.writeVersion(write));
-    const row = rows[0];
-    if (row === undefined) {
-      const expected = write.expect.kind === 'absent' ? 'to be absent' : `at version ${write.expect.versionId}`;
-      throw new StorageConflictError(`${write.type}/${write.id} was expected ${expected}.`);
-    }
-    return Number(row.seq);
+    return seqOrConflict(write, rows[0]);
   }
 
   async purge(key: ResourceKey, keep: 'none' | 'current'): Promise<number> {

@@ -10,7 +10,7 @@ import type { Resource } from '../resource/resource.js';
 import { assertValidId, validateResource } from '../resource/validate.js';
 import { weakETag } from '../resource/version.js';
 import type { SearchHit } from '../storage/query.js';
-import type { StorageTx, StoredVersion } from '../storage/storage-adapter.js';
+import type { StorageReader, StorageTx, StoredVersion } from '../storage/storage-adapter.js';
 import { inUnit, readerOf, type EngineContext } from './context.js';
 import { resolveConditionalReferences } from './references.js';
 import type { Criteria } from './request.js';
@@ -119,6 +119,15 @@ export async function create(
   const id = options.presetId ?? ctx.ids.resourceId();
   const checked = validateResource(body);
   assertBodyType(checked, type);
+  /** Resolves conditional references through `reader`, then writes through `writer`. */
+  const createWith = async (reader: StorageReader, writer: Pick<StorageTx, 'writeVersion'>): Promise<WriteOutcome> => {
+    const resource = await resolveConditionalReferences(ctx, reader, checked);
+    const { version, resource: stored } = await commitVersion(ctx, writer, { type, id, resource, previous: undefined, method: 'POST' });
+    return { outcome: 'created', version, resource: stored };
+  };
+  // Nothing to read in the unit: the write is a unit of work of its own (one round trip on
+  // PostgreSQL). Conditional references resolve against committed state, as they would in the unit.
+  if (options.tx === undefined && options.ifNoneExist === undefined) return createWith(ctx.storage, ctx.storage);
   return inUnit(ctx, options.tx, async (tx) => {
     if (options.ifNoneExist) {
       const hits = await matchCriteria(ctx, tx, type, options.ifNoneExist, 2, options);
@@ -128,15 +137,7 @@ export async function create(
         return { outcome: 'matched', version, resource: resourceOf(version) };
       }
     }
-    const resource = await resolveConditionalReferences(ctx, tx, checked);
-    const { version, resource: stored } = await commitVersion(ctx, tx, {
-      type,
-      id,
-      resource,
-      previous: undefined,
-      method: 'POST',
-    });
-    return { outcome: 'created', version, resource: stored };
+    return createWith(tx, tx);
   });
 }
 

@@ -91,11 +91,12 @@ export const mayHaveSameContent = (prepared: PreparedVersion, current: StoredVer
 
 /**
  * Commits one new version: assigns versionId and lastUpdated (unless already `prepared`), and writes
- * with compare-and-set on the version it was based on.
+ * with compare-and-set on the version it was based on: in `tx`, or, given the storage itself, as a
+ * unit of work of its own.
  */
 export async function commitVersion(
   ctx: EngineContext,
-  tx: StorageTx,
+  tx: Pick<StorageTx, 'writeVersion'>,
   pending: PendingVersion,
   prepared: PreparedVersion = prepareVersion(ctx, pending),
 ): Promise<{ version: StoredVersion; resource: Resource }> {

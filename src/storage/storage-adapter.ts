@@ -162,6 +162,15 @@ export interface StorageAdapter extends StorageReader {
    */
   transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T>;
   /**
+   * Optional. Stores one version as a unit of work of its own: exactly what
+   * `transact((tx) => tx.writeVersion(write))` does (compare-and-set, {@link StorageConflictError}
+   * when the expectation does not hold, nothing written then), for an adapter that can do it in
+   * fewer round trips (PostgreSQL: one statement in autocommit instead of BEGIN, statement, COMMIT).
+   * The engine uses it for a write that needs nothing else in its unit (a plain create).
+   * `RuntimeStorage` calls it only on a `concurrent` adapter, and falls back to `transact` otherwise.
+   */
+  writeVersion?(write: VersionWrite): Promise<number>;
+  /**
    * Optional. The engine calls it once, at construction, with its indexer. An adapter that has it
    * may skip {@link VersionWrite.index} and derive entries from stored JSON when it needs them, e.g.
    * index a parameter of a type on its first search (the memory adapter does). An
