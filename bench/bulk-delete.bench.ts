@@ -7,6 +7,10 @@
  * Run: `npx tsx bench/bulk-delete.bench.ts`. Patients are loaded in large units of work straight
  * through the adapter, with index entries from the core's extractor (the load is not measured).
  * `BENCH_CHUNK` sets `limits.bulkDeleteChunkSize` (default: the engine's, 500).
+ *
+ * Then includes: `BENCH_N_INCLUDES` Patients (default N / 10) with 2 Observations each, hard-deleted
+ * with `_revinclude=Observation:subject` (`deleted` counts both types), then with `_remove-references`
+ * instead (the Observations stay, rewritten).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,55 +19,47 @@ import { join } from 'node:path';
 import { SqliteAdapter } from '../adapters/sqlite/index.js';
 import { FhirEngine } from '../src/engine.js';
 import type { Resource } from '../src/resource/resource.js';
-import { IndexExtractor } from '../src/search/extract.js';
-import { SearchParameterRegistry } from '../src/search/registry.js';
+import { loadThroughAdapter } from './load.js';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
+const N_INCLUDES = Number(process.env.BENCH_N_INCLUDES ?? Math.round(N / 10));
+const OBSERVATIONS_PER_PATIENT = 2;
 const CHUNK = process.env.BENCH_CHUNK ? Number(process.env.BENCH_CHUNK) : undefined;
 const TAG = { system: 'http://example.org/bench', code: 'bench' };
 const FAMILIES = ['Smith', 'Jones', 'Müller', 'García', 'Nguyen', 'Kowalski', 'Rossi', 'Dubois'];
-const extractor = new IndexExtractor(SearchParameterRegistry.r4([]));
 
-async function load(storage: SqliteAdapter, n: number): Promise<number> {
-  const started = performance.now();
-  const batch = 10_000;
-  const lastUpdated = '2026-01-01T00:00:00.000Z';
-  for (let from = 0; from < n; from += batch) {
-    await storage.transact(async (tx) => {
-      for (let i = from; i < Math.min(n, from + batch); i++) {
-        const id = `p${i}`;
-        const resource: Resource = {
-          resourceType: 'Patient',
-          id,
-          meta: { versionId: '1', lastUpdated, tag: [TAG] },
-          identifier: [{ system: 'http://example.org/mrn', value: String(i) }],
-          name: [{ family: FAMILIES[i % FAMILIES.length], given: ['Anna', 'B'] }],
-          gender: i % 2 ? 'female' : 'male',
-          birthDate: `19${String(50 + (i % 50)).padStart(2, '0')}-01-0${1 + (i % 9)}`,
-          address: [{ city: 'Berlin', postalCode: String(10000 + (i % 999)) }],
-        };
-        await tx.writeVersion({
-          type: 'Patient',
-          id,
-          versionId: '1',
-          expect: { kind: 'absent' },
-          lastUpdated,
-          method: 'POST',
-          deleted: false,
-          json: JSON.stringify(resource),
-          index: extractor.extract(resource),
-        });
-      }
-    });
-  }
-  return (performance.now() - started) / 1000;
+function patient(i: number): Resource {
+  return {
+    resourceType: 'Patient',
+    id: `p${i}`,
+    meta: { versionId: '1', lastUpdated: '2026-01-01T00:00:00.000Z', tag: [TAG] },
+    identifier: [{ system: 'http://example.org/mrn', value: String(i) }],
+    name: [{ family: FAMILIES[i % FAMILIES.length], given: ['Anna', 'B'] }],
+    gender: i % 2 ? 'female' : 'male',
+    birthDate: `19${String(50 + (i % 50)).padStart(2, '0')}-01-0${1 + (i % 9)}`,
+    address: [{ city: 'Berlin', postalCode: String(10000 + (i % 999)) }],
+  };
 }
 
-async function run(mode: 'soft' | 'hard', criteria: string): Promise<void> {
+function observation(i: number, k: number): Resource {
+  return {
+    resourceType: 'Observation',
+    id: `o${i}-${k}`,
+    meta: { versionId: '1', lastUpdated: '2026-01-01T00:00:00.000Z' },
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+    subject: { reference: `Patient/p${i}` },
+    valueQuantity: { value: 60 + k },
+  };
+}
+
+async function run(mode: 'soft' | 'hard', criteria: string, options: { n?: number; observationsPerPatient?: number; removeReferences?: boolean } = {}): Promise<void> {
+  const n = options.n ?? N;
   const dir = mkdtempSync(join(tmpdir(), 'fhir-engine-bulk-delete-bench-'));
   try {
     const storage = new SqliteAdapter({ filename: join(dir, 'fhir.db') });
-    const loadSeconds = await load(storage, N);
+    const perPatient = options.observationsPerPatient ?? 0;
+    const loadSeconds = await loadThroughAdapter(storage, n, (i) => [patient(i), ...Array.from({ length: perPatient }, (_, k) => observation(i, k))]);
     const engine = new FhirEngine({ storage, ...(CHUNK !== undefined && { limits: { bulkDeleteChunkSize: CHUNK } }) });
     // The SQLite adapter applies index rows in bulk before the next search; do that once here, as
     // any search after the load would, so the figure below is the delete alone.
@@ -71,7 +67,7 @@ async function run(mode: 'soft' | 'hard', criteria: string): Promise<void> {
     await engine.search('Patient', '_count=1');
     const indexSeconds = (performance.now() - indexStarted) / 1000;
     const started = performance.now();
-    const job = await engine.bulkDelete({ type: 'Patient', criteria, hardDelete: mode === 'hard' });
+    const job = await engine.bulkDelete({ type: 'Patient', criteria, hardDelete: mode === 'hard', removeReferences: options.removeReferences ?? false });
     const done = await engine.jobs.settled(job.id);
     const seconds = (performance.now() - started) / 1000;
     const left = (await engine.search('Patient', '_summary=count')).total;
@@ -81,13 +77,16 @@ async function run(mode: 'soft' | 'hard', criteria: string): Promise<void> {
         adapter: 'sqlite',
         mode,
         criteria: criteria || '(none)',
-        n: N,
+        ...(options.removeReferences && { removeReferences: true }),
+        n,
+        ...(options.observationsPerPatient && { observations: n * options.observationsPerPatient }),
         status: done.status,
-        deleted: done.progress.byType.Patient ?? 0,
+        ...(done.error && { error: done.error.message }),
+        deleted: done.progress.processed,
         left,
         chunks: done.progress.chunks,
         seconds: Number(seconds.toFixed(3)),
-        perSecond: Math.round(N / seconds),
+        perSecond: Math.round(done.progress.processed / seconds),
         targetSeconds: 5,
         loadSeconds: Number(loadSeconds.toFixed(3)),
         indexApplySeconds: Number(indexSeconds.toFixed(3)),
@@ -104,3 +103,6 @@ await run('soft', TAGGED);
 await run('hard', TAGGED);
 await run('soft', '');
 await run('hard', '');
+const withObservations = { n: N_INCLUDES, observationsPerPatient: OBSERVATIONS_PER_PATIENT };
+await run('hard', `${TAGGED}&_revinclude=Observation:subject`, withObservations);
+await run('hard', TAGGED, { ...withObservations, removeReferences: true });

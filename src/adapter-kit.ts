@@ -1,8 +1,9 @@
 /**
- * Everything a storage adapter needs from the core, in one module (re-exported from the package
- * root): the storage contract, the reference semantics of search that adapters either call (an
- * in-memory adapter) or translate (a SQL adapter), and the shared encodings. The adapters of this
- * repository import the core through this module only.
+ * Everything a storage adapter (or a bulk export sink) needs from the core, in one module
+ * (re-exported from the package root): the storage contract, the export sink contract, the
+ * reference semantics of search that adapters either call (an in-memory adapter) or translate (a
+ * SQL adapter), and the shared encodings. The adapters of this repository import the core through
+ * this module only.
  *
  * For a SQL adapter: string predicates carry values already {@link fold}ed (fold `:exact` values the
  * same way to use a folded index); {@link rangeSql} renders date, number and quantity prefixes from
@@ -24,3 +25,4 @@ export {
 } from './search/ranges.js';
 export { compareSortValues, comparePositions, sortValue, type SortPosition, type SortValue } from './search/sort.js';
 export { decodePosition, encodePosition } from './search/position.js';
+export { MemoryExportSink, type ExportFileWriter, type ExportSink } from './export/sink.js';

@@ -11,6 +11,8 @@ import type { IssueCode, OperationOutcome, OperationOutcomeIssue } from './resou
  * ```
  */
 export class FhirError extends Error {
+  /** Marks a FhirError from any copy of this package (its ESM and CommonJS builds are two): see {@link isFhirError}. */
+  readonly code = 'FHIR_ERROR' as const;
   /** Extra headers for the error response, e.g. the ETag of a deleted resource on 410. */
   readonly headers: Readonly<Record<string, string>>;
   readonly issues: readonly OperationOutcomeIssue[];
@@ -33,6 +35,26 @@ export class FhirError extends Error {
   toOperationOutcome(): OperationOutcome {
     return operationOutcome(this.issues);
   }
+}
+
+/**
+ * True for a {@link FhirError} from any copy of this package: the ESM and CommonJS builds each
+ * have their own class, so `instanceof` fails across them (a CommonJS dependency's error seen from
+ * an ES module); this checks the error's `code` and shape instead.
+ *
+ * @example
+ * ```ts
+ * try { await engine.read('Patient', id); } catch (error) {
+ *   if (isFhirError(error) && error.status === 404) return undefined;
+ *   throw error;
+ * }
+ * ```
+ */
+export function isFhirError(error: unknown): error is FhirError {
+  if (error instanceof FhirError) return true;
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as Partial<FhirError>;
+  return e.code === 'FHIR_ERROR' && typeof e.status === 'number' && Array.isArray(e.issues) && typeof e.toOperationOutcome === 'function';
 }
 
 /** Builds an OperationOutcome from issues. */

@@ -37,6 +37,7 @@ import {
   type HistoryResult,
   type HistoryScope,
   type JobRecord,
+  type ResourceIndexer,
   type ResourceKey,
   type SearchHits,
   type StorageAdapter,
@@ -52,6 +53,7 @@ import { compileSearch, hitsOf, type CompiledSearch, type SearchRow, type SqlTar
 import { beginThen } from './begin.js';
 import { pgQuery, postgresTarget } from './dialect.js';
 import { advisoryKey, retryTransient, unitError } from './errors.js';
+import { reindex } from './reindex.js';
 import { migrate, quoteSchema } from './schema.js';
 import { Statements, type Statement } from './statements.js';
 
@@ -126,7 +128,7 @@ export class PostgresAdapter implements StorageAdapter {
   readonly s: string;
   readonly #schema: string;
   readonly #ownsPool: boolean;
-  readonly #ready: Promise<void>;
+  #ready: Promise<void>;
 
   /**
    * Creates the adapter and starts migrating the schema; every call waits for the migration (and
@@ -163,6 +165,16 @@ export class PostgresAdapter implements StorageAdapter {
       throw error;
     }
     return adapter;
+  }
+
+  /**
+   * Takes the engine's indexer. Writes still carry their entries; the indexer serves to index again,
+   * from their JSON, the resources a schema upgraded from an older version holds (see `reindex.ts`):
+   * every call waits until that is done.
+   */
+  useIndexer(indexer: ResourceIndexer): void {
+    this.#ready = this.#ready.then(() => reindex(this.pool, this.s, indexer));
+    this.#ready.catch(() => undefined); // reported by every call
   }
 
   /** The PostgreSQL schema holding this adapter's tables. */

@@ -18,6 +18,8 @@
  * - `job`: job records as JSON text with their `revision` (compare-and-set) and `status`; `n`
  *   keeps submission order.
  * - `schema_migrations`: one row per applied migration (created by {@link migrate}, not numbered).
+ * - `reindex` (migration 2): while resources indexed by an older version wait to be indexed again,
+ *   one row: the last seq concerned and the cursor (see `reindex.ts`).
  *
  * @packageDocumentation
  */
@@ -96,6 +98,12 @@ export const MIGRATIONS: readonly string[] = [
     record text NOT NULL
   );
   CREATE INDEX job_unfinished ON {s}.job (n) WHERE status IN ('queued', 'running');
+  `,
+  // 2: the engine indexes compartment memberships (\`_compartment\` entries). The live resources
+  // written so far are indexed again from their JSON, with the engine's indexer (see \`reindex.ts\`).
+  `
+  CREATE TABLE {s}.reindex (through bigint NOT NULL, after_seq bigint NOT NULL DEFAULT 0);
+  INSERT INTO {s}.reindex (through) SELECT max(seq) FROM {s}.version HAVING max(seq) IS NOT NULL;
   `,
 ];
 

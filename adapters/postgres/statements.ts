@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { IndexEntry, VersionWrite } from '../../src/adapter-kit.js';
+import type { IndexEntry, IndexEntryKind, VersionWrite } from '../../src/adapter-kit.js';
 import { INDEX_KINDS, KIND_COLUMNS } from '../sql/predicates.js';
 import { pgText } from './dialect.js';
 
@@ -32,7 +32,21 @@ export const SEARCH_SHAPES = 200;
 export const VERSION_COLUMNS = 'v.res_type, v.res_id, v.version_id, v.seq, v.last_updated, v.method, v.deleted, v.json';
 
 /** The SQL type of each value column of the index tables (the others are text). */
-const NUMERIC_COLUMNS = new Set(['low', 'high']);
+export const NUMERIC_COLUMNS: ReadonlySet<string> = new Set(['low', 'high']);
+
+/** Index entries as one array per column of each kind present (for `unnest`): `param`, then the kind's columns. */
+export function columnsOf(index: readonly IndexEntry[]): Map<IndexEntryKind, unknown[][]> {
+  const byKind = new Map<IndexEntryKind, unknown[][]>();
+  for (const entry of index) {
+    const columns = KIND_COLUMNS[entry.kind];
+    let arrays = byKind.get(entry.kind);
+    if (!arrays) byKind.set(entry.kind, (arrays = [[], ...columns.map(() => [])]));
+    (arrays[0] as unknown[]).push(entry.param);
+    const record = entry as unknown as Record<string, unknown>;
+    columns.forEach((column, n) => (arrays[n + 1] as unknown[]).push(record[camel(column)] ?? null));
+  }
+  return byKind;
+}
 
 /** `target_type` → `targetType`: index entry properties are the camel-case column names. */
 const camel = (column: string): string => column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());

@@ -6,7 +6,7 @@
  *
  * @packageDocumentation
  */
-import type { IndexEntry, IndexEntryKind } from '../../src/adapter-kit.js';
+import type { IndexEntry, IndexEntryKind, ResourceIndexer } from '../../src/adapter-kit.js';
 import type { GarbageCollector } from './garbage.js';
 import type { Statement, Store } from './read-store.js';
 import { INDEX_KINDS, KIND_COLUMNS, RANGE_COLUMNS, hasRanges, type ResourceRow } from './schema.js';
@@ -17,6 +17,8 @@ const INSERT_CHUNK = 32;
 const BULK_CHUNK = 256;
 /** Pending versions read and applied per batch. */
 const PENDING_BATCH = 5000;
+/** Resources re-indexed per batch after an upgrade (see `DeferredIndex.reindex`). */
+const REINDEX_BATCH = 2000;
 
 /** A pending version; `entries` is null for a deleted version (and one left by the migration to version 3). */
 type PendingRow = [seq: number, type: string, id: string, versionId: string, deleted: number, entries: string | null];
@@ -42,6 +44,16 @@ export class DeferredIndex {
   private readonly pendingParamKinds = new Set<string>();
   /** Reused per write: the entries of each kind, flattened into bind values. */
   private readonly buffers: Record<IndexEntryKind, unknown[]>;
+  private readonly selectReindex: Statement;
+  /** The engine's indexer (see `SqliteAdapter.useIndexer`): what re-indexing after an upgrade needs. */
+  private indexer: ResourceIndexer | undefined;
+  /**
+   * `meta.reindex_through`: the live resources whose current version has a seq up to this one were
+   * indexed by an older version of the engine and are indexed again from their JSON (0: none).
+   */
+  private reindexThrough = 0;
+  /** A unit of work changed `meta.reindex_*`: read it again once the unit has ended. */
+  private reindexChanged = false;
 
   constructor(
     private readonly store: Store,
@@ -81,6 +93,13 @@ export class DeferredIndex {
     this.updateRanges = db.prepare(
       `UPDATE resource SET ${RANGE_COLUMNS.map((c) => `${c} = ?`).join(', ')} WHERE res_type = ? AND res_id = ?`,
     );
+    this.selectReindex = db
+      .prepare(
+        `SELECT v.seq, v.res_type, v.res_id, v.json, ${RANGE_COLUMNS.map((c) => `r.${c}`).join(', ')} FROM resource_version v ` +
+          'JOIN resource r ON r.res_type = v.res_type AND r.res_id = v.res_id AND r.seq = v.seq ' +
+          'WHERE v.seq > ? AND v.seq <= ? AND r.deleted = 0 ORDER BY v.seq LIMIT ?',
+      )
+      .raw();
     for (const row of db.prepare('SELECT param, kind FROM param_kind').all() as { param: string; kind: string }[]) {
       this.knownParamKinds.add(`${row.kind}\u0000${row.param}`);
     }
@@ -91,11 +110,22 @@ export class DeferredIndex {
     const applied = this.store.meta('applied_seq') ?? 0;
     const top = (this.store.stmt('SELECT max(seq) FROM resource_version').pluck().get() ?? 0) as number;
     this.committedPending = top > applied;
+    this.reindexThrough = this.store.meta('reindex_through') ?? 0;
   }
 
-  /** Outside units of work: whether committed state may hold pending versions (as last loaded). */
+  /** Hands over the engine's indexer, with which resources indexed by an older version are indexed again. */
+  useIndexer(indexer: ResourceIndexer): void {
+    this.indexer = indexer;
+  }
+
+  /** Whether resources indexed by an older version wait to be indexed again (and can be: there is an indexer). */
+  private get reindexDue(): boolean {
+    return this.reindexThrough > 0 && this.indexer !== undefined;
+  }
+
+  /** Outside units of work: whether committed state may hold pending versions (as last loaded), or a re-index is due. */
   hasCommittedPending(): boolean {
-    return this.committedPending;
+    return this.committedPending || this.reindexDue;
   }
 
   beginUnit(): void {
@@ -108,6 +138,10 @@ export class DeferredIndex {
       this.committedPending = this.unitPending;
     }
     this.pendingParamKinds.clear();
+    if (this.reindexChanged) {
+      this.reindexChanged = false;
+      this.reindexThrough = this.store.meta('reindex_through') ?? 0;
+    }
   }
 
   /** Records a written version as pending. A deleted version has no entries: its index is not read. */
@@ -137,9 +171,10 @@ export class DeferredIndex {
    * many batches and returns false when pending versions remain.
    */
   apply(maxBatches = Number.POSITIVE_INFINITY): boolean {
-    if (!this.unitPending) return true;
+    if (!this.unitPending) return this.reindexDue ? this.reindex(maxBatches) : true;
     let applied = this.store.meta('applied_seq') ?? 0;
-    for (let batch = 0; ; batch++) {
+    let batch = 0;
+    for (; ; batch++) {
       if (batch >= maxBatches) return false;
       const rows = this.selectPending.all(applied, PENDING_BATCH) as PendingRow[];
       if (rows.length === 0) break;
@@ -171,7 +206,38 @@ export class DeferredIndex {
     }
     this.unitPending = false;
     this.garbage.collect();
-    return true;
+    return this.reindexDue ? this.reindex(maxBatches - batch) : true;
+  }
+
+  /**
+   * After an upgrade that changed what the engine indexes (schema migration 4: compartment
+   * memberships), indexes every live resource whose current version is at most
+   * `meta.reindex_through` again, from its stored JSON with the engine's indexer, in batches of
+   * {@link REINDEX_BATCH} in seq order (`meta.reindex_after` is the cursor). Versions written since
+   * carry entries of the current indexer already. Runs after the pending versions are applied, in the
+   * caller's unit of work; returns false when it stopped after `maxBatches` with resources left.
+   */
+  private reindex(maxBatches: number): boolean {
+    let after = this.store.meta('reindex_after') ?? 0;
+    this.reindexChanged = true;
+    for (let batch = 0; batch < maxBatches; batch++) {
+      const rows = this.selectReindex.all(after, this.reindexThrough, REINDEX_BATCH) as [number, string, string, string, ...(number | null)[]][];
+      const replaced: [string, string, PendingEntry[]][] = [];
+      for (const row of rows) {
+        this.deleteEntries(row, 4);
+        replaced.push([row[1], row[2], this.indexer!(row[3]).map((e) => pendingEntry(e, keep))]);
+      }
+      this.insertBulk(replaced);
+      if (rows.length < REINDEX_BATCH) {
+        this.store.setMeta('reindex_through', undefined);
+        this.store.setMeta('reindex_after', undefined);
+        this.reindexThrough = 0;
+        return true;
+      }
+      after = rows[rows.length - 1]![0];
+      this.store.setMeta('reindex_after', after);
+    }
+    return false;
   }
 
   /**
@@ -285,40 +351,38 @@ type PendingEntry = [kind: number, param: string, ...values: (string | number | 
 /** JSON has no infinities (open date/number ranges use them): those are written as strings. */
 const num = (n: number): number | string => (Number.isFinite(n) ? n : String(n));
 
+/** Numbers as they are (for binding). */
+const keep = (n: number): number => n;
+
+/** One entry as a {@link PendingEntry}, numbers written by `n`. */
+function pendingEntry(e: IndexEntry, n: (x: number) => number | string): PendingEntry {
+  switch (e.kind) {
+    case 'token':
+      return [0, e.param, e.system, e.code];
+    case 'text':
+      return [1, e.param, e.folded];
+    case 'string':
+      return [2, e.param, e.folded, e.exact];
+    case 'date':
+      return [3, e.param, n(e.low), n(e.high)];
+    case 'number':
+      return [4, e.param, n(e.low), n(e.high)];
+    case 'quantity':
+      return [5, e.param, n(e.low), n(e.high), e.system, e.code];
+    case 'reference':
+      return [6, e.param, e.targetType, e.targetId, e.url];
+    case 'uri':
+      return [7, e.param, e.value];
+  }
+}
+
 /**
  * The `pending_index.entries` text of `entries`: a JSON array of {@link PendingEntry} (compact: the
  * row is appended on every write, so its size is part of the commit cost).
  */
 function encodeEntries(entries: readonly IndexEntry[]): string {
   const out: PendingEntry[] = [];
-  for (const e of entries) {
-    switch (e.kind) {
-      case 'token':
-        out.push([0, e.param, e.system, e.code]);
-        break;
-      case 'text':
-        out.push([1, e.param, e.folded]);
-        break;
-      case 'string':
-        out.push([2, e.param, e.folded, e.exact]);
-        break;
-      case 'date':
-        out.push([3, e.param, num(e.low), num(e.high)]);
-        break;
-      case 'number':
-        out.push([4, e.param, num(e.low), num(e.high)]);
-        break;
-      case 'quantity':
-        out.push([5, e.param, num(e.low), num(e.high), e.system, e.code]);
-        break;
-      case 'reference':
-        out.push([6, e.param, e.targetType, e.targetId, e.url]);
-        break;
-      case 'uri':
-        out.push([7, e.param, e.value]);
-        break;
-    }
-  }
+  for (const e of entries) out.push(pendingEntry(e, num));
   return JSON.stringify(out);
 }
 

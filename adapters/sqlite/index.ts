@@ -8,7 +8,10 @@
  * const storage = new SqliteAdapter({ filename: './data/fhir.db' }); // or { filename: ':memory:' }
  * ```
  *
+ * TypeScript users also need `@types/better-sqlite3` (a dev dependency of your project).
+ *
  * @packageDocumentation
+ * @module fhir-engine/adapters/sqlite
  */
 export { SqliteAdapter } from './sqlite-adapter.js';
 export type { SqliteAdapterOptions, SqliteCommonOptions, SqliteSynchronous } from './sqlite-adapter.js';

@@ -2,7 +2,7 @@
  * The SQLite schema and its forward migrations. `PRAGMA user_version` records how many migrations
  * a database has received; {@link migrate} applies the missing ones, in one transaction, on open.
  *
- * Layout (schema version 3):
+ * Layout (schema version 4):
  * - `resource_version`: every stored version, the resource JSON stored once per version. `seq` is
  *   the rowid. It is not `AUTOINCREMENT` (which rewrites a `sqlite_sequence` row on every insert,
  *   one more page per commit); instead, when a hard delete removes the highest rows, `meta.seq_floor`
@@ -42,7 +42,8 @@
  * - `param_kind`: which index kinds a parameter has ever had entries in (a superset; used to compile
  *   `missing` clauses and sort keys, which do not name a kind).
  * - `job`: job records, stored opaquely as JSON with their revision and status.
- * - `meta`: named integers (`applied_seq`, `seq_floor`).
+ * - `meta`: named integers (`applied_seq`, `seq_floor`; `reindex_through` and `reindex_after` while
+ *   resources indexed by an older version wait to be indexed again, see `DeferredIndex.reindex`).
  *
  * @packageDocumentation
  */
@@ -234,6 +235,12 @@ export const MIGRATIONS: readonly string[] = [
     SELECT res_type, res_id FROM resource
     WHERE deleted <> 0
       AND coalesce(token_lo, text_lo, string_lo, date_lo, number_lo, quantity_lo, reference_lo, uri_lo) IS NOT NULL;
+  `,
+  // 4: the engine indexes compartment memberships (\`_compartment\` entries). The live resources
+  // written so far are indexed again from their JSON, with the engine's indexer, before the next
+  // search (see \`DeferredIndex.reindex\`): \`meta.reindex_through\` is the last seq concerned.
+  `
+  INSERT INTO meta (key, value) SELECT 'reindex_through', max(seq) FROM resource_version HAVING max(seq) IS NOT NULL;
   `,
 ];
 

@@ -44,12 +44,16 @@ import { dirname, join, resolve } from 'node:path';
 
 import Database from 'better-sqlite3';
 
+const NEEDS_A_FILE =
+  "SqliteAdapter needs a database: new SqliteAdapter({ filename: './fhir.sqlite' }) for a file, { filename: ':memory:' } for a temporary one, or { database } with an open better-sqlite3 Database.";
+
 import {
   StorageConflictError,
   type HistoryPage,
   type HistoryResult,
   type HistoryScope,
   type JobRecord,
+  type ResourceIndexer,
   type ResourceKey,
   type SearchHits,
   type StorageAdapter,
@@ -91,7 +95,7 @@ export interface SqliteCommonOptions {
   /**
    * Run WAL checkpoints on a worker thread with its own connection, so that their fsyncs overlap
    * the writes (see `checkpointer.ts`); the writer's auto-checkpoint stays as a backstop. Started
-   * after the first {@link BACKGROUND_CHECKPOINT_AFTER} units of work of a file database whose
+   * after the first `BACKGROUND_CHECKPOINT_AFTER` (500) units of work of a file database whose
    * `synchronous` is not `'OFF'`. Default true.
    */
   readonly backgroundCheckpoints?: boolean;
@@ -199,6 +203,7 @@ export class SqliteAdapter implements StorageAdapter {
   private readonly synchronousLevel: SqliteSynchronous;
 
   constructor(options: SqliteAdapterOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError(NEEDS_A_FILE);
     const synchronous = options.synchronous ?? 'NORMAL';
     if (!['OFF', 'NORMAL', 'FULL', 'EXTRA'].includes(synchronous)) {
       throw new Error(`Invalid synchronous level: ${String(synchronous)}`);
@@ -218,7 +223,7 @@ export class SqliteAdapter implements StorageAdapter {
       durable = !this.db.memory;
     } else {
       if (typeof options.filename !== 'string' || options.filename === '') {
-        throw new Error('SqliteAdapter needs a `filename` or a `database`.');
+        throw new TypeError(NEEDS_A_FILE);
       }
       if (options.filename === ':memory:') {
         // A private temporary file, so that outside reads get their own connection (see above).
@@ -302,6 +307,15 @@ export class SqliteAdapter implements StorageAdapter {
 
   useRuntime(runtime: StorageRuntime): void {
     this.units = runtime;
+  }
+
+  /**
+   * Takes the engine's indexer. Writes still carry their entries; the indexer serves to index again,
+   * from their JSON, the resources a database upgraded from an older version holds (see
+   * `DeferredIndex.reindex`), before the next search.
+   */
+  useIndexer(indexer: ResourceIndexer): void {
+    this.writer.useIndexer(indexer);
   }
 
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {

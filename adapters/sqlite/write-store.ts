@@ -11,6 +11,7 @@ import {
   type HistoryResult,
   type HistoryScope,
   type JobRecord,
+  type ResourceIndexer,
   type ResourceKey,
   type SearchHits,
   type StorageQuery,
@@ -75,6 +76,11 @@ export class WriteStore extends Store {
   hasCommittedPending(): boolean {
     if (this.othersCommitted()) this.loadShared();
     return this.index.hasCommittedPending();
+  }
+
+  /** The engine's indexer, for re-indexing after an upgrade (see `DeferredIndex.reindex`). */
+  useIndexer(indexer: ResourceIndexer): void {
+    this.index.useIndexer(indexer);
   }
 
   /** Called right after `BEGIN IMMEDIATE` of a unit of work. */

@@ -1,11 +1,11 @@
 /**
  * fullUrl resolution of transaction bundles (FHIR R4 bundle.html#references, http.html#trules):
- * the ids of new resources are assigned up front, and every reference to an entry's fullUrl
- * (`urn:uuid:…`, `urn:oid:…`, or an absolute URL) becomes `Type/id`.
+ * the ids of new resources are assigned up front, and every link to an entry's fullUrl
+ * (`urn:uuid:…`, `urn:oid:…`, or an absolute URL) becomes `Type/id`: in query values here, in the
+ * content by the interaction that writes it (`rewriteFullUrls`, after validation).
  * @packageDocumentation
  */
 import type { EngineContext } from '../interactions/context.js';
-import { forEachReference } from '../interactions/references.js';
 import type { Resource } from '../resource/resource.js';
 import type { StorageReader } from '../storage/storage-adapter.js';
 import type { Criteria, InteractionRequest, Mutable } from '../interactions/request.js';
@@ -87,23 +87,6 @@ export async function assignIds(
     }
   }
   return assignment;
-}
-
-/**
- * Rewrites, in place, every `reference` equal to a mapped fullUrl. `value` must be the bundle
- * layer's own copy. Returns the number of references rewritten.
- */
-export function rewriteReferences(value: unknown, references: ReadonlyMap<string, string>): number {
-  if (references.size === 0) return 0;
-  let count = 0;
-  forEachReference(value, (holder) => {
-    const target = references.get(holder.reference);
-    if (target !== undefined) {
-      holder.reference = target;
-      count++;
-    }
-  });
-  return count;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Resource } from '../resource/resource.js';
 import type { StorageTx } from '../storage/storage-adapter.js';
 import type { EntryRunner } from './batch.js';
 import { assertNoOverlap, entryRequest, type EntryRequest, type InheritedRequest, type RequestBundle } from './preprocess.js';
-import { assignIds, rewriteQueryReferences, rewriteReferences } from './references.js';
+import { assignIds, rewriteQueryReferences } from './references.js';
 import { entryOfResult, type EntryDraft } from './response.js';
 
 /** Options of {@link processTransaction}. */
@@ -27,10 +27,12 @@ const RANK: Record<string, number> = { DELETE: 0, POST: 1, PUT: 2, PATCH: 2, GET
 
 /**
  * The error a failed transaction answers with: the failing entry's status (400 if it was not an
- * error status), "Transaction failed on …" first, then the entry's own issues.
+ * error status), "Transaction failed on …" first, naming the entry in its expression
+ * (`Bundle.entry[2]`), then the entry's own issues.
  */
-function transactionFailure(method: string, url: string, error: FhirError): FhirError {
+function transactionFailure(index: number, method: string, url: string, error: FhirError): FhirError {
   return new FhirError(error.status >= 400 ? error.status : 400, 'processing', `Transaction failed on '${method}' for the requested url '${url}'.`, {
+    expression: [`Bundle.entry[${index}]`],
     issues: [...error.issues],
   });
 }
@@ -75,7 +77,7 @@ export async function processTransaction<E>(
       const request = raw?.request;
       const method = typeof request?.method === 'string' ? request.method.toUpperCase() : '';
       const url = typeof request?.url === 'string' ? request.url : '';
-      throw transactionFailure(method, url, fhirErrorOf(error, options.onUnexpected));
+      throw transactionFailure(index, method, url, fhirErrorOf(error, options.onUnexpected));
     }
   }
   assertNoOverlap(entries);
@@ -90,7 +92,7 @@ export async function processTransaction<E>(
       if (presetId !== undefined) entry.request.presetId = presetId;
       result = await run(entry.request);
     } catch (error) {
-      throw new EntryFailure(transactionFailure(entry.method, entry.rawUrl, fhirErrorOf(error, options.onUnexpected)));
+      throw new EntryFailure(transactionFailure(entry.index, entry.method, entry.rawUrl, fhirErrorOf(error, options.onUnexpected)));
     }
     const actual = targetOf(result);
     if (expected !== undefined && actual !== undefined && actual !== expected) {
@@ -101,7 +103,7 @@ export async function processTransaction<E>(
         'conflict',
         `The entry resolved to '${actual}' instead of '${expected}': another entry of the bundle changed what its criteria match.`,
       );
-      throw new EntryFailure(transactionFailure(entry.method, entry.rawUrl, conflict));
+      throw new EntryFailure(transactionFailure(entry.index, entry.method, entry.rawUrl, conflict));
     }
     responses[entry.index] = options.emit(entryOfResult(result, entry.request.prefer, ctx.baseUrl));
   };
@@ -131,11 +133,8 @@ export async function processTransaction<E>(
       if (assignment.references.size > 0) {
         for (const { request } of entries) {
           rewriteQueryReferences(request, assignment.references);
-          // A copy: the body may be the caller's object (the typed API).
-          if (request.body !== undefined) {
-            const body = structuredClone(request.body);
-            if (rewriteReferences(body, assignment.references) > 0) request.body = body;
-          }
+          // The content's links are rewritten by the interaction, once it has validated what the client sent.
+          request.fullUrls = assignment.references;
         }
       }
       for (const entry of order) {

@@ -7,8 +7,11 @@
 import fhirpath from 'fhirpath';
 import { R4_MODEL } from './r4-model.js';
 
-/** A compiled expression: the result collection for a resource. */
-export type CompiledFhirPath = (resource: unknown) => unknown[];
+/**
+ * A compiled expression: the result collection for a resource (or, for an expression compiled with
+ * a `base`, for a value of that element; `env` then supplies `%resource`).
+ */
+export type CompiledFhirPath = (resource: unknown, env?: Readonly<Record<string, unknown>>) => unknown[];
 
 /** How one family of expressions is compiled. */
 export interface FhirPathDialect {
@@ -30,26 +33,29 @@ const caches = new Map<string, Map<string, CompiledFhirPath | Error>>();
 
 /**
  * Compiles `expression` against the R4 model once per dialect and returns the cached function;
- * throws the compile error of fhirpath.js (also cached) for an invalid expression.
+ * throws the compile error of fhirpath.js (also cached) for an invalid expression. With `base` (a
+ * model path such as `Observation.component`), the expression is relative to a value of that element.
  */
-export function compileFhirPath(expression: string, dialect: FhirPathDialect): CompiledFhirPath {
+export function compileFhirPath(expression: string, dialect: FhirPathDialect, base?: string): CompiledFhirPath {
   let cache = caches.get(dialect.name);
   if (cache === undefined) caches.set(dialect.name, (cache = new Map()));
-  let entry = cache.get(expression);
+  const key = base === undefined ? expression : `${base}\u0000${expression}`;
+  let entry = cache.get(key);
   if (entry === undefined) {
     try {
       // Plain values are fhirpath.js's defaults (and synchronous evaluation in both).
       const options = dialect.nodes ? ({ resolveInternalTypes: false, async: false } as const) : undefined;
-      const fn = fhirpath.compile(dialect.rewrite(expression), R4_MODEL, options);
-      entry = (resource) => {
-        const result = fn(resource) as unknown;
+      const rewritten = dialect.rewrite(expression);
+      const fn = fhirpath.compile(base === undefined ? rewritten : { base, expression: rewritten }, R4_MODEL, options);
+      entry = (resource, env) => {
+        const result = (env === undefined ? fn(resource) : fn(resource, env as Record<string, unknown>)) as unknown;
         return Array.isArray(result) ? result : [];
       };
     } catch (error) {
       entry = error instanceof Error ? error : new Error(String(error));
     }
     if (cache.size >= MAX_CACHED_EXPRESSIONS) cache.delete(cache.keys().next().value as string);
-    cache.set(expression, entry);
+    cache.set(key, entry);
   }
   if (entry instanceof Error) throw entry;
   return entry;

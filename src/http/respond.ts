@@ -1,6 +1,6 @@
 /**
  * The only code that turns interaction results into HTTP: status, headers (`ETag`, `Last-Modified`,
- * `Location`, `Content-Location`, `Items-Deleted`, `X-Progress`) and wire text.
+ * `Location`, `Content-Location`, `Items-Deleted`, `X-Progress`, `Retry-After`) and wire text.
  * @packageDocumentation
  */
 import type { FhirError } from '../errors.js';
@@ -13,8 +13,13 @@ export interface FhirHttpResponse {
   readonly status: number;
   /** Lower-case names: content-type, etag, last-modified, location, content-location… */
   readonly headers: Readonly<Record<string, string>>;
-  /** Serialised FHIR JSON, or undefined (204, `Prefer: return=minimal`). */
+  /** Serialised FHIR JSON, or undefined (204, `Prefer: return=minimal`, or a {@link stream}). */
   readonly body: string | undefined;
+  /**
+   * A body too large to hold as one string (a bulk export file), to be sent chunk by chunk as it is
+   * read; `body` is then undefined. Node: `Readable.from(response.stream).pipe(res)`.
+   */
+  readonly stream?: AsyncIterable<Uint8Array>;
 }
 
 function response(status: number, headers: Record<string, string>, body: Body | undefined): FhirHttpResponse {
@@ -44,8 +49,17 @@ export function render(result: InteractionResult, prefer: Preferences | undefine
       headers['content-location'] = result.statusUrl;
       break;
     case 'job-status':
-      if (statusOf(result) === 202) headers['x-progress'] = 'in progress';
+      if (statusOf(result) === 202) {
+        headers['x-progress'] = result.progress ?? 'in progress';
+        if (result.retryAfter !== undefined) headers['retry-after'] = String(result.retryAfter);
+      }
       break;
+    case 'export-manifest':
+      headers['content-type'] = 'application/json; charset=utf-8';
+      return { status: 200, headers, body: JSON.stringify(result.manifest) };
+    case 'ndjson':
+      headers['content-type'] = 'application/fhir+ndjson';
+      return { status: 200, headers, body: undefined, stream: result.content };
   }
   return response(statusOf(result), headers, bodyOf(result, prefer));
 }

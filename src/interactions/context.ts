@@ -23,6 +23,8 @@ export interface Limits {
   readonly bulkDeleteChunkSize: number;
   /** Bulk-delete jobs running at once. Default 2. */
   readonly maxConcurrentJobs: number;
+  /** Resources a bulk-export job writes per chunk (one storage read, one append per file). Default 2,000. */
+  readonly exportChunkSize: number;
 }
 
 /** The defaults of {@link Limits}. */
@@ -35,9 +37,16 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   bundleConcurrency: 8,
   bulkDeleteChunkSize: 500,
   maxConcurrentJobs: 2,
+  exportChunkSize: 2000,
 });
 
-/** Everything an interaction needs; built once by the engine. @internal */
+/**
+ * How writes are checked: `strict` (the default) validates every resource the engine writes against the
+ * R4 base definitions; `off` checks only what storing needs (an object with a resourceType, a valid id, meta).
+ */
+export type ValidationMode = 'strict' | 'off';
+
+/** Everything an interaction needs; built once by the engine (not part of the public API). */
 export interface EngineContext {
   /** The adapter under the runtime's rules (queue, guards, close once). */
   readonly storage: RuntimeStorage;
@@ -49,6 +58,7 @@ export interface EngineContext {
   /** Base URL for fullUrl and Location, without a trailing slash ('' = relative). */
   readonly baseUrl: string;
   readonly limits: Limits;
+  readonly validation: ValidationMode;
 }
 
 /**

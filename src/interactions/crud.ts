@@ -7,12 +7,14 @@ import { badRequest, FhirError, notFound, preconditionFailed } from '../errors.j
 import { applyFhirPathPatch, applyJsonPatch } from '../patch/index.js';
 import { sameContent } from '../resource/equal.js';
 import type { Resource } from '../resource/resource.js';
-import { assertValidId, validateResource } from '../resource/validate.js';
+import { assertValidId } from '../resource/validate.js';
 import { weakETag } from '../resource/version.js';
 import type { SearchHit } from '../storage/query.js';
 import type { StorageReader, StorageTx, StoredVersion } from '../storage/storage-adapter.js';
+import { checkedResource, linkedResource } from './content.js';
 import { inUnit, readerOf, type EngineContext } from './context.js';
-import { resolveConditionalReferences } from './references.js';
+import type { IncludeSpecs } from '../search/include.js';
+import { deleteCurrent, includesOf } from './cascade.js';
 import type { Criteria } from './request.js';
 import type { DeleteOutcome, WriteOutcome } from './result.js';
 import { commitVersion, mayHaveSameContent, prepareVersion, resourceOf } from './write.js';
@@ -27,6 +29,8 @@ export interface InteractionOptions {
   readonly parallel?: boolean;
   /** `Prefer: handling=strict`. */
   readonly strict?: boolean;
+  /** A transaction's entry fullUrls → their `Type/id`: links to them in the content are rewritten. */
+  readonly fullUrls?: ReadonlyMap<string, string>;
 }
 
 /** A patch document and its format. */
@@ -37,14 +41,6 @@ export type PatchDocument =
 /** Throws 404 unless `type` is a known resource type. */
 export function assertResourceType(ctx: EngineContext, type: string): void {
   if (!ctx.registry.resourceTypes.has(type)) throw notFound(`Resource type '${type}' is not supported.`);
-}
-
-function assertBodyType(resource: Resource, type: string): void {
-  if (resource.resourceType !== type) {
-    throw badRequest(`Resource type in the body ('${resource.resourceType}') does not match the URL ('${type}').`, [
-      'resourceType',
-    ]);
-  }
 }
 
 /** 404 for a resource that does not exist. */
@@ -83,8 +79,30 @@ export function requireQuery(type: string, query: Criteria | undefined): void {
 /**
  * The current resources matching conditional criteria (at most `limit`), under a lock on the
  * normalised criteria so that racing conditional interactions on one criteria run one at a time.
- * No usable criteria → 412, never "match everything".
+ * No usable criteria → 412, never "match everything". With `includes`, also the criteria's
+ * `_include` / `_revinclude`.
  */
+async function findConditional(
+  ctx: EngineContext,
+  tx: StorageTx,
+  type: string,
+  criteria: Criteria,
+  limit: number,
+  options: InteractionOptions & { includes?: boolean },
+): Promise<{ hits: readonly SearchHit[]; specs: IncludeSpecs }> {
+  const canonical = [...criteria].map(([k, v]) => `${k}=${v}`).sort().join('&');
+  await tx.lock(`cond:${type}?${canonical}`);
+  const found = await ctx.search.findMatches(tx, type, criteria, {
+    limit,
+    strict: options.strict ?? false,
+    parallel: options.parallel ?? false,
+    includes: options.includes ?? false,
+  });
+  if (!found.selective) throw notSelective(type);
+  return found;
+}
+
+/** {@link findConditional} for the interactions that act on the matches alone. */
 async function matchCriteria(
   ctx: EngineContext,
   tx: StorageTx,
@@ -93,15 +111,7 @@ async function matchCriteria(
   limit: number,
   options: InteractionOptions,
 ): Promise<readonly SearchHit[]> {
-  const canonical = [...criteria].map(([k, v]) => `${k}=${v}`).sort().join('&');
-  await tx.lock(`cond:${type}?${canonical}`);
-  const found = await ctx.search.findMatches(tx, type, criteria, {
-    limit,
-    strict: options.strict ?? false,
-    parallel: options.parallel ?? false,
-  });
-  if (!found.selective) throw notSelective(type);
-  return found.hits;
+  return (await findConditional(ctx, tx, type, criteria, limit, options)).hits;
 }
 
 /**
@@ -117,11 +127,10 @@ export async function create(
 ): Promise<WriteOutcome> {
   assertResourceType(ctx, type);
   const id = options.presetId ?? ctx.ids.resourceId();
-  const checked = validateResource(body);
-  assertBodyType(checked, type);
-  /** Resolves conditional references through `reader`, then writes through `writer`. */
+  const checked = checkedResource(ctx, body, type);
+  /** Links the resource through `reader` (conditional references, fullUrls), then writes it through `writer`. */
   const createWith = async (reader: StorageReader, writer: Pick<StorageTx, 'writeVersion'>): Promise<WriteOutcome> => {
-    const resource = await resolveConditionalReferences(ctx, reader, checked);
+    const resource = await linkedResource(ctx, reader, checked, options.fullUrls);
     const { version, resource: stored } = await commitVersion(ctx, writer, { type, id, resource, previous: undefined, method: 'POST' });
     return { outcome: 'created', version, resource: stored };
   };
@@ -201,14 +210,13 @@ export async function update(
 ): Promise<WriteOutcome> {
   assertResourceType(ctx, type);
   assertValidId(id);
-  const checked = validateResource(body);
-  assertBodyType(checked, type);
+  const checked = checkedResource(ctx, body, type);
   if (checked.id === undefined) throw badRequest('Id must be specified in the resource.', [`${type}.id`]);
   if (checked.id !== id) throw badRequest('Id in the URL must match id in the resource.', [`${type}.id`]);
   return inUnit(ctx, options.tx, async (tx) => {
     const current = await tx.readCurrent({ type, id });
     checkIfMatch(type, id, current, options.ifMatch);
-    const resource = await resolveConditionalReferences(ctx, tx, checked);
+    const resource = await linkedResource(ctx, tx, checked, options.fullUrls);
     return updateOver(ctx, tx, type, id, resource, current, 'PUT', options.ifMatch !== undefined);
   });
 }
@@ -233,8 +241,7 @@ export async function conditionalUpdate(
   options: InteractionOptions & { presetId?: string } = {},
 ): Promise<WriteOutcome> {
   assertResourceType(ctx, type);
-  const checked = validateResource(body);
-  assertBodyType(checked, type);
+  const checked = checkedResource(ctx, body, type);
   if (checked.id !== undefined) assertValidId(checked.id);
   const newId = checked.id ?? options.presetId ?? ctx.ids.resourceId();
   return inUnit(ctx, options.tx, async (tx) => {
@@ -248,7 +255,7 @@ export async function conditionalUpdate(
     }
     const id = match?.id ?? newId;
     const current = match ?? (await tx.readCurrent({ type, id }));
-    const resource = await resolveConditionalReferences(ctx, tx, { ...checked, id });
+    const resource = await linkedResource(ctx, tx, { ...checked, id }, options.fullUrls);
     return updateOver(ctx, tx, type, id, resource, current, 'PUT', false);
   });
 }
@@ -296,7 +303,9 @@ export async function remove(
 
 /**
  * `DELETE [type]?criteria`: without `count`, one match is deleted and more than one is a 412; with
- * `count` (1…limits.maxConditionalDelete) up to that many matches are deleted.
+ * `count` (1…limits.maxConditionalDelete) up to that many matches are deleted. `_include` and
+ * `_revinclude` in the criteria delete the resources they add too, counted with the matches
+ * (Microsoft's service); more of them than `limits.maxCount` is a 400 and deletes nothing.
  */
 export async function conditionalDelete(
   ctx: EngineContext,
@@ -312,9 +321,21 @@ export async function conditionalDelete(
   }
   return inUnit(ctx, options.tx, async (tx) => {
     const multi = count !== undefined && count > 1;
-    const hits = await matchCriteria(ctx, tx, type, criteria, multi ? count : 2, options);
+    const { hits, specs } = await findConditional(ctx, tx, type, criteria, multi ? count : 2, { ...options, includes: true });
     if (!multi && hits.length > 1) throw notSelective(type);
+    const mode = options.hard ? 'hard' : 'soft';
     let deleted = 0;
+    if (hits.length > 0 && (specs.include.length > 0 || specs.revinclude.length > 0)) {
+      const cap = ctx.limits.maxCount;
+      const { included, complete } = await includesOf(ctx, tx, specs, hits, { limit: cap });
+      if (!complete) {
+        throw badRequest(
+          `The search criteria provided returns partial included resources: more than ${cap} would be deleted with the matches. Narrow the criteria or use $bulk-delete.`,
+        );
+      }
+      // Included resources first, as Microsoft's service deletes them.
+      for (const { version } of included) deleted += await deleteCurrent(ctx, tx, version, mode);
+    }
     let version: StoredVersion | undefined;
     for (const hit of hits) {
       const result = await deleteOne(ctx, tx, type, hit.id, options.hard ?? false);
@@ -322,7 +343,8 @@ export async function conditionalDelete(
       version = result.version;
     }
     const counted = count !== undefined;
-    return deleted === 1 && version ? { outcome: 'deleted', deleted, version, counted } : { outcome: 'deleted', deleted, counted };
+    // The ETag is the one match's tombstone.
+    return hits.length === 1 && version ? { outcome: 'deleted', deleted, version, counted } : { outcome: 'deleted', deleted, counted };
   });
 }
 
@@ -353,11 +375,12 @@ async function patchVersion(
   tx: StorageTx,
   current: StoredVersion,
   patch: PatchDocument,
-  ifMatch: string | undefined,
+  options: InteractionOptions & { ifMatch?: string },
 ): Promise<WriteOutcome> {
+  const ifMatch = options.ifMatch;
   checkIfMatch(current.type, current.id, current, ifMatch);
-  const patched = validateResource(applyPatch(resourceOf(current), patch));
-  const resource = await resolveConditionalReferences(ctx, tx, patched);
+  const patched = checkedResource(ctx, applyPatch(resourceOf(current), patch), current.type);
+  const resource = await linkedResource(ctx, tx, patched, options.fullUrls);
   return updateOver(ctx, tx, current.type, current.id, resource, current, 'PATCH', ifMatch !== undefined);
 }
 
@@ -378,7 +401,7 @@ export async function patch(
     const current = await tx.readCurrent({ type, id });
     if (!current) throw notFoundError(type, id);
     if (current.deleted) throw goneError(current);
-    return patchVersion(ctx, tx, current, document, options.ifMatch);
+    return patchVersion(ctx, tx, current, document, options);
   });
 }
 
@@ -397,6 +420,6 @@ export async function conditionalPatch(
     const match = hits[0];
     if (!match) throw notFound(`No ${type} matched the criteria of the conditional patch.`);
     const current = (await tx.readCurrent(match))!;
-    return patchVersion(ctx, tx, current, document, options.ifMatch);
+    return patchVersion(ctx, tx, current, document, options);
   });
 }

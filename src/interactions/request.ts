@@ -57,6 +57,8 @@ export interface InteractionRequest {
   readonly tx?: StorageTx;
   /** The id a create must get: the one a transaction assigned to the entry's fullUrl up front. */
   readonly presetId?: string;
+  /** A transaction's entry fullUrls → the `Type/id` each was assigned: links to them in the body are rewritten. */
+  readonly fullUrls?: ReadonlyMap<string, string>;
   /**
    * The caller sends bodies on as JSON text (`handle()`): a search, a read or a bundle then hands
    * over stored JSON as text and splices it, instead of parsing it into objects.
@@ -87,6 +89,7 @@ export function blankRequest(method: string, segments: readonly string[], params
     parallelQueries: undefined,
     tx: undefined,
     presetId: undefined,
+    fullUrls: undefined,
     textBodies: undefined,
   };
 }

@@ -4,8 +4,9 @@
  * and `Bundle.entry.response.status` need it; headers and wire text are the HTTP edge's.
  * @packageDocumentation
  */
-import { FhirError } from '../errors.js';
+import { FhirError, isFhirError } from '../errors.js';
 import type { OperationOutcome, Resource } from '../resource/resource.js';
+import type { ExportManifest } from '../export/manifest.js';
 import type { JobRecord } from '../storage/job-record.js';
 import { isStorageConflict, type StorageConflictError, type StoredVersion } from '../storage/storage-adapter.js';
 import type { Preferences } from './request.js';
@@ -90,6 +91,22 @@ export interface JobStatus {
   readonly outcome: 'job-status';
   readonly job: JobRecord;
   readonly body: Resource;
+  /** What `X-Progress` says while the job runs; default `in progress`. */
+  readonly progress?: string;
+  /** Seconds a client should wait before polling again (`Retry-After`) while the job runs. */
+  readonly retryAfter?: number;
+}
+
+/** The manifest of a completed bulk export (plain JSON, not a FHIR resource). */
+export interface ExportManifestOutcome {
+  readonly outcome: 'export-manifest';
+  readonly manifest: ExportManifest;
+}
+
+/** An NDJSON file of a bulk export, read as it is sent. */
+export interface NdjsonOutcome {
+  readonly outcome: 'ndjson';
+  readonly content: AsyncIterable<Uint8Array>;
 }
 
 /** A job's cancellation was requested. */
@@ -107,7 +124,9 @@ export type InteractionResult =
   | BodyOutcome
   | JobAccepted
   | JobStatus
-  | JobCancelRequested;
+  | JobCancelRequested
+  | ExportManifestOutcome
+  | NdjsonOutcome;
 
 /** The FHIR REST status of a result (http.html): 201 for a create, 204 for a delete, 202 for accepted work… */
 export function statusOf(result: InteractionResult): number {
@@ -162,7 +181,11 @@ export function bodyOf(result: InteractionResult, prefer: Preferences | undefine
     case 'purged':
     case 'job-accepted':
     case 'job-cancel-requested':
+    case 'ndjson':
       return undefined;
+    case 'export-manifest':
+      // JSON, though no resource: the HTTP edge sends it as application/json.
+      return new JsonText(JSON.stringify(result.manifest), result.manifest as unknown as Resource);
     default:
       return result.body;
   }
@@ -187,7 +210,8 @@ export function conflictError(error: StorageConflictError): FhirError {
  * tells nothing about internals.
  */
 export function fhirErrorOf(error: unknown, onUnexpected: (error: unknown) => void): FhirError {
-  if (error instanceof FhirError) return error;
+  // A hook's FhirError may come from the package's other build (ESM or CommonJS).
+  if (isFhirError(error)) return error;
   if (isStorageConflict(error)) return conflictError(error);
   onUnexpected(error);
   return new FhirError(500, 'exception', 'An unexpected error occurred while processing the request.');

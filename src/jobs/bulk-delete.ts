@@ -2,68 +2,27 @@
  * The `bulk-delete` job: deletes every current resource matching search criteria that existed when
  * the job was submitted, chunk by chunk. Soft delete (a tombstone version, history kept) by default;
  * `hardDelete` removes every version; `purgeHistory` keeps the current version and removes the rest.
+ * `_include` / `_revinclude` in the criteria delete what they add too, and `removeReferences` (with
+ * a hard delete) rewrites the references to deleted resources: see `bulk-delete-cascade.ts`.
  * @packageDocumentation
  */
+export * from './bulk-delete-params.js';
 import { badRequest, FhirError } from '../errors.js';
 import type { EngineContext } from '../interactions/context.js';
 import { assertResourceType } from '../interactions/crud.js';
 import { criteriaOf } from '../interactions/request.js';
-import { commitVersion } from '../interactions/write.js';
+import { deleteCurrent } from '../interactions/cascade.js';
 import type { JobProgress } from '../storage/job-record.js';
-import type { Clause } from '../storage/query.js';
 import type { StorageTx } from '../storage/storage-adapter.js';
+import { cascadeStep } from './bulk-delete-cascade.js';
+import { BULK_DELETE, type BulkDeleteMode, type BulkDeleteParams, type BulkDeleteRequest, type BulkDeleteState, type CriteriaInput } from './bulk-delete-params.js';
 import { resolveCriteria } from './criteria.js';
 import type { JobHandler } from './job-runner.js';
-
-/** The job kind. */
-export const BULK_DELETE = 'bulk-delete';
-
-/** Search criteria: a query string (`_tag=x&identifier=y`), name/value pairs, or a record. */
-export type CriteriaInput = string | readonly (readonly [string, string])[] | Readonly<Record<string, string>>;
-
-/** A bulk-delete request, as the typed API takes it. */
-export interface BulkDeleteRequest {
-  /** A resource type (`Patient/$bulk-delete`), or undefined for every type (`$bulk-delete`). */
-  readonly type?: string;
-  /** FHIR search criteria; none = every resource of the type(s). */
-  readonly criteria?: CriteriaInput;
-  /** Remove every version (read → 404). Wins over `purgeHistory`. Default false. */
-  readonly hardDelete?: boolean;
-  /** Keep the current version, remove the older ones. Default false. */
-  readonly purgeHistory?: boolean;
-  /** Types never touched (system level). */
-  readonly excludedResourceTypes?: readonly string[];
-}
-
-/** How matches are deleted. */
-export type BulkDeleteMode = 'soft' | 'hard' | 'purge-history';
-
-/** A bulk-delete job's fixed parameters (stored with the job). */
-export interface BulkDeleteParams {
-  /** `system` for `$bulk-delete`, `type` for `Type/$bulk-delete`. */
-  readonly level: 'system' | 'type';
-  readonly type?: string;
-  /** The criteria as submitted. */
-  readonly criteria: readonly (readonly [string, string])[];
-  readonly mode: BulkDeleteMode;
-  readonly excludedResourceTypes: readonly string[];
-  /** Types searched, exclusions removed. */
-  readonly types: readonly string[];
-  /** The criteria as clauses, chains and `_has` resolved at submit. */
-  readonly where: readonly Clause[];
-  /** Snapshot: only resources whose current version has `seq <= maxSeq`. */
-  readonly maxSeq: number;
-}
-
-/** A bulk-delete job's cursor: the keyset position of the last processed hit. */
-export interface BulkDeleteState {
-  readonly after?: string;
-}
 
 /** Result-control parameters that a bulk delete ignores (Azure). */
 const IGNORED = new Set(['_count', '_summary', '_total', 'ct', '_sort', '_elements', '_format', '_pretty', '_cursor']);
 /** Parameters Azure supports that this engine does not (yet): a 400 rather than deleting less or more. */
-const UNSUPPORTED = new Set(['_include', '_revinclude', '_include:iterate', '_revinclude:iterate', '_remove-references']);
+const UNSUPPORTED = new Set(['_include:iterate', '_revinclude:iterate']);
 
 /** Criteria input as name/value pairs. */
 export function criteriaPairs(criteria: CriteriaInput | undefined): [string, string][] {
@@ -77,7 +36,7 @@ function checkRequest(input: unknown): BulkDeleteRequest {
   if (typeof input !== 'object' || input === null) throw badRequest('A bulk-delete request must be an object.');
   const r = input as Record<string, unknown>;
   if (r.type !== undefined && typeof r.type !== 'string') throw badRequest('type must be a string.');
-  for (const flag of ['hardDelete', 'purgeHistory'] as const) {
+  for (const flag of ['hardDelete', 'purgeHistory', 'removeReferences'] as const) {
     if (r[flag] !== undefined && typeof r[flag] !== 'boolean') throw badRequest(`${flag} must be a boolean.`);
   }
   if (r.excludedResourceTypes !== undefined && !(Array.isArray(r.excludedResourceTypes) && r.excludedResourceTypes.every((t) => typeof t === 'string'))) {
@@ -116,6 +75,7 @@ export function bulkDeleteHandler(ctx: EngineContext): JobHandler<BulkDeletePara
         throw new FhirError(400, 'not-supported', issues[0]?.diagnostics ?? 'Invalid search criteria.', { issues: issues.slice(1) });
       }
       const mode: BulkDeleteMode = request.hardDelete ? 'hard' : request.purgeHistory ? 'purge-history' : 'soft';
+      const { include, revinclude } = resolved.parsed;
       const params: BulkDeleteParams = {
         level: request.type === undefined ? 'system' : 'type',
         ...(request.type !== undefined && { type: request.type }),
@@ -125,14 +85,20 @@ export function bulkDeleteHandler(ctx: EngineContext): JobHandler<BulkDeletePara
         types: resolved.types.filter((t) => !excluded.includes(t)),
         where: resolved.where,
         maxSeq: await maxSeqOf(tx),
+        ...(include.length > 0 && { include }),
+        ...(revinclude.length > 0 && { revinclude }),
+        ...(mode === 'hard' && request.removeReferences === true && { removeReferences: true }),
       };
       const progress: JobProgress = { processed: 0, byType: {}, chunks: 0 };
       return { params, state: {}, progress };
     },
 
     async step(tx, job, jobCtx) {
-      const { types, where, maxSeq, mode } = job.params;
+      const { types, where, maxSeq, mode, include, revinclude, removeReferences } = job.params;
       const size = jobCtx.chunkSize;
+      if (include !== undefined || revinclude !== undefined || removeReferences) {
+        return cascadeStep(ctx, tx, job.params, job.state, job.progress, size);
+      }
       const { hits } =
         types.length === 0
           ? { hits: [] }
@@ -148,18 +114,7 @@ export function bulkDeleteHandler(ctx: EngineContext): JobHandler<BulkDeletePara
       const chunk = hits.slice(0, size);
       const byType: Record<string, number> = { ...job.progress.byType };
       for (const hit of chunk) {
-        if (mode === 'soft') {
-          await commitVersion(ctx, tx, {
-            type: hit.type,
-            id: hit.id,
-            resource: { resourceType: hit.type },
-            previous: hit,
-            method: 'DELETE',
-            deleted: true,
-          });
-        } else {
-          await tx.purge({ type: hit.type, id: hit.id }, mode === 'hard' ? 'none' : 'current');
-        }
+        await deleteCurrent(ctx, tx, hit, mode);
         byType[hit.type] = (byType[hit.type] ?? 0) + 1;
       }
       const last = chunk[chunk.length - 1];

@@ -1,5 +1,5 @@
 /**
- * Search criteria → storage clauses for background jobs. Chains and `_has` are resolved once, at
+ * Search criteria → storage clauses for background jobs. Chains, `_has` and composites are resolved once, at
  * submit, into reference / id clauses (the same way the search service resolves them), so a job's
  * criteria are fixed JSON that every chunk evaluates identically.
  * @packageDocumentation
@@ -29,6 +29,6 @@ export async function resolveCriteria(
   params: readonly (readonly [string, string])[],
   baseUrl: string,
 ): Promise<ResolvedCriteria> {
-  const { parsed, where } = await search.resolveCriteria(reader, types, params, { strict: true, baseUrl });
-  return { types: parsed.types, where, parsed };
+  const resolved = await search.resolveCriteria(reader, types, params, { strict: true, baseUrl });
+  return { types: resolved.types, where: resolved.where, parsed: resolved.parsed };
 }

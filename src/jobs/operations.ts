@@ -14,6 +14,7 @@ import type { JobRunner } from './job-runner.js';
 
 const HARD = new Set(['_hardDelete', 'hardDelete']);
 const PURGE = new Set(['_purgeHistory']);
+const REMOVE_REFERENCES = new Set(['_remove-references']);
 const EXCLUDED = 'excludedResourceTypes';
 
 function flag(params: Criteria, names: ReadonlySet<string>): boolean {
@@ -36,9 +37,10 @@ export function bulkDeleteRequestOf(type: string | undefined, params: Criteria):
     .filter(Boolean);
   return {
     ...(type !== undefined && { type }),
-    criteria: params.filter(([k]) => !HARD.has(k) && !PURGE.has(k) && k !== EXCLUDED),
+    criteria: params.filter(([k]) => !HARD.has(k) && !PURGE.has(k) && !REMOVE_REFERENCES.has(k) && k !== EXCLUDED),
     hardDelete: flag(params, HARD),
     purgeHistory: flag(params, PURGE),
+    removeReferences: flag(params, REMOVE_REFERENCES),
     excludedResourceTypes: excluded,
   };
 }

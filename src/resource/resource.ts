@@ -11,7 +11,6 @@ export interface Meta {
   profile?: string[];
   tag?: Coding[];
   security?: Coding[];
-  [element: string]: unknown;
 }
 
 /** A FHIR Coding. */
@@ -20,7 +19,6 @@ export interface Coding {
   version?: string;
   code?: string;
   display?: string;
-  [element: string]: unknown;
 }
 
 /** Any FHIR resource: a JSON object with a `resourceType`. */
@@ -65,4 +63,6 @@ export type IssueCode =
   | 'informational'
   | 'business-rule'
   | 'forbidden'
+  | 'security'
+  | 'login'
   | 'incomplete';

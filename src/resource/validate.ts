@@ -31,8 +31,11 @@ export function assertValidId(id: string): void {
   if (!ID_PATTERN.test(id)) throw badRequest(ID_RULE);
 }
 
-/** Validates the envelope of an incoming resource: an object with a resourceType, a valid id and meta. */
-export function validateResource(value: unknown): Resource {
+/**
+ * Checks only the envelope of an incoming resource: an object with a resourceType, a valid id and meta.
+ * What the engine relies on to store a resource at all; with `validation: 'off'` it is the only check.
+ */
+export function checkEnvelope(value: unknown): Resource {
   // Only the envelope is checked: handing zod just those fields spares a copy of the whole body.
   const envelope =
     typeof value === 'object' && value !== null && !Array.isArray(value)

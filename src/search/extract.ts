@@ -9,14 +9,17 @@ import { compileFhirPath, type FhirPathDialect } from '../fhirpath/compile.js';
 import { r4Model } from '../fhirpath/r4-model.js';
 import type { IndexEntry } from '../storage/index-entry.js';
 import type { Resource } from '../resource/resource.js';
+import { COMPARTMENT_PARAM, CompartmentTable, type CompartmentSources } from './compartments.js';
 import { branchesFor, type SearchParameterDefinition, type SearchParameterRegistry } from './registry.js';
 import { dateRange, fold, jsonNumberRange, parseReference } from './normalize.js';
 
 /** Reads the raw values of one expression branch from a resource. */
 type Getter = (resource: Resource) => unknown[];
 
-interface CompiledBranch {
-  readonly get: Getter;
+/** One branch of a compiled parameter's expression (`a | b` has two). */
+export interface CompiledBranch {
+  /** Reads the raw values of this branch from a resource. */
+  readonly get: (resource: Resource) => unknown[];
   /** From `.where(resolve() is X)`: keep only references to this type. */
   readonly targetType?: string;
   readonly direct: boolean;
@@ -36,29 +39,41 @@ const INDEXED = new Set(['number', 'date', 'string', 'token', 'reference', 'quan
 export interface IndexExtractorOptions {
   /** `auto` (default) uses direct accessors where possible; `fhirpath` always evaluates with fhirpath.js. */
   readonly mode?: 'auto' | 'fhirpath';
+  /** The compartments whose memberships are indexed (as {@link COMPARTMENT_PARAM} entries). Default: the R4 ones. */
+  readonly compartments?: CompartmentTable;
 }
 
 /** Produces index entries for resources. */
 export class IndexExtractor {
   private readonly compiled = new Map<string, readonly CompiledParameter[]>();
   private readonly isResourceType: (t: string) => boolean;
+  /** The compartments whose memberships are indexed. */
+  readonly compartments: CompartmentTable;
 
   constructor(
     readonly registry: SearchParameterRegistry,
     private readonly options: IndexExtractorOptions = {},
   ) {
     this.isResourceType = (t) => registry.resourceTypes.has(t);
+    this.compartments = options.compartments ?? CompartmentTable.r4();
   }
 
   /**
-   * Every index entry of `resource` (its `meta.lastUpdated` included), or only those of the
-   * parameters in `only`.
+   * Every index entry of `resource` (its `meta.lastUpdated` and compartment memberships included),
+   * or only those of the parameters in `only`.
    */
   extract(resource: Resource, only?: ReadonlySet<string>): IndexEntry[] {
     const out: IndexEntry[] = [];
+    const sources = this.compartments.sourcesOf(resource.resourceType);
+    const memberships = sources !== undefined && (only === undefined || only.has(COMPARTMENT_PARAM));
+    // Memberships derive from the entries of the compartment parameters: those are extracted even
+    // when `only` leaves them out, into a scratch list.
+    let scratch: IndexEntry[] | undefined;
     for (const p of this.compiledFor(resource.resourceType)) {
       if (only === undefined || only.has(p.code)) this.extractInto(resource, p, out);
+      else if (memberships && sources.params.has(p.code)) this.extractInto(resource, p, (scratch ??= []));
     }
+    if (memberships) addMemberships(resource, sources, scratch === undefined ? out : [...out, ...scratch], out);
     return out;
   }
 
@@ -131,6 +146,30 @@ export class IndexExtractor {
       }
       out.length = w;
     }
+  }
+}
+
+/**
+ * Appends to `out` one {@link COMPARTMENT_PARAM} entry per compartment `resource` is in: per
+ * reference entry of a compartment parameter that points at a resource of that compartment's type
+ * (exactly what the search `Type?param=Compartment/id` matches), and per `{def}` compartment of its
+ * own type. No duplicates.
+ */
+function addMemberships(resource: Resource, sources: CompartmentSources, entries: readonly IndexEntry[], out: IndexEntry[]): void {
+  const seen = new Set<string>();
+  const add = (targetType: string, targetId: string): void => {
+    const key = `${targetType}/${targetId}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    out.push({ param: COMPARTMENT_PARAM, kind: 'reference', targetType, targetId, url: null });
+  };
+  for (const code of sources.self) if (typeof resource.id === 'string' && resource.id !== '') add(code, resource.id);
+  const n = entries.length;
+  for (let i = 0; i < n; i++) {
+    const e = entries[i]!;
+    if (e.kind !== 'reference' || e.targetType === null || e.targetId === null) continue;
+    const compartments = sources.params.get(e.param);
+    if (compartments !== undefined && compartments.includes(e.targetType)) add(e.targetType, e.targetId);
   }
 }
 
@@ -369,7 +408,7 @@ export function normalizeValue(
 // Expression compilation
 
 /** Search parameter expressions: plain JSON values, with `as` rewritten to `ofType`. */
-const SEARCH_EXPRESSIONS: FhirPathDialect = { name: 'search', rewrite: ofTypeForm, nodes: false };
+export const SEARCH_EXPRESSIONS: FhirPathDialect = { name: 'search', rewrite: ofTypeForm, nodes: false };
 
 /** A getter evaluating `expression` with fhirpath.js; undefined when fhirpath.js cannot compile it. */
 function compileFhirpath(expression: string): Getter | undefined {
@@ -403,26 +442,17 @@ const SUBTYPES: Readonly<Record<string, readonly string[]>> = {
   Integer: ['UnsignedInt', 'PositiveInt'],
 };
 
+type RawStep = { name: string; as?: string } | { where: [string, string] };
+
 /**
- * Compiles a simple member path to a direct accessor, or returns undefined (use fhirpath).
- * Grammar: `Root(.name)*`, optionally wrapped as `(Root(.name)* as T)` and followed by more steps;
- * steps may be `.name`, `.as(T)` and `.where(name='literal')`. Also `P.exists() and P != false`.
+ * Parses a simple member path: `Root(.name)*`, optionally wrapped as `(Root(.name)* as T)` and
+ * followed by more steps; steps may be `.name`, `.as(T)` and `.where(name='literal')`. A relative
+ * path (`relative`) has no root: `code`, `value.as(Quantity)`. Undefined for anything else.
  */
-export function compileDirect(expression: string, resourceType: string): Getter | undefined {
-  const expr = expression.trim();
-  const ex = /^([A-Za-z][\w.]*)\.exists\(\) and ([A-Za-z][\w.]*) != false$/.exec(expr);
-  if (ex && ex[1] === ex[2]) {
-    const inner = compileDirect(ex[1] as string, resourceType);
-    if (!inner) return undefined;
-    return (r) => {
-      const vs = inner(r);
-      return [vs.length > 0 && !(vs.length === 1 && vs[0] === false)];
-    };
-  }
-  // tokenise into segments: ['Root', 'a', 'b', {as: T}, ...]
+function parseSimplePath(expr: string, relative: boolean): { root?: string; raws: RawStep[] } | undefined {
   let rest = expr;
   let asWrapped: string | undefined;
-  const wrapped = /^\(([A-Za-z][\w.]*) as ([A-Za-z]\w*)\)(.*)$/.exec(rest);
+  const wrapped = relative ? null : /^\(([A-Za-z][\w.]*) as ([A-Za-z]\w*)\)(.*)$/.exec(rest);
   let head: string;
   if (wrapped) {
     head = wrapped[1] as string;
@@ -434,11 +464,9 @@ export function compileDirect(expression: string, resourceType: string): Getter 
     head = m[1] as string;
     rest = m[2] as string;
   }
-  type Raw = { name: string; as?: string } | { where: [string, string] };
-  const raws: Raw[] = [];
+  const raws: RawStep[] = [];
   const segs = head.split('.');
-  const root = segs.shift() as string;
-  if (root !== resourceType && root !== 'Resource' && root !== 'DomainResource') return undefined;
+  const root = relative ? undefined : (segs.shift() as string);
   for (const s of segs) raws.push({ name: s });
   if (asWrapped) {
     const last = raws[raws.length - 1];
@@ -458,12 +486,19 @@ export function compileDirect(expression: string, resourceType: string): Getter 
     } else return undefined;
     rest = rest.slice(m[0].length);
   }
-  // resolve keys through the model
+  return { ...(root !== undefined && { root }), raws };
+}
+
+/**
+ * Resolves parsed steps through the model from `start` (a type, or a backbone element's path): the
+ * JSON keys of each step, and the model path reached (`typed: false` after a choice element
+ * without `as`, whose type is not known).
+ */
+function walkModel(raws: readonly RawStep[], start: string): { steps: Step[]; path: string; typed: boolean } | undefined {
   const steps: Step[] = [];
-  let path = root === 'DomainResource' ? 'DomainResource' : root === 'Resource' ? 'Resource' : resourceType;
+  let path = start;
   let typed = true; // whether `path` is known
-  for (let i = 0; i < raws.length; i++) {
-    const r = raws[i] as Raw;
+  for (const r of raws) {
     if ('where' in r) {
       steps.push({ kind: 'where', field: r.where[0], value: r.where[1] });
       continue;
@@ -491,8 +526,55 @@ export function compileDirect(expression: string, resourceType: string): Getter 
     steps.push({ kind: 'child', keys: [r.name] });
     path = t === 'BackboneElement' || t === 'Element' ? full : t;
   }
-  if (steps.length === 0) return undefined;
-  return buildGetter(steps);
+  return { steps, path, typed };
+}
+
+/** The start of a path's walk: the resource type, or `Resource`/`DomainResource` for common ones. */
+function startOf(root: string | undefined, resourceType: string): string | undefined {
+  if (root === resourceType) return resourceType;
+  if (root === 'Resource' || root === 'DomainResource') return root;
+  return undefined;
+}
+
+/**
+ * Compiles a simple member path to a direct accessor, or returns undefined (use fhirpath).
+ * Grammar: see `parseSimplePath`; also `P.exists() and P != false`. With `from` (a type or a
+ * backbone element's path, as {@link elementPathOf} gives it), `expression` is relative to a
+ * value of that element: `code`, `value.as(Quantity)`.
+ */
+export function compileDirect(expression: string, resourceType: string, from?: string): Getter | undefined {
+  const expr = expression.trim();
+  const ex = /^([A-Za-z][\w.]*)\.exists\(\) and ([A-Za-z][\w.]*) != false$/.exec(expr);
+  if (ex && ex[1] === ex[2]) {
+    const inner = compileDirect(ex[1] as string, resourceType, from);
+    if (!inner) return undefined;
+    return (r) => {
+      const vs = inner(r);
+      return [vs.length > 0 && !(vs.length === 1 && vs[0] === false)];
+    };
+  }
+  const parsed = parseSimplePath(expr, from !== undefined);
+  if (!parsed) return undefined;
+  const start = from ?? startOf(parsed.root, resourceType);
+  if (start === undefined) return undefined;
+  const walked = walkModel(parsed.raws, start);
+  if (!walked || walked.steps.length === 0) return undefined;
+  return buildGetter(walked.steps);
+}
+
+/**
+ * The model path of the values a simple member path selects, for compiling paths relative to them:
+ * `Observation` → `Observation`, `Observation.component` → `Observation.component` (a backbone
+ * element), `Library.useContext` → `UsageContext`. Undefined when the path is not simple or ends
+ * on a choice without a type.
+ */
+export function elementPathOf(expression: string, resourceType: string): string | undefined {
+  const parsed = parseSimplePath(expression.trim(), false);
+  if (!parsed) return undefined;
+  const start = startOf(parsed.root, resourceType);
+  if (start === undefined) return undefined;
+  const walked = walkModel(parsed.raws, start);
+  return walked?.typed ? walked.path : undefined;
 }
 
 function buildGetter(steps: readonly Step[]): Getter {

@@ -2,7 +2,8 @@
  * FHIR search: parameter registry, index extraction, query parsing, matching and the search service.
  * @packageDocumentation
  */
-export { SearchParameterRegistry, branchesFor, splitUnion, type SearchParameterDefinition } from './registry.js';
+export { SearchParameterRegistry, branchesFor, splitUnion, type SearchParameterDefinition, type CompositeComponent } from './registry.js';
+export { CompositeEvaluator, type CompiledComposite, type CompositeValue } from './composite.js';
 export { IndexExtractor, compileDirect, normalizeValue, type CompiledParameter, type IndexExtractorOptions } from './extract.js';
 export { fold, dateRange, numberRange, jsonNumberRange, parseReference, type ParsedReference } from './normalize.js';
 export { matchClause, matchPredicate, matchAll } from './match.js';
@@ -16,6 +17,7 @@ export {
   type ParsedSearch,
   type ChainSpec,
   type HasSpec,
+  type CompositeSpec,
   type IncludeSpec,
   type ParseOptions,
 } from './parse.js';

@@ -6,11 +6,14 @@
 import { badRequest, FhirError } from '../errors.js';
 import type { OperationOutcomeIssue } from '../resource/resource.js';
 import type { Clause, Predicate, RangeOp, SortKey } from '../storage/query.js';
+import type { CompiledComposite, CompositeEvaluator, CompositeValue } from './composite.js';
 import { dateRange, fold, numberRange, parseReference } from './normalize.js';
 import type { SearchParameterDefinition, SearchParameterRegistry } from './registry.js';
 
 /** A chained parameter (`subject:Patient.name=x`), resolved by the service with an inner search. */
 export interface ChainSpec {
+  /** Position of the parameter in the request (for the self link). */
+  readonly index: number;
   /** The reference parameter on the outer type. */
   readonly param: string;
   /** Types the inner search covers. */
@@ -21,15 +24,29 @@ export interface ChainSpec {
 
 /** A reverse chain (`_has:Observation:patient:code=1234`). */
 export interface HasSpec {
+  /** Position of the parameter in the request (for the self link). */
+  readonly index: number;
   readonly sourceType: string;
   readonly param: string;
   readonly inner: readonly [string, string];
 }
 
+/** A composite parameter (`code-value-quantity=…$…`), resolved by the service on the candidates' JSON. */
+export interface CompositeSpec {
+  /** Position of the parameter in the request (for the self link). */
+  readonly index: number;
+  readonly param: string;
+  /** The searched types that have the parameter, each with the parameter compiled for it. */
+  readonly targets: readonly { readonly type: string; readonly composite: CompiledComposite }[];
+  /** Comma = OR: each value has one clause per part. */
+  readonly values: readonly CompositeValue[];
+}
+
 /** `_include` / `_revinclude` of one parameter. */
 export interface IncludeSpec {
+  /** `*` (only `_revinclude=*:*`) = every type. */
   readonly sourceType: string;
-  /** `*` = every reference parameter (only for `_include`). */
+  /** `*` = every reference parameter of the source type. */
   readonly param: string;
   readonly targetType?: string;
 }
@@ -40,6 +57,7 @@ export interface ParsedSearch {
   readonly where: readonly Clause[];
   readonly chains: readonly ChainSpec[];
   readonly has: readonly HasSpec[];
+  readonly composites: readonly CompositeSpec[];
   readonly sort: readonly SortKey[];
   readonly count: number;
   readonly total: 'none' | 'estimate' | 'accurate' | undefined;
@@ -51,6 +69,11 @@ export interface ParsedSearch {
   readonly warnings: readonly OperationOutcomeIssue[];
   /** Number of criteria parameters that produced a clause, chain or `_has`. */
   readonly criteria: number;
+  /**
+   * The request's parameters as used, position by position: `null` where a parameter was ignored
+   * (unknown, unsupported, empty), a rewritten pair where only part of it was used (`_sort`).
+   */
+  readonly used: readonly (readonly [string, string] | null)[];
 }
 
 /** Parser options. */
@@ -116,7 +139,11 @@ function splitPrefix(value: string): [RangeOp, string] {
 
 /** Parses the search parameters of a request. Throws {@link FhirError} 400 on malformed values. */
 export class SearchParser {
-  constructor(private readonly registry: SearchParameterRegistry) {}
+  /** Without `composites`, composite parameters are reported as not supported. */
+  constructor(
+    private readonly registry: SearchParameterRegistry,
+    private readonly composites?: CompositeEvaluator,
+  ) {}
 
   parse(
     requestTypes: readonly string[],
@@ -140,13 +167,15 @@ export class SearchParser {
       for (const t of listed) if (!this.registry.resourceTypes.has(t)) throw badRequest(`Unknown resource type '${t}' in _type.`, ['_type']);
       if (listed.length > 0) types = types.length > 0 ? types.filter((t) => listed.includes(t)) : listed;
     }
-    const systemLevel = types.length === 0;
+    // `_type` naming none of the request's types leaves no type to search (not every type).
+    const systemLevel = requestTypes.length === 0 && types.length === 0;
     if (systemLevel) types = [...this.registry.resourceTypes];
     const label = types.length === 1 ? (types[0] as string) : systemLevel ? '(system)' : types.join(',');
 
     const where: Clause[] = [];
     const chains: ChainSpec[] = [];
     const has: HasSpec[] = [];
+    const composites: CompositeSpec[] = [];
     const include: IncludeSpec[] = [];
     const revinclude: IncludeSpec[] = [];
     let sort: SortKey[] = [];
@@ -167,8 +196,13 @@ export class SearchParser {
       return undefined;
     };
 
-    for (const [rawName, value] of params) {
+    const used: (readonly [string, string] | null)[] = [...params];
+    for (let index = 0; index < params.length; index++) {
+      const [rawName, value] = params[index]!;
       const name = rawName.trim();
+      const ignore = (): void => {
+        used[index] = null;
+      };
       switch (name) {
         case '_count': {
           if (!/^\d+$/.test(value)) throw badRequest(`Invalid _count value '${value}': expected a non-negative integer.`, ['_count']);
@@ -185,6 +219,7 @@ export class SearchParser {
           if (value === 'true') {
             // a hint only, never an error: returning more than asked is allowed
             warnings.push({ severity: 'warning', code: 'not-supported', diagnostics: '_summary=true is not supported; full resources are returned.', expression: ['_summary'] });
+            ignore();
           }
           continue;
         case '_elements':
@@ -199,6 +234,7 @@ export class SearchParser {
           continue;
         case '_sort': {
           sort = [];
+          const keys: string[] = [];
           for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
             const descending = part.startsWith('-');
             const code = descending ? part.slice(1) : part;
@@ -208,7 +244,9 @@ export class SearchParser {
               continue;
             }
             sort.push({ param: code, descending });
+            keys.push(part);
           }
+          used[index] = keys.length === 0 ? null : [rawName, keys.join(',')];
           continue;
         }
         case '_include':
@@ -224,11 +262,14 @@ export class SearchParser {
           }
           const [src, param, target, extra] = value.split(':');
           if (!src || !param || extra !== undefined) throw badRequest(`Invalid ${name} value '${value}'.`, [name]);
-          if (!this.registry.resourceTypes.has(src)) throw badRequest(`Unknown resource type '${src}' in ${name}.`, [name]);
+          // `_revinclude=*:*`: whatever refers to a match, through any reference parameter (Microsoft's service has it).
+          const anySource = rev && src === '*' && param === '*' && target === undefined;
+          if (!anySource && !this.registry.resourceTypes.has(src)) throw badRequest(`Unknown resource type '${src}' in ${name}.`, [name]);
           if (param !== '*') {
             const d = this.registry.get(src, param);
             if (!d || d.type !== 'reference') {
               unsupported(`The ${name} parameter '${src}:${param}' is not a reference parameter.`, name);
+              ignore();
               continue;
             }
           }
@@ -239,9 +280,13 @@ export class SearchParser {
       }
       if (CONTROL_PARAMS.has(name)) {
         unsupported(`The search parameter '${name}' is not supported.`, name);
+        ignore();
         continue;
       }
-      if (value === '') continue; // empty values are ignored (search.html §3.1.1.0)
+      if (value === '') {
+        ignore(); // empty values are ignored (search.html §3.1.1.0)
+        continue;
+      }
 
       if (name.startsWith('_has:')) {
         const parts = name.split(':');
@@ -253,9 +298,10 @@ export class SearchParser {
         const d = this.registry.get(sourceType, param);
         if (!d || d.type !== 'reference') {
           unsupported(`The search parameter '${param}' is not a reference parameter of '${sourceType}'.`, name);
+          ignore();
           continue;
         }
-        has.push({ sourceType, param, inner: [innerName, value] });
+        has.push({ index, sourceType, param, inner: [innerName, value] });
         criteria++;
         continue;
       }
@@ -267,9 +313,18 @@ export class SearchParser {
       const code = colon >= 0 ? head.slice(0, colon) : head;
       const modifier = colon >= 0 ? head.slice(colon + 1) : undefined;
       const def = defFor(code);
+      if (def?.type === 'composite' && dot < 0) {
+        const spec = this.composite(index, def, code, modifier, value, name, types, options.baseUrl ?? '');
+        if (spec) {
+          composites.push(spec);
+          criteria++;
+          continue;
+        }
+      }
       if (!def || !def.expression || def.type === 'composite' || def.type === 'special') {
         const why = def && (def.type === 'composite' || def.type === 'special' || !def.expression) ? ` (${def.type} parameters are not supported)` : '';
         unsupported(`The search parameter '${code}' is not supported for resource type '${label}'.${why}`, name);
+        ignore();
         continue;
       }
       if (dot >= 0) {
@@ -284,9 +339,10 @@ export class SearchParser {
         targets = targets.filter((t) => this.registry.get(t, innerCode) !== undefined);
         if (targets.length === 0) {
           unsupported(`The chained parameter '${name}' is not supported: no target type of '${code}' has a parameter '${innerCode}'.`, name);
+          ignore();
           continue;
         }
-        chains.push({ param: code, targetTypes: targets, inner: [rest, value] });
+        chains.push({ index, param: code, targetTypes: targets, inner: [rest, value] });
         criteria++;
         continue;
       }
@@ -299,6 +355,7 @@ export class SearchParser {
       where,
       chains,
       has,
+      composites,
       sort,
       count,
       total,
@@ -309,7 +366,48 @@ export class SearchParser {
       cursor,
       warnings,
       criteria,
+      used,
     };
+  }
+
+  /**
+   * A composite parameter's values (`a$b,c$d`: OR of values, each part parsed as its own
+   * definition's type, prefixes included), or undefined when none of `types` can evaluate it.
+   */
+  private composite(
+    index: number,
+    def: SearchParameterDefinition,
+    code: string,
+    modifier: string | undefined,
+    value: string,
+    name: string,
+    types: readonly string[],
+    baseUrl: string,
+  ): CompositeSpec | undefined {
+    if (!this.composites) return undefined;
+    const targets: { type: string; composite: CompiledComposite }[] = [];
+    for (const type of types) {
+      const d = this.registry.get(type, code);
+      const composite = d?.type === 'composite' ? this.composites.compile(type, d) : undefined;
+      if (composite) targets.push({ type, composite });
+    }
+    const first = targets[0];
+    if (!first) return undefined;
+    // search.html: composite parameters take no modifiers.
+    if (modifier !== undefined) throw badRequest(`The modifier ':${modifier}' is not supported for the composite search parameter '${code}'.`, [name]);
+    const parts = first.composite.parts;
+    const values = splitEscaped(value, ',').map((v): CompositeValue => {
+      const pieces = splitEscaped(v, '$');
+      if (pieces.length !== parts.length) {
+        throw badRequest(
+          `Invalid value '${v}' for search parameter '${name}': expected ${parts.length} parts separated by '$' (${parts.map((p) => p.code).join('$')}).`,
+          [name],
+        );
+      }
+      // A comma left in a piece was escaped in the request: escape it again for the part's own split.
+      return pieces.map((piece, i) => this.clause(parts[i]!, parts[i]!.code, undefined, piece.replace(/,/g, '\\,'), name, baseUrl));
+    });
+    return { index, param: code, targets, values };
   }
 
   /** One criteria parameter → one clause. */

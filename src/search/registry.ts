@@ -14,9 +14,23 @@ export interface SearchParameterDefinition {
   readonly expression: string;
   readonly target?: readonly string[];
   readonly url?: string;
+  /**
+   * The parts of a composite parameter, in the order of the `$`-separated value: each names the
+   * definition (by canonical url) that gives its type, and a FHIRPath expression relative to a node
+   * of `expression` (R4 SearchParameter.component).
+   */
+  readonly components?: readonly CompositeComponent[];
 }
 
-type ParamTuple = readonly [string, string, readonly string[], string, readonly string[] | 0, string];
+/** One part of a composite search parameter. */
+export interface CompositeComponent {
+  /** Canonical url of the search parameter that gives this part its type and syntax. */
+  readonly definition: string;
+  /** Relative to a node of the composite's expression; `%resource` is the whole resource. */
+  readonly expression: string;
+}
+
+type ParamTuple = readonly [string, string, readonly string[], string, readonly string[] | 0, string, (readonly [string, string])[]?];
 
 /** Types whose parameters apply to every resource type. */
 const COMMON_BASES = new Set(['Resource', 'DomainResource']);
@@ -26,13 +40,14 @@ let baseCache: { resourceTypes: ReadonlySet<string>; defs: readonly SearchParame
 function baseTable(): { resourceTypes: ReadonlySet<string>; defs: readonly SearchParameterDefinition[] } {
   if (!baseCache) {
     const data = definitions as unknown as { resourceTypes: string[]; params: ParamTuple[] };
-    const defs = data.params.map(([code, type, base, expression, target, url]): SearchParameterDefinition => ({
+    const defs = data.params.map(([code, type, base, expression, target, url, components]): SearchParameterDefinition => ({
       code,
       type: type as SearchParameterDefinition['type'],
       base,
       expression,
       ...(target ? { target } : {}),
       url,
+      ...(components && { components: components.map(([definition, expression]) => ({ definition, expression })) }),
     }));
     baseCache = { resourceTypes: new Set(data.resourceTypes), defs };
   }
@@ -46,6 +61,7 @@ export class SearchParameterRegistry {
   private readonly common = new Map<string, SearchParameterDefinition>();
   private readonly byType = new Map<string, Map<string, SearchParameterDefinition>>();
   private readonly merged = new Map<string, ReadonlyMap<string, SearchParameterDefinition>>();
+  private readonly byUrl = new Map<string, SearchParameterDefinition>();
 
   /** The R4 base table plus `extra` definitions (an extra definition replaces a base one with the same base and code). */
   static r4(extra: readonly SearchParameterDefinition[] = []): SearchParameterRegistry {
@@ -56,6 +72,7 @@ export class SearchParameterRegistry {
   constructor(resourceTypes: Iterable<string>, defs: readonly SearchParameterDefinition[]) {
     const types = new Set(resourceTypes);
     for (const def of defs) {
+      if (def.url) this.byUrl.set(def.url, def);
       for (const b of def.base) {
         if (COMMON_BASES.has(b)) {
           this.common.set(def.code, def);
@@ -89,6 +106,11 @@ export class SearchParameterRegistry {
   /** One parameter of a type, or undefined. */
   get(type: string, code: string): SearchParameterDefinition | undefined {
     return this.forType(type).get(code);
+  }
+
+  /** A definition by its canonical url (how composite parameters name their parts), or undefined. */
+  definition(url: string): SearchParameterDefinition | undefined {
+    return this.byUrl.get(url);
   }
 
   /** Parameters that apply to every resource type. */

@@ -8,12 +8,13 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { badRequest, FhirError, operationOutcome } from '../errors.js';
 import type { OperationOutcomeIssue, Resource } from '../resource/resource.js';
-import type { Clause, SearchHit, StorageQuery } from '../storage/query.js';
+import type { Clause, SearchHit, SearchHits, StorageQuery } from '../storage/query.js';
 import type { StorageReader } from '../storage/storage-adapter.js';
+import { CompositeEvaluator } from './composite.js';
 import type { IndexExtractor } from './extract.js';
-import { forwardIncludes, reverseIncludes, type IncludeContext } from './include.js';
-import { CONTROL_PARAMS, SearchParser, type ChainSpec, type HasSpec, type ParsedSearch } from './parse.js';
-import type { SearchParameterRegistry } from './registry.js';
+import { collectIncludes, type IncludeContext, type IncludeSpecs } from './include.js';
+import { CONTROL_PARAMS, SearchParser, type ChainSpec, type CompositeSpec, type HasSpec, type ParsedSearch } from './parse.js';
+import type { SearchParameterDefinition, SearchParameterRegistry } from './registry.js';
 import { shapeResource, shapes } from './shape.js';
 
 /** A FHIR search request. */
@@ -29,6 +30,8 @@ export interface SearchRequest {
   readonly path?: string;
   /** Run independent sub-queries (chains, `_has`) concurrently. */
   readonly parallel?: boolean;
+  /** Clauses AND-ed to the request's criteria, e.g. the compartment of a compartment search. */
+  readonly restrict?: readonly Clause[];
 }
 
 /** Search limits. */
@@ -41,6 +44,20 @@ export interface SearchLimits {
   readonly chainFanout?: number;
   /** Concurrency of parallel sub-queries. */
   readonly concurrency?: number;
+  /** Most candidates a composite parameter is evaluated on (past it: 400 too-costly). */
+  readonly compositeCandidates?: number;
+}
+
+/** The parameters that add included resources. */
+const INCLUDE_PARAMS = new Set(['_include', '_revinclude', '_include:iterate', '_revinclude:iterate']);
+
+/** Candidates of a composite parameter read per storage query. */
+const COMPOSITE_PAGE = 500;
+
+/** Criteria as the adapter gets them: the types still searched, and the clauses. */
+interface Resolved {
+  readonly types: readonly string[];
+  readonly where: Clause[];
 }
 
 interface Context extends IncludeContext {
@@ -57,18 +74,32 @@ export class SearchService {
   private readonly chainDepth: number;
   private readonly chainFanout: number;
   private readonly concurrency: number;
+  private readonly compositeCandidates: number;
+  private readonly composites: CompositeEvaluator;
 
   constructor(
     readonly registry: SearchParameterRegistry,
     readonly extractor: IndexExtractor,
     limits: SearchLimits = {},
   ) {
-    this.parser = new SearchParser(registry);
+    this.composites = new CompositeEvaluator(registry);
+    this.parser = new SearchParser(registry, this.composites);
     this.maxCount = limits.maxCount ?? 1000;
     this.defaultCount = Math.min(limits.defaultCount ?? 20, this.maxCount);
     this.chainDepth = limits.chainDepth ?? 3;
     this.chainFanout = limits.chainFanout ?? 1000;
     this.concurrency = limits.concurrency ?? 4;
+    this.compositeCandidates = limits.compositeCandidates ?? 10_000;
+  }
+
+  /**
+   * Whether searches of `type` evaluate `def` (what a CapabilityStatement may advertise): every
+   * parameter with an expression, composites whose parts can be evaluated; not the special ones
+   * (`near`) nor those without an expression (`_text`, `_content`, `_query`).
+   */
+  supports(type: string, def: SearchParameterDefinition): boolean {
+    if (def.type === 'composite') return this.composites.compile(type, def) !== undefined;
+    return def.type !== 'special' && def.expression !== '';
   }
 
   /** Full FHIR search → searchset Bundle. */
@@ -94,20 +125,23 @@ export class SearchService {
     const ctx = this.context(reader, request.strict ?? false, request.baseUrl, request.parallel ?? false);
     const parsed = this.parser.parse(request.types, request.params, this.parseOptions(ctx));
     ctx.warnings.push(...parsed.warnings);
-    const where = await this.resolve(ctx, parsed, 0);
+    const dropped = new Set<number>();
+    const { types, where } = await this.resolve(ctx, parsed, 0, dropped);
+    if (request.restrict) where.push(...request.restrict);
     const countOnly = parsed.summary === 'count' || parsed.count === 0;
     const limit = countOnly ? 0 : parsed.count;
     const query: StorageQuery = {
-      types: parsed.types,
+      types,
       where,
       sort: parsed.sort,
       limit: limit === 0 ? 0 : limit + 1,
       total: countOnly || parsed.total === 'accurate' || parsed.total === 'estimate',
       ...(parsed.cursor !== undefined ? { after: parsed.cursor } : {}),
     };
-    let result;
+    let result: SearchHits;
     try {
-      result = await reader.search(query);
+      // `_type` may leave no type at all: nothing matches.
+      result = query.types.length === 0 ? { hits: [], ...(query.total && { total: 0 }) } : await reader.search(query);
     } catch (error) {
       if (parsed.cursor !== undefined && !(error instanceof FhirError)) throw badRequest(`Invalid _cursor '${parsed.cursor}'.`, ['_cursor']);
       throw error;
@@ -117,8 +151,10 @@ export class SearchService {
 
     const base = request.baseUrl.replace(/\/$/, '');
     const path = request.path ?? (request.types.length === 1 ? (request.types[0] as string) : '');
-    const selfParams = request.params.filter(([k]) => k !== '_cursor');
-    const link: { relation: string; url: string }[] = [{ relation: 'self', url: linkUrl(base, path, request.params) }];
+    // search.html: the self link holds the parameters actually used; ignored ones are left out.
+    const usedParams = parsed.used.filter((p, i): p is readonly [string, string] => p !== null && !dropped.has(i));
+    const selfParams = usedParams.filter(([k]) => k !== '_cursor');
+    const link: { relation: string; url: string }[] = [{ relation: 'self', url: linkUrl(base, path, usedParams) }];
     const last = page[page.length - 1];
     if (more && last) link.push({ relation: 'next', url: linkUrl(base, path, [...selfParams, ['_cursor', last.position]]) });
 
@@ -139,13 +175,17 @@ export class SearchService {
       entry.push({ fullUrl: fullUrl(base, m.hit.type, m.hit.id), resource: shaped ? shapeResource(m.resource, parsed) : m.resource, search: { mode: 'match' } });
     }
     if (matches.length > 0 && (parsed.include.length > 0 || parsed.revinclude.length > 0)) {
-      const seen = new Set(matches.map((m) => `${m.hit.type}/${m.hit.id}`));
-      const included = [
-        ...(await forwardIncludes(ctx, parsed.include, matches, seen)),
-        ...(await reverseIncludes(ctx, parsed.revinclude, matches, seen, this.maxCount)),
-      ];
-      for (const r of included) {
-        entry.push({ fullUrl: fullUrl(base, r.resourceType, r.id ?? ''), resource: shapeResource(r, parsed), search: { mode: 'include' } });
+      const { included, complete } = await collectIncludes(ctx, parsed, matches, { limit: this.maxCount });
+      for (const { version } of included) {
+        const r = JSON.parse(version.json!) as Resource;
+        entry.push({ fullUrl: fullUrl(base, version.type, version.id), resource: shapeResource(r, parsed), search: { mode: 'include' } });
+      }
+      if (!complete) {
+        ctx.warnings.push({
+          severity: 'information',
+          code: 'informational',
+          diagnostics: `More resources are included than the limit of ${this.maxCount}; the Bundle holds the first ${this.maxCount}.`,
+        });
       }
     }
     if (ctx.warnings.length > 0) {
@@ -160,22 +200,25 @@ export class SearchService {
 
   /**
    * For conditional interactions: the current resources matching `params` (JSON included), at most
-   * `limit`. `selective` is false when no usable criteria were given.
+   * `limit`. `selective` is false when no usable criteria were given. With `includes` (conditional
+   * delete), `_include` and `_revinclude` are read too and returned as `specs`; otherwise every
+   * result-control parameter is left out.
    */
   async findMatches(
     reader: StorageReader,
     type: string,
     params: readonly (readonly [string, string])[],
-    options: { limit: number; strict?: boolean; parallel?: boolean },
-  ): Promise<{ hits: readonly SearchHit[]; selective: boolean; warnings: readonly OperationOutcomeIssue[] }> {
+    options: { limit: number; strict?: boolean; parallel?: boolean; includes?: boolean },
+  ): Promise<{ hits: readonly SearchHit[]; selective: boolean; warnings: readonly OperationOutcomeIssue[]; specs: IncludeSpecs }> {
     const ctx = this.context(reader, options.strict ?? false, '', options.parallel ?? false);
-    const criteria = params.filter(([k]) => !CONTROL_PARAMS.has(k.trim()));
+    const criteria = params.filter(([k]) => !CONTROL_PARAMS.has(k.trim()) || (options.includes === true && INCLUDE_PARAMS.has(k.trim())));
     const parsed = this.parser.parse([type], criteria, this.parseOptions(ctx));
     ctx.warnings.push(...parsed.warnings);
-    if (parsed.criteria === 0) return { hits: [], selective: false, warnings: ctx.warnings };
-    const where = await this.resolve(ctx, parsed, 0);
-    const result = await reader.search({ types: [type], where, sort: [], limit: options.limit, keysOnly: false });
-    return { hits: result.hits, selective: true, warnings: ctx.warnings };
+    const specs = { include: parsed.include, revinclude: parsed.revinclude };
+    if (parsed.criteria === 0) return { hits: [], selective: false, warnings: ctx.warnings, specs };
+    const { types, where } = await this.resolve(ctx, parsed, 0);
+    const result = await reader.search({ types, where, sort: [], limit: options.limit, keysOnly: false });
+    return { hits: result.hits, selective: true, warnings: ctx.warnings, specs };
   }
 
   /**
@@ -187,12 +230,12 @@ export class SearchService {
     types: readonly string[],
     params: readonly (readonly [string, string])[],
     options: { strict?: boolean; baseUrl?: string } = {},
-  ): Promise<{ parsed: ParsedSearch; where: readonly Clause[]; warnings: readonly OperationOutcomeIssue[] }> {
+  ): Promise<{ parsed: ParsedSearch; types: readonly string[]; where: readonly Clause[]; warnings: readonly OperationOutcomeIssue[] }> {
     const ctx = this.context(reader, options.strict ?? false, options.baseUrl ?? '', false);
     const parsed = this.parser.parse(types, params, this.parseOptions(ctx));
     ctx.warnings.push(...parsed.warnings);
-    const where = await this.resolve(ctx, parsed, 0);
-    return { parsed, where, warnings: ctx.warnings };
+    const resolved = await this.resolve(ctx, parsed, 0);
+    return { parsed, types: resolved.types, where: resolved.where, warnings: ctx.warnings };
   }
 
   private context(reader: StorageReader, strict: boolean, baseUrl: string, parallel: boolean): Context {
@@ -214,8 +257,24 @@ export class SearchService {
     return { strict: ctx.strict, baseUrl: ctx.baseUrl, defaultCount: this.defaultCount, maxCount: this.maxCount };
   }
 
+  /**
+   * The parsed clauses plus resolved chains, `_has` and composites; a composite also narrows the
+   * types to those that have it. The positions of chains and `_has` whose inner parameter was
+   * ignored go to `dropped`.
+   */
+  private async resolve(ctx: Context, parsed: ParsedSearch, depth: number, dropped?: Set<number>): Promise<Resolved> {
+    const where = await this.resolveReferences(ctx, parsed, depth, dropped);
+    let types = parsed.types;
+    // Each composite narrows by everything else first, the composites before it included.
+    for (const spec of parsed.composites) {
+      types = types.filter((t) => spec.targets.some((x) => x.type === t));
+      where.push(await this.resolveComposite(ctx, spec, types, where));
+    }
+    return { types, where };
+  }
+
   /** The parsed clauses plus resolved chains and `_has`. */
-  private async resolve(ctx: Context, parsed: ParsedSearch, depth: number): Promise<Clause[]> {
+  private async resolveReferences(ctx: Context, parsed: ParsedSearch, depth: number, dropped?: Set<number>): Promise<Clause[]> {
     if (parsed.chains.length === 0 && parsed.has.length === 0) return [...parsed.where];
     if (depth >= this.chainDepth) {
       throw new FhirError(400, 'too-costly', `Chained search is limited to ${this.chainDepth} levels.`);
@@ -230,6 +289,10 @@ export class SearchService {
       resolved = [];
       for (const t of tasks) resolved.push(await t());
     }
+    const sources = [...parsed.chains, ...parsed.has];
+    resolved.forEach((c, i) => {
+      if (c === undefined) dropped?.add(sources[i]!.index);
+    });
     return [...parsed.where, ...resolved.filter((c): c is Clause => c !== undefined)];
   }
 
@@ -237,12 +300,46 @@ export class SearchService {
     const inner = this.parser.parse(types, [param], { strict: ctx.strict, baseUrl: ctx.baseUrl });
     ctx.warnings.push(...inner.warnings);
     if (inner.criteria === 0) return undefined;
-    const where = await this.resolve(ctx, inner, depth + 1);
-    const result = await ctx.reader.search({ types, where, sort: [], limit: this.chainFanout + 1, keysOnly });
+    const resolved = await this.resolve(ctx, inner, depth + 1);
+    const result = await ctx.reader.search({ types: resolved.types, where: resolved.where, sort: [], limit: this.chainFanout + 1, keysOnly });
     if (result.hits.length > this.chainFanout) {
       throw new FhirError(400, 'too-costly', `The search '${label}' matches more than ${this.chainFanout} resources; refine it.`);
     }
     return result.hits;
+  }
+
+  /**
+   * A composite parameter → an `ids` clause. The candidates are the resources of `types` matching
+   * `where` and, for each part whose own definition is a parameter of every type, that parameter
+   * with the part's values (a composite match implies those: its parts are values of theirs). The
+   * composite is evaluated on each candidate's JSON.
+   */
+  private async resolveComposite(ctx: Context, spec: CompositeSpec, types: readonly string[], where: readonly Clause[]): Promise<Clause> {
+    if (types.length === 0) return { kind: 'ids', ids: [] };
+    const targets = spec.targets.filter((t) => types.includes(t.type));
+    const narrowing: Clause[] = [...where];
+    targets[0]!.composite.parts.forEach((part, i) => {
+      if (!types.every((t) => this.registry.get(t, part.code)?.url === part.url)) return;
+      narrowing.push({ kind: 'any', param: part.code, of: spec.values.flatMap((v) => (v[i]!.kind === 'any' ? v[i]!.of : [])) });
+    });
+    const compiled = new Map(targets.map((t) => [t.type, t.composite]));
+    const ids: string[] = [];
+    let examined = 0;
+    let after: string | undefined;
+    for (;;) {
+      const page = await ctx.reader.search({ types, where: narrowing, sort: [], limit: COMPOSITE_PAGE, ...(after !== undefined && { after }) });
+      for (const hit of page.hits) {
+        if (++examined > this.compositeCandidates) {
+          throw new FhirError(400, 'too-costly', `The search '${spec.param}' has more than ${this.compositeCandidates} candidates to examine; add criteria.`);
+        }
+        if (hit.json === undefined) continue;
+        if (this.composites.matches(JSON.parse(hit.json) as Resource, compiled.get(hit.type)!, spec.values)) ids.push(hit.id);
+      }
+      const last = page.hits[page.hits.length - 1];
+      if (page.hits.length < COMPOSITE_PAGE || !last) break;
+      after = last.position;
+    }
+    return { kind: 'ids', ids };
   }
 
   private async resolveChain(ctx: Context, chain: ChainSpec, depth: number): Promise<Clause | undefined> {
@@ -270,7 +367,8 @@ function fullUrl(base: string, type: string, id: string): string {
   return `${base}/${type}/${id}`;
 }
 
-function linkUrl(base: string, path: string, params: readonly (readonly [string, string])[]): string {
+/** The URL of a search (or a page of one): `base/path?params`, `:`, `|` and `,` left readable. */
+export function linkUrl(base: string, path: string, params: readonly (readonly [string, string])[]): string {
   const qs = params.map(([k, v]) => `${encodeURIComponent(k).replace(/%3A/g, ':')}=${encodeURIComponent(v).replace(/%7C/g, '|').replace(/%2C/g, ',')}`).join('&');
   const p = path ? `${base}/${path}` : base;
   return qs ? `${p}?${qs}` : p;

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import type { Resource } from '../resource/resource.js';
+import { mandatoryElements, structure } from '../validation/definitions.js';
 import type { ParsedSearch } from './parse.js';
 
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED', display: 'Resource encoded in summary mode' };
@@ -21,22 +22,32 @@ export function shapes(parsed: Pick<ParsedSearch, 'elements' | 'summary'>): bool
 }
 
 /**
+ * `resource` with only the top-level elements named in `keep` (element names: `value` or `value[x]`
+ * keeps `valueQuantity`), its mandatory elements (min ≥ 1 in the R4 definitions, e.g. Observation's
+ * `status` and `code`: search.html says servers SHOULD return them with `_elements`, and `_summary=text`
+ * includes them), `resourceType`, and each kept primitive's `_x` extensions. Tagged SUBSETTED.
+ */
+function subset(resource: Resource, names: readonly string[]): Resource {
+  const type = resource.resourceType;
+  const all = [...names, ...(mandatoryElements(type) ?? [])];
+  const keep = new Set(all.map((name) => name.replace(/^[A-Z]\w*\./, '').replace(/\[x\]$/, '')));
+  const of = structure(type);
+  const out: Resource = { resourceType: resource.resourceType };
+  for (const [k, v] of Object.entries(resource)) {
+    const name = k.startsWith('_') ? k.slice(1) : k;
+    if (keep.has(name) || keep.has(of?.keys.get(name)?.element.name ?? name)) out[k] = v;
+  }
+  return tagSubsetted(out);
+}
+
+/**
  * The resource as the search returns it: with `_elements`, only the listed top-level elements (plus
- * `resourceType`, `id`, `meta` and their `_` extensions); with `_summary=text`, `id`, `meta` and
- * `text`; with `_summary=data`, everything but `text`. Otherwise the resource itself, unchanged.
+ * `id`, `meta` and the mandatory elements); with `_summary=text`, `id`, `meta`, `text` and the
+ * mandatory elements; with `_summary=data`, everything but `text`. Otherwise the resource itself, unchanged.
  */
 export function shapeResource(resource: Resource, parsed: Pick<ParsedSearch, 'elements' | 'summary'>): Resource {
-  if (parsed.elements && parsed.elements.length > 0) {
-    const keep = new Set(['resourceType', 'id', 'meta', ...parsed.elements.map((e) => e.replace(/^[A-Z]\w*\./, ''))]);
-    const out: Resource = { resourceType: resource.resourceType };
-    for (const [k, v] of Object.entries(resource)) if (keep.has(k) || (k.startsWith('_') && keep.has(k.slice(1)))) out[k] = v;
-    return tagSubsetted(out);
-  }
-  if (parsed.summary === 'text') {
-    const out: Resource = { resourceType: resource.resourceType };
-    for (const k of ['id', 'meta', 'text']) if (resource[k] !== undefined) out[k] = resource[k];
-    return tagSubsetted(out);
-  }
+  if (parsed.elements && parsed.elements.length > 0) return subset(resource, ['id', 'meta', ...parsed.elements]);
+  if (parsed.summary === 'text') return subset(resource, ['id', 'meta', 'text']);
   if (parsed.summary === 'data') {
     const { text: _text, ...rest } = resource;
     return tagSubsetted(rest as Resource);

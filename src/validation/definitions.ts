@@ -10,8 +10,15 @@ import table from '../search/structure-definitions-r4.json' with { type: 'json' 
 export interface PrimitiveType {
   readonly name: string;
   readonly json: 'string' | 'number' | 'boolean';
-  /** The spec's regex, anchored (strings only). */
+  /** The spec's regex, anchored (strings only); undefined where {@link scan} checks the whole format. */
   readonly pattern: RegExp | undefined;
+  /**
+   * How a string of this type is scanned character by character, where its pattern does not exclude C0
+   * controls and lone surrogates: `text` for those only (string, markdown, xhtml); `uri` and `code` check
+   * their whole format that way too (the spec's `[^\s]*` and `[^\s]+(\s[^\s]+)*`), which is several times
+   * faster than the regex on the short values they mostly hold. Undefined: the pattern admits printable ASCII only.
+   */
+  readonly scan: 'text' | 'uri' | 'code' | undefined;
 }
 
 /** An element of a structure, e.g. `Patient.name` or `Observation.value[x]`. */
@@ -64,11 +71,23 @@ const data = table as unknown as Table;
 /** Every concrete R4 resource type (`Patient`, …; not `Resource` or `DomainResource`). */
 export const RESOURCE_TYPES: ReadonlySet<string> = new Set(data.resourceTypes);
 
+/** The spec's patterns that a scan checks whole (`\s` as XML Schema reads it: space, tab, LF, CR). */
+const SCANNED: Record<string, PrimitiveType['scan']> = {
+  '[^ \\t\\n\\r]*': 'uri',
+  '[^ \\t\\n\\r]+([ \\t\\n\\r][^ \\t\\n\\r]+)*': 'code',
+};
+
+function primitive(name: string, json: PrimitiveType['json'], regex: string): PrimitiveType {
+  if (json !== 'string') return { name, json, pattern: undefined, scan: undefined };
+  const whole = SCANNED[regex];
+  if (whole !== undefined) return { name, json, pattern: undefined, scan: whole };
+  // A pattern without a negated class (`[^…]`) admits printable ASCII only: it already excludes the rest.
+  const scan = regex === '' || regex.includes('[^') ? 'text' : undefined;
+  return { name, json, pattern: regex ? new RegExp(`^(?:${regex})$`) : undefined, scan };
+}
+
 const primitives = new Map<string, PrimitiveType>(
-  Object.entries(data.primitives).map(([name, [json, regex]]) => [
-    name,
-    { name, json: json as PrimitiveType['json'], pattern: regex ? new RegExp(`^(?:${regex})$`) : undefined },
-  ]),
+  Object.entries(data.primitives).map(([name, [json, regex]]) => [name, primitive(name, json as PrimitiveType['json'], regex)]),
 );
 
 /** The primitive type `name`, or undefined when it is not one. */

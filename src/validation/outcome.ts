@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { FhirError, operationOutcome } from '../errors.js';
-import type { OperationOutcome } from '../resource/resource.js';
+import type { OperationOutcome, OperationOutcomeIssue } from '../resource/resource.js';
 import { validateResource, type ValidationIssue, type ValidationOptions } from './validate.js';
 
 /** The 400 error for an invalid resource: one OperationOutcome listing every issue. `issues` must not be empty. */
@@ -24,6 +24,6 @@ export function assertValidResource(resource: unknown, options?: ValidationOptio
 }
 
 /** The OperationOutcome of `$validate`: the issues, or one information issue "All OK" when there are none. */
-export function validationOutcome(issues: readonly ValidationIssue[]): OperationOutcome {
+export function validationOutcome(issues: readonly OperationOutcomeIssue[]): OperationOutcome {
   return operationOutcome(issues.length > 0 ? issues : [{ severity: 'information', code: 'informational', diagnostics: 'All OK' }]);
 }

@@ -29,6 +29,10 @@ export function primitiveProblem(value: string | number | boolean, type: Primiti
   if (typeof value === 'string') {
     if (value === '') return `Invalid ${type.name}: the empty string is not a value (json.html)`;
     if (type.pattern && !type.pattern.test(value)) return `Invalid ${type.name}: ${show(value)}`;
+    if (type.scan !== undefined) {
+      const problem = scanProblem(value, type);
+      if (problem) return problem;
+    }
     if (value.length > MAX_STRING && (type.name === 'string' || type.name === 'markdown'))
       return `Invalid ${type.name}: longer than ${MAX_STRING} characters`;
     if ((type.name === 'date' || type.name === 'dateTime' || type.name === 'instant') && !realDay(value))
@@ -43,6 +47,43 @@ export function primitiveProblem(value: string | number | boolean, type: Primiti
   }
   return undefined;
 }
+
+const CONTROL_OR_SURROGATE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uD800-\uDFFF]/;
+const CONTROL_SURROGATE_OR_WHITESPACE = /[\u0000-\u0020\uD800-\uDFFF]/;
+const isWhitespace = (code: number): boolean => code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
+
+/**
+ * What the {@link PrimitiveType.scan} of `type` finds wrong in `value`, or undefined: whitespace where the
+ * uri and code formats do not allow it; a C0 control character but tab, LF and CR (datatypes.html: strings
+ * SHOULD NOT contain them; XML 1.0 cannot carry them, so such a resource has no XML form, and U+0000
+ * breaks many stores and log pipelines); a lone surrogate (`"\ud800"` in JSON: no Unicode text, no UTF-8
+ * form). Each is a 400 on write.
+ */
+function scanProblem(value: string, type: PrimitiveType): string | undefined {
+  const { scan } = type;
+  // One regex screens the value first: nearly all have nothing to look at.
+  if (!(scan === 'text' ? CONTROL_OR_SURROGATE : CONTROL_SURROGATE_OR_WHITESPACE).test(value)) return undefined;
+  const last = value.length - 1;
+  for (let i = 0; i <= last; i++) {
+    const code = value.charCodeAt(i);
+    if (code > 0x20 && (code < 0xd800 || code > 0xdfff)) continue;
+    if (isWhitespace(code)) {
+      // code: single whitespace between non-whitespace only.
+      if (scan === 'uri' || (scan === 'code' && (i === 0 || i === last || isWhitespace(value.charCodeAt(i + 1))))) {
+        return `Invalid ${type.name}: ${show(value)}`;
+      }
+    } else if (code < 0x20) {
+      return `Invalid ${type.name}: control character ${hex(code)} (of the controls, only tab, CR and LF are allowed)`;
+    } else {
+      const next = value.charCodeAt(i + 1);
+      if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+      else return `Invalid ${type.name}: lone surrogate ${hex(code)} (not Unicode text)`;
+    }
+  }
+  return undefined;
+}
+
+const hex = (code: number): string => `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const leap = (year: number): boolean => (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;

@@ -103,6 +103,7 @@ class Walker {
   private depth = 0;
   /** Whether anything made Object.prototype carry enumerable keys (for-in would yield them on every object). */
   private readonly objectPrototypeEnumerable = hasEnumerableKeys(Object.prototype);
+  private readonly referenceElement = special().element;
 
   constructor(
     private readonly maxDepth: number,
@@ -160,7 +161,9 @@ class Walker {
     }
     this.depth--;
     if (count === 0) return this.report('structure', 'An object must have at least one property (json.html)');
-    for (const { element, keys: present } of of.required) {
+    const required = of.required;
+    for (let i = 0; i < required.length; i++) {
+      const { element, keys: present } = required[i]!;
       if (!hasAny(value, present))
         this.report('required', `Missing required element ${element.name}${element.choice ? '[x]' : ''} (min 1)`, element.choice ? `${element.name}[x]` : element.name);
     }
@@ -193,7 +196,7 @@ class Walker {
       const valueSet = element.element.valueSet;
       if (valueSet && !valueSet.codes.has(value as string))
         return this.report('value', `${show(value)} is not a code of the required value set ${valueSet.name}${valueSet.codes.size <= 12 ? ` (${[...valueSet.codes].join(' | ')})` : ''}`);
-      if (element === special().element) {
+      if (element === this.referenceElement) {
         const bad = referenceProblem(value as string);
         if (bad) this.report('value', bad);
       }

@@ -1,6 +1,6 @@
 /**
  * Batch bundles from Microsoft's FHIR server samples (`../shared` only), on every adapter. The batch
- * rules themselves are in the adapter conformance suite (`test/conformance/bundle-cases.ts`).
+ * rules themselves are in the adapter conformance suite (`src/testing/bundle-cases.ts`).
  */
 import { describe, expect, it } from 'vitest';
 import { ADAPTERS } from '../support/adapters.js';

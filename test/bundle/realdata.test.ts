@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { FhirEngine } from '../../src/engine.js';
+import { FhirEngine } from '../../src/engine.js';
 import type { Resource } from '../../src/resource/resource.js';
 import { ADAPTERS } from '../support/adapters.js';
 import { r4Bundle, synthea, transactionEdgeCases, type SharedCorpus } from '../support/corpora.js';
@@ -119,9 +119,23 @@ for (const [name, factory] of ADAPTERS) {
       const obs = await load(engine, transactionEdgeCases, `${dir}/observation-with-conditional-update-and-inline-reference.json`);
       expect(statuses(obs.body)).toEqual(['201 Created']);
       expect(obs.body.entry[0].resource.subject.reference).toBe(`Patient/${patient.body.entry[0].resource.id}`);
-      const slash = await load(engine, transactionEdgeCases, `${dir}/transaction-with-preceding-slash-request-url.json`);
+      // HAPI's file posts an Observation without its mandatory status and code: refused as a whole,
+      // naming the entry. What it exercises (a leading slash, a client id ignored on create) is checked
+      // with validation off.
+      const slashFile = `${dir}/transaction-with-preceding-slash-request-url.json`;
+      const refused = await load(engine, transactionEdgeCases, slashFile);
+      expect(refused.status).toBe(400);
+      expect(refused.body.issue.map((i: any) => `${i.code} ${i.expression?.[0]}`)).toEqual([
+        'processing Bundle.entry[0]',
+        'required Observation.status',
+        'required Observation.code',
+      ]);
+      expect((await engine.search('Observation', '_summary=count')).total).toBe(1);
+      const lenient = new FhirEngine({ storage: factory(), validation: 'off' });
+      const slash = await load(lenient, transactionEdgeCases, slashFile);
       expect(slash.status).toBe(200);
       expect(slash.body.entry[0].resource.id).not.toBe('4bebccef-de86-4b49-9ca8-7567bffcc6f5');
+      await lenient.close();
     });
   });
 }

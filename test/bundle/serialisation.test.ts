@@ -45,10 +45,10 @@ describe('bundles without JSON.parse', () => {
   it('FhirEngine.transaction builds its response from the objects it wrote', async () => {
     const engine = newEngine();
     const bundle = tx([
-      { fullUrl: 'urn:uuid:p', resource: patient('P'), request: { method: 'POST', url: 'Patient' } },
+      { fullUrl: 'urn:uuid:9f1c2b7e-3d4a-4e5f-8a6b-7c8d9e0f1a2b', resource: patient('P'), request: { method: 'POST', url: 'Patient' } },
       {
-        fullUrl: 'urn:uuid:o',
-        resource: { resourceType: 'Observation', status: 'final', code: { text: 'c' }, subject: { reference: 'urn:uuid:p' } },
+        fullUrl: 'urn:uuid:0b1c2d3e-4f5a-4b6c-9d7e-8f9a0b1c2d3e',
+        resource: { resourceType: 'Observation', status: 'final', code: { text: 'c' }, subject: { reference: 'urn:uuid:9f1c2b7e-3d4a-4e5f-8a6b-7c8d9e0f1a2b' } },
         request: { method: 'POST', url: 'Observation' },
       },
       { resource: { resourceType: 'Patient', id: 'put1', name: [{ family: 'Q' }] }, request: { method: 'PUT', url: 'Patient/put1' } },

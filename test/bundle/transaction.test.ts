@@ -1,6 +1,6 @@
 /**
  * Transaction bundles from Microsoft's FHIR server samples (`../shared` only), on every adapter. The
- * transaction rules themselves are in the adapter conformance suite (`test/conformance/bundle-cases.ts`).
+ * transaction rules themselves are in the adapter conformance suite (`src/testing/bundle-cases.ts`).
  */
 import { describe, expect, it } from 'vitest';
 import { ADAPTERS } from '../support/adapters.js';

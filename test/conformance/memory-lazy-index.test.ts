@@ -8,7 +8,7 @@ import { FhirEngine } from '../../src/index.js';
 import type { IndexEntry } from '../../src/storage/index-entry.js';
 import type { StorageQuery } from '../../src/storage/query.js';
 import type { VersionWrite } from '../../src/storage/storage-adapter.js';
-import { patientWrite } from './adapter-conformance.js';
+import { patientWrite } from '../../src/testing/adapter-conformance.js';
 
 /** A write whose `index` getter counts its reads. */
 function counted(write: VersionWrite, reads: { n: number }): VersionWrite {

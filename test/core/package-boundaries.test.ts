@@ -81,6 +81,15 @@ describe('package boundaries', () => {
     expect(core.map(rel)).toEqual(expect.arrayContaining(['src/routes.ts', 'src/http/handle.ts', 'src/bundle/batch.ts']));
   });
 
+  it('nothing in the core imports the Node mount helpers (src/node/)', () => {
+    const node = join(root, 'src', 'node') + '/';
+    const offenders = core
+      .filter((file) => !file.startsWith(node))
+      .flatMap((file) => localImportsOf(file).filter((target) => target.startsWith(node)).map((target) => `${rel(file)} imports ${rel(target)}`));
+    expect(core.filter((file) => file.startsWith(node)).length).toBeGreaterThan(2);
+    expect(offenders).toEqual([]);
+  });
+
   it('only the HTTP edge knows HTTP: bundle/, jobs/, interactions/, search/ and patch/ never import http/', () => {
     const inner = ['bundle', 'jobs', 'interactions', 'search', 'patch'].map((dir) => join(root, 'src', dir));
     const http = join(root, 'src', 'http');
@@ -110,13 +119,19 @@ describe('package boundaries', () => {
     expect(specifiersOf(join(root, 'src/storage/storage-adapter.ts'))).toEqual(expect.arrayContaining(['./query.js', './stored-version.js']));
   });
 
-  it('the core (src/) imports no adapter, no native module and no node: built-in', () => {
-    const offenders = sourceFiles(join(root, 'src')).flatMap((file) =>
+  it('the core (src/ but the Node mount helpers in src/node/ and the conformance kit in src/testing/) imports no adapter, no native module and no node: built-in', () => {
+    const nodeOnly = ['node', 'testing'].map((dir) => join(root, 'src', dir) + '/');
+    const offenders = sourceFiles(join(root, 'src')).filter((file) => !nodeOnly.some((dir) => file.startsWith(dir))).flatMap((file) =>
       importsOf(file)
         .filter((spec) => spec.startsWith('node:') || spec === 'better-sqlite3' || spec.includes('/adapters/'))
         .map((spec) => `${file.slice(root.length)} imports ${spec}`),
     );
     expect(offenders).toEqual([]);
+    // The kit imports no adapter and no test runner either: it runs on the caller's.
+    const kit = sourceFiles(join(root, 'src', 'testing')).flatMap((file) =>
+      importsOf(file).filter((spec) => spec.includes('/adapters/') || spec === 'vitest').map((spec) => `${rel(file)} imports ${spec}`),
+    );
+    expect(kit).toEqual([]);
   });
 
   it('only the SQLite adapter imports better-sqlite3', () => {

@@ -82,7 +82,7 @@ describe('handle()', () => {
   it('an operation the engine does not have → 404, whatever the method; a known one with a wrong method → 405', async () => {
     const engine = engineOn();
     await engine.handle({ method: 'POST', url: '/Patient', body: patient });
-    for (const [method, url] of [['POST', '/ValueSet/$lookup'], ['GET', '/Patient/$everything'], ['GET', '/Patient/1/$everything'], ['GET', '/$export']]) {
+    for (const [method, url] of [['POST', '/ValueSet/$lookup'], ['GET', '/Patient/$match'], ['GET', '/Patient/1/$meta'], ['GET', '/$convert']]) {
       const res = await engine.handle({ method: method!, url: url! });
       expect([url, res.status]).toEqual([url, 404]);
       expect(JSON.parse(res.body!).issue[0].code).toBe('not-found');

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory/index.js';
-import { createFhirServer } from '../../examples/http-server.js';
+import { createFhirServer } from '../../examples/node-http.js';
 import { FhirEngine } from '../../src/engine.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -18,7 +18,7 @@ afterEach(() => {
 
 /** Starts `npm start`'s script on a free port (PORT=0); resolves with the port it prints once it listens. */
 function startServer(env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/http-server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/bin.ts', 'serve'], {
     cwd: root,
     env: { ...process.env, PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -43,7 +43,7 @@ const exited = (child: ChildProcess): Promise<number | null> =>
 describe('example HTTP server', () => {
   it('serves the engine over node:http with FHIR content types and a body size limit', async () => {
     const engine = new FhirEngine({ storage: new MemoryAdapter() });
-    const server = createFhirServer(engine, 1000);
+    const server = createFhirServer(engine, { maxBodyBytes: 1000 });
     await new Promise<void>((resolve) => server.listen(0, resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
@@ -66,6 +66,33 @@ describe('example HTTP server', () => {
         body: JSON.stringify({ resourceType: 'Patient', text: 'x'.repeat(5000) }),
       });
       expect(big.status).toBe(413);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('streams bulk export files as application/fhir+ndjson', async () => {
+    const engine = new FhirEngine({ storage: new MemoryAdapter(), limits: { exportChunkSize: 50 } });
+    for (let i = 0; i < 120; i++) await engine.create({ resourceType: 'Patient', name: [{ family: `Doe${i}` }] });
+    const server = createFhirServer(engine);
+    await new Promise<void>((resolve) => server.listen(0, resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const kickOff = await fetch(`${base}/Patient/$export`, { headers: { prefer: 'respond-async' } });
+      expect(kickOff.status).toBe(202);
+      const status = kickOff.headers.get('content-location')!;
+      await engine.jobs.settled(status.split('/').pop()!);
+      // Content-Location and the manifest's URLs are absolute, on the request's host.
+      expect(status.startsWith(`${base}/`)).toBe(true);
+      const manifest = (await (await fetch(status)).json()) as { output: { url: string; count: number }[] };
+      expect(manifest.output).toHaveLength(1);
+      expect(manifest.output[0]!.url.startsWith(`${base}/`)).toBe(true);
+      const file = await fetch(manifest.output[0]!.url);
+      expect(file.status).toBe(200);
+      expect(file.headers.get('content-type')).toBe('application/fhir+ndjson');
+      const lines = (await file.text()).trim().split('\n');
+      expect(lines).toHaveLength(120);
+      expect(JSON.parse(lines[0]!)).toMatchObject({ resourceType: 'Patient' });
     } finally {
       server.close();
     }

@@ -18,7 +18,8 @@ import { DEFAULT_LEASE_MS, InProcessJobRunner } from '../../src/jobs/index.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
 import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
 import type { StorageAdapter, StorageTx } from '../../src/storage/storage-adapter.js';
-import { seed, status } from '../conformance/job-helpers.js';
+import { seed, status } from '../../src/testing/job-helpers.js';
+import { MemoryExportSink, type ExportSink } from '../../src/export/sink.js';
 
 const T0 = '2026-05-01T00:00:00.000Z';
 const after = (ms: number): string => new Date(Date.parse(T0) + ms).toISOString();
@@ -95,9 +96,10 @@ describe.each(Object.keys(STORES))('job leases: %s', (name) => {
     await stores.close();
   });
 
-  function engine(storage: StorageAdapter, instanceId: string): { engine: FhirEngine; runner: InProcessJobRunner } {
+  function engine(storage: StorageAdapter, instanceId: string, exportSink?: ExportSink): { engine: FhirEngine; runner: InProcessJobRunner } {
     const runner = new InProcessJobRunner({ instanceId, pollIntervalMs: 0 });
-    return { engine: new FhirEngine({ storage, clock, ids: sequentialIds(instanceId), jobs: runner, limits: { bulkDeleteChunkSize: 3 } }), runner };
+    const limits = { bulkDeleteChunkSize: 3, exportChunkSize: 3 };
+    return { engine: new FhirEngine({ storage, clock, ids: sequentialIds(instanceId), jobs: runner, limits, ...(exportSink && { exportSink }) }), runner };
   }
 
   /** Instance A submits a bulk delete of 10 tagged Patients (2 untagged stay) and dies after `chunks` committed chunks. */
@@ -227,5 +229,35 @@ describe.each(Object.keys(STORES))('job leases: %s', (name) => {
     await runnerB.tick();
     expect(runnerB.busy).toBe(true);
     expect((await b.jobs.settled(job.id)).progress).toEqual({ processed: 10, byType: { Patient: 10 }, chunks: 4 });
+  });
+  it('an export job is leased the same way: another instance finishes it after the lease expired, every resource exported once', async () => {
+    clock.set(T0);
+    stores = STORES[name]!();
+    const sink = new MemoryExportSink(); // the file store both instances write to
+    const a = holdable(stores.a);
+    const { engine: engineA } = engine(a.storage, 'a', sink);
+    const { engine: b, runner } = engine(stores.b, 'b', sink);
+    const ids = await seed(b, 'Patient', 10);
+    const held = new Promise<void>((resolve) => {
+      engineA.jobs.on('progress', (job) => {
+        if (job.progress.chunks === 1) void a.hold().then(resolve);
+      });
+    });
+    const submitted = await engineA.bulkExport({ level: 'system', types: ['Patient'] });
+    await held;
+    expect(await b.storage.readJob(submitted.id)).toMatchObject({ kind: 'bulk-export', status: 'running', lease: { owner: 'a' } });
+    await runner.tick();
+    expect(runner.busy).toBe(false);
+
+    clock.set(after(DEFAULT_LEASE_MS));
+    await runner.tick();
+    expect(runner.busy).toBe(true);
+    const done = await b.jobs.settled(submitted.id);
+    expect(done.status).toBe('completed');
+    expect(done.lease).toBeUndefined();
+    let text = '';
+    for await (const chunk of await b.exportFile(submitted.id, 'Patient.ndjson')) text += Buffer.from(chunk).toString('utf8');
+    const exported = text.trim().split('\n').map((line) => (JSON.parse(line) as { id: string }).id);
+    expect(exported.sort()).toEqual([...ids].sort());
   });
 });

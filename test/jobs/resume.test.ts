@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +10,9 @@ import { FhirEngine } from '../../src/engine.js';
 import { InProcessJobRunner } from '../../src/jobs/index.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
 import type { StorageAdapter, StorageTx } from '../../src/storage/storage-adapter.js';
-import { makeEngine, seed } from '../conformance/job-helpers.js';
+import { crashingAtUnit, makeEngine, seed } from '../../src/testing/job-helpers.js';
 import { bundleForNode } from '../support/bundle.js';
+import { runUntilKilled } from '../support/child.js';
 
 /** Versions of type `Patient` by method, over the whole history. */
 async function patientHistory(storage: StorageAdapter): Promise<{ total: number; deletes: number; perId: Map<string, number> }> {
@@ -62,29 +62,12 @@ describe('resume after a stop (memory, deterministic)', () => {
     const storage = new MemoryAdapter();
     const seeder = makeEngine({ storage });
     await seed(seeder, 'Patient', 10);
-    let units = 0;
     let runner: InProcessJobRunner | undefined;
     let crashed!: (stopped: Promise<void>) => void;
     const crash = new Promise<Promise<void>>((resolve) => (crashed = resolve));
     // Crashes the 4th unit of work after the chunk did its work, before it commits.
     // Over the seeder's runtime, which `first` then uses as its own: one queue for both.
-    const crashing = new Proxy(seeder.storage, {
-      get(target, prop) {
-        if (prop === 'transact') {
-          return <T>(work: (tx: StorageTx) => Promise<T>) =>
-            target.transact(async (tx) => {
-              const result = await work(tx);
-              if (++units === 4) {
-                crashed(runner!.stop()); // the process "dies": no failure is recorded
-                throw new Error('crash');
-              }
-              return result;
-            });
-        }
-        const v = Reflect.get(target, prop, target) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
+    const crashing = crashingAtUnit(seeder.storage, 4, () => crashed(runner!.stop()));
     runner = new InProcessJobRunner({ chunkSize: 2 });
     const first = makeEngine({ storage: crashing, jobs: runner });
     const job = await first.bulkDelete({ type: 'Patient', criteria: '_tag=T' }); // unit 1
@@ -145,7 +128,7 @@ describe('resume after a stop (memory, deterministic)', () => {
 
 describe('a runner that requires durable storage', () => {
   it('refuses a storage that is not durable at construction, and runs jobs on one that is', async () => {
-    expect(() => makeEngine({ jobs: new InProcessJobRunner({ requireDurableStorage: true }) })).toThrow(/requires a durable storage; 'memory'/);
+    expect(() => makeEngine({ storage: new MemoryAdapter(), jobs: new InProcessJobRunner({ requireDurableStorage: true }) })).toThrow(/requires a durable storage; 'memory'/);
     const dir = mkdtempSync(join(tmpdir(), 'durable-runner-'));
     try {
       const engine = makeEngine({ storage: new SqliteAdapter({ filename: join(dir, 'db.sqlite') }), jobs: new InProcessJobRunner({ requireDurableStorage: true }) });
@@ -184,30 +167,7 @@ describe('resume after kill -9 (SQLite file database, child process)', () => {
       await engine.close();
     }
 
-    const lines: Record<string, unknown>[] = [];
-    const childScript = child;
-    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child = spawn(process.execPath, [childScript, filename, '10'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let killed = false;
-      let buffer = '';
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.stdout.on('data', (d: Buffer) => {
-        buffer += d.toString();
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = JSON.parse(buffer.slice(0, nl)) as Record<string, unknown>;
-          buffer = buffer.slice(nl + 1);
-          lines.push(line);
-          if (typeof line.chunks === 'number' && line.chunks >= 8 && !killed) {
-            killed = true;
-            child.kill('SIGKILL');
-          }
-        }
-      });
-      child.on('error', reject);
-      child.on('exit', (code, signal) => (signal === null && code !== 0 ? reject(new Error(stderr)) : resolve({ code, signal })));
-    });
+    const { lines, ...exit } = await runUntilKilled(child, [filename, '10'], (line) => typeof line.chunks === 'number' && line.chunks >= 8);
     expect(exit.signal).toBe('SIGKILL');
     expect(lines.some((l) => l.finished === true)).toBe(false);
     const jobId = String(lines[0]!.id);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresAdapter } from '../../adapters/postgres/index.js';
 import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
 import { isStorageConflict, type StorageAdapter, type StorageTx } from '../../src/storage/storage-adapter.js';
-import { patientWrite } from '../conformance/adapter-conformance.js';
+import { patientWrite } from '../../src/testing/adapter-conformance.js';
 import { freshAdapter, pgUrl, schemaNames } from './support.js';
 
 const nextSchema = schemaNames('adapter');

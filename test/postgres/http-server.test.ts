@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { redactDb } from '../../examples/http-server.js';
+import { redactDb } from '../../examples/node-http.js';
 import { pgUrl, schemaNames } from './support.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -25,7 +25,7 @@ afterEach(() => {
 /** Runs the example server; resolves when it listens or exits, with everything it printed. */
 function run(env: Record<string, string>): Promise<{ child: ChildProcess; port: number; output: string; code?: number | null }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'examples/http-server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'cli/bin.ts', 'serve'], {
     cwd: root,
     env: { ...process.env, PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

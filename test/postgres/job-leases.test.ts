@@ -16,7 +16,7 @@ import type { Clock } from '../../src/clock.js';
 import { FhirEngine } from '../../src/engine.js';
 import { InProcessJobRunner } from '../../src/jobs/index.js';
 import type { StorageTx } from '../../src/storage/storage-adapter.js';
-import { countsOf, status, TAG } from '../conformance/job-helpers.js';
+import { countsOf, status, TAG } from '../../src/testing/job-helpers.js';
 import { bundleForNode } from '../support/bundle.js';
 import { pgUrl, schemaNames } from './support.js';
 

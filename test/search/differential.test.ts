@@ -13,8 +13,8 @@ import type { Resource } from '../../src/resource/resource.js';
 import { IndexExtractor } from '../../src/search/extract.js';
 import { SearchParameterRegistry } from '../../src/search/registry.js';
 import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
-import { differentialSeeds, generateQueries, type DiffQuery } from '../conformance/differential.js';
-import { put } from '../conformance/search-cases.js';
+import { differentialSeeds, generateQueries, type DiffQuery } from '../../src/testing/differential.js';
+import { put } from '../../src/testing/search-cases.js';
 import { r4Examples } from '../support/corpora.js';
 
 const extractor = new IndexExtractor(SearchParameterRegistry.r4());

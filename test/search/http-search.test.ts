@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { MemoryAdapter } from '../../adapters/memory/index.js';
 import { fixedClock, sequentialIds } from '../../src/clock.js';
 import { FhirEngine } from '../../src/engine.js';
-import { client } from '../conformance/engine-cases.js';
+import { client } from '../../src/testing/engine-cases.js';
 
 describe('search through handle()', () => {
   let engine: FhirEngine;

@@ -54,15 +54,22 @@ export function r4Examples(): Resource[] {
     .map((f) => readJsonFile(join(examplesDir, f)));
 }
 
+/** The folder of the unpacked npm package (npm drops the tarball's `package/` folder), for scripts that read it whole. */
+export const r4ExamplesDir = examplesDir;
+
+/** File names of every example of the npm package (5,305: `Patient-example.json`, …; not package.json), sorted. */
+export const allR4ExampleFiles = (): string[] => jsonFiles(examplesDir).filter((f) => /^[A-Z]/.test(f));
+
+/** One example of the npm package by file name, e.g. `Patient-example.json`. */
+export const r4Example = <T = Resource>(file: string): T => readJsonFile<T>(join(examplesDir, file));
+
 /** Every example of the npm package (5,305 resources, definitions and Bundles included), in file-name order. */
 export function allR4Examples(): Resource[] {
-  return jsonFiles(examplesDir)
-    .filter((f) => /^[A-Z]/.test(f))
-    .map((f) => readJsonFile(join(examplesDir, f)));
+  return allR4ExampleFiles().map((f) => r4Example(f));
 }
 
 /** One example Bundle by file name, e.g. `Bundle-bundle-transaction.json`. */
-export const r4Bundle = <T = any>(file: string): T => readJsonFile<T>(join(examplesDir, file));
+export const r4Bundle = <T = any>(file: string): T => r4Example<T>(file);
 
 /** A record of the RFC 6902 test suite (`{doc, patch, expected?, error?, comment?, disabled?}`). */
 export interface JsonPatchRecord {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { RESOURCE_TYPES, primitiveType, structure } from '../../src/validation/definitions.js';
-import { HL7_EXAMPLES_DIR } from './corpora.js';
+import { r4ExamplesDir } from '../support/corpora.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const committed = join(root, 'src/search/structure-definitions-r4.json');
@@ -24,7 +24,7 @@ describe('src/search/structure-definitions-r4.json', () => {
     const dir = mkdtempSync(join(tmpdir(), 'structures-'));
     try {
       const output = join(dir, 'out.json');
-      execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/generate-structure-definitions.ts'), HL7_EXAMPLES_DIR, output], { cwd: root, stdio: 'pipe' });
+      execFileSync(process.execPath, ['--import', 'tsx', join(root, 'scripts/generate-structure-definitions.ts'), r4ExamplesDir, output], { cwd: root, stdio: 'pipe' });
       expect(readFileSync(output, 'utf8') === readFileSync(committed, 'utf8')).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { validateResource, type ValidationIssue } from '../../src/validation/index.js';
-import { SYNTHEA_DIR, hl7ExampleFiles, readHl7Example, syntheaBundles } from './corpora.js';
+import { allR4ExampleFiles, r4Example, synthea } from '../support/corpora.js';
 
 const summary = (issues: ValidationIssue[]): string[] => issues.map((i) => `${i.code} ${i.expression?.[0] ?? ''}`);
 
@@ -53,25 +53,28 @@ const INVALID_EXAMPLES: Record<string, { reason: string; issues: string[] }> = {
 
 describe('the HL7 R4 examples (npm hl7.fhir.r4.examples@4.0.1)', () => {
   it('every resource in the package validates clean, but for the listed invalid examples, which get exactly their issues', () => {
-    const files = hl7ExampleFiles();
+    const files = allR4ExampleFiles();
     expect(files.length).toBe(5305);
     const found: Record<string, string[]> = {};
     for (const file of files) {
-      const issues = validateResource(readHl7Example(file));
+      const issues = validateResource(r4Example(file));
       if (issues.length > 0) found[file] = summary(issues);
     }
     expect(found).toEqual(Object.fromEntries(Object.entries(INVALID_EXAMPLES).map(([file, { issues }]) => [file, issues])));
   });
 });
 
-const synthea = syntheaBundles();
-if (!synthea) console.warn(`Synthea corpus absent (${SYNTHEA_DIR}): its validation test is skipped`);
+/** The Synthea bundles of both folders, by `folder/file`. */
+const syntheaBundles = (): { name: string; bundle: Record<string, unknown> }[] =>
+  ['synthea-v2-simple', 'synthea-v3-conditional'].flatMap((folder) =>
+    synthea.files(folder).map((file) => ({ name: `${folder}/${file}`, bundle: synthea.json(`${folder}/${file}`) })),
+  );
 
-describe.skipIf(!synthea)('the Synthea bundles (../shared/testdata/synthea)', () => {
+describe.skipIf(!synthea.available)('the Synthea bundles (../shared/testdata/synthea)', () => {
   it('every bundle and every entry validates clean', () => {
     let entries = 0;
     const found: Record<string, string[]> = {};
-    for (const { name, bundle } of synthea!) {
+    for (const { name, bundle } of syntheaBundles()) {
       const bundleIssues = validateResource(bundle);
       if (bundleIssues.length > 0) found[name] = summary(bundleIssues);
       for (const [i, entry] of (bundle.entry as { resource: unknown }[]).entries()) {

@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { structure, type ElementKey, type Structure } from '../../src/validation/definitions.js';
 import { validateResource } from '../../src/validation/index.js';
-import { hl7ExampleFiles, readHl7Example } from './corpora.js';
+import { allR4ExampleFiles, r4Example } from '../support/corpora.js';
 
 type Json = Record<string, unknown>;
 
@@ -35,9 +35,9 @@ interface Site {
 // Conformance and terminology resources make up 90% of the package and add nothing here; Bundles are kept
 // for their nested resources.
 const SKIPPED = /^(SearchParameter|ValueSet|CodeSystem|StructureDefinition|ConceptMap|OperationDefinition|CapabilityStatement|ImplementationGuide|NamingSystem|StructureMap|CompartmentDefinition|TerminologyCapabilities)-/;
-const examples = hl7ExampleFiles()
+const examples = allR4ExampleFiles()
   .filter((f) => !SKIPPED.test(f) && f !== 'Questionnaire-qs1.json')
-  .map((file) => ({ file, resource: readHl7Example(file) }))
+  .map((file) => ({ file, resource: r4Example<Json>(file) }))
   .filter(({ file, resource }) => !file.startsWith('Bundle-') || JSON.stringify(resource).length < 200_000);
 
 function nodesOf(resource: Json): Node[] {

@@ -3,13 +3,13 @@
  * history and purge, through both the typed API and handle(). Part of the adapter conformance
  * suite, so every adapter gives the same answers.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixedClock, sequentialIds } from '../../src/clock.js';
-import { FhirEngine } from '../../src/engine.js';
-import { FhirError } from '../../src/errors.js';
-import type { Resource } from '../../src/resource/resource.js';
-import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
-import type { ResourceKey, StorageAdapter, StorageTx, StoredVersion } from '../../src/storage/storage-adapter.js';
+import { afterEach, describe, expect, it } from './api.js';
+import { fixedClock, sequentialIds } from '../clock.js';
+import { FhirEngine } from '../engine.js';
+import { FhirError } from '../errors.js';
+import type { Resource } from '../resource/resource.js';
+import { RuntimeStorage } from '../storage/runtime-storage.js';
+import type { ResourceKey, StorageAdapter, StorageTx, StoredVersion } from '../storage/storage-adapter.js';
 
 const FHIR_JSON = { 'content-type': 'application/fhir+json' };
 const JSON_PATCH = { 'content-type': 'application/json-patch+json' };
@@ -118,7 +118,7 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
         const lookup = await http('POST', '/ValueSet/$lookup', { resourceType: 'Parameters' });
         expect(lookup.status).toBe(404);
         expect(lookup.json?.issue[0].code).toBe('not-found');
-        expect((await http('GET', '/Patient/$everything')).status).toBe(404);
+        expect((await http('GET', '/Patient/$match')).status).toBe(404);
       });
 
       it('GET /metadata returns a CapabilityStatement', async () => {
@@ -430,6 +430,61 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
         }
       });
 
+      it('conditional delete with _include / _revinclude deletes the included resources too, counted in Items-Deleted', async () => {
+        const { http } = await setup();
+        const members: string[] = [];
+        for (let i = 0; i < 5; i++) members.push((await http('POST', '/Patient', patient())).json!.id);
+        const group = {
+          resourceType: 'Group',
+          type: 'person',
+          actual: true,
+          meta: { tag: [{ system: 'urn:t', code: 'g' }] },
+          member: members.map((m) => ({ entity: { reference: `Patient/${m}` } })),
+        };
+        const g = (await http('POST', '/Group', group)).json!.id;
+        const res = await http('DELETE', '/Group?_tag=urn:t|g&_count=1&_include=Group:member');
+        expect(res.status).toBe(204);
+        expect(res.headers['items-deleted']).toBe('6');
+        for (const id of [...members.map((m) => `Patient/${m}`), `Group/${g}`]) expect((await http('GET', `/${id}`)).status, id).toBe(410);
+        // Hard, and the other way round: the Observations that refer to the match.
+        const p = (await http('POST', '/Patient', patient({ identifier: [{ system: 'urn:sys', value: 'rev' }] }))).json!.id;
+        const obs = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${p}` } };
+        const o1 = (await http('POST', '/Observation', obs)).json!.id;
+        const o2 = (await http('POST', '/Observation', obs)).json!.id;
+        const rev = await http('DELETE', '/Patient?identifier=urn:sys|rev&_revinclude=Observation:subject&hardDelete=true&_count=10');
+        expect(rev.status).toBe(204);
+        expect(rev.headers['items-deleted']).toBe('3');
+        for (const id of [`Patient/${p}`, `Observation/${o1}`, `Observation/${o2}`]) expect((await http('GET', `/${id}`)).status, id).toBe(404);
+        // Without _count: one match, its includes go with it, no Items-Deleted; the ETag is the match's tombstone.
+        const q = (await http('POST', '/Patient', patient({ identifier: [{ system: 'urn:sys', value: 'one' }] }))).json!.id;
+        const o3 = (await http('POST', '/Observation', { ...obs, subject: { reference: `Patient/${q}` } })).json!.id;
+        const single = await http('DELETE', '/Patient?identifier=urn:sys|one&_revinclude=Observation:subject');
+        expect(single.status).toBe(204);
+        expect(single.headers['items-deleted']).toBeUndefined();
+        expect(single.headers.etag).toBe('W/"2"');
+        expect((await http('GET', `/Observation/${o3}`)).status).toBe(410);
+      });
+
+      it('conditional delete: more included resources than the limit → 400 and nothing deleted', async () => {
+        const small = new FhirEngine({ storage: await makeAdapter(), ids: sequentialIds(), limits: { maxCount: 3 } });
+        try {
+          const http = client(small);
+          const p = (await http('POST', '/Patient', patient({ identifier: [{ system: 'urn:sys', value: 'cap' }] }))).json!.id;
+          const obs = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: `Patient/${p}` } };
+          for (let i = 0; i < 3; i++) await http('POST', '/Observation', obs);
+          const three = await http('GET', `/Observation?subject=Patient/${p}&_summary=count`);
+          expect(three.json?.total).toBe(3);
+          await http('POST', '/Observation', obs);
+          const res = await http('DELETE', '/Patient?identifier=urn:sys|cap&_revinclude=Observation:subject');
+          expect(res.status).toBe(400);
+          expect(res.json?.issue[0].diagnostics).toContain('partial included resources');
+          expect((await http('GET', `/Patient/${p}`)).status).toBe(200);
+          expect((await http('GET', `/Observation?subject=Patient/${p}&_summary=count`)).json?.total).toBe(4);
+        } finally {
+          await small.close();
+        }
+      });
+
       it('conditional delete with no criteria → 400, with no usable criteria → 412, never a delete of everything', async () => {
         const { http } = await setup();
         await http('POST', '/Patient', patient());
@@ -603,6 +658,41 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
         expect((await http('GET', '/_history?_count=abc')).status).toBe(400);
         const typed = await engine.history({ level: 'instance', type: 'Patient', id: '1' });
         expect((typed as any).entry).toHaveLength(2);
+      });
+    });
+
+    describe('search links', () => {
+      const linkOf = (bundle: any, relation: string): string | undefined => bundle?.link?.find((l: any) => l.relation === relation)?.url;
+
+      it('lenient: the self link holds only the parameters used; the next link keeps them', async () => {
+        const { http } = await setup();
+        for (const family of ['Smith', 'Smythe', 'Jones']) await http('POST', '/Patient', patient({ name: [{ family }] }));
+        const res = await http(
+          'GET',
+          '/Patient?Cookie=Chip&family=sm&_tag=&_sort=nope,-family&_count=1&organization.nope=x&_has:Observation:code:status=final&_summary=true',
+          undefined,
+          { prefer: 'handling=lenient' },
+        );
+        expect(res.status).toBe(200);
+        const issues = res.json?.entry.find((e: any) => e.search?.mode === 'outcome').resource.issue.map((i: any) => i.diagnostics);
+        expect(issues.join('\n')).toContain("'Cookie'");
+        expect(linkOf(res.json, 'self')).toBe('http://fhir.test/Patient?family=sm&_sort=-family&_count=1');
+        expect(linkOf(res.json, 'next')).toMatch(/^http:\/\/fhir\.test\/Patient\?family=sm&_sort=-family&_count=1&_cursor=[^&]+$/);
+        expect(res.json?.entry.filter((e: any) => e.search?.mode === 'match').map((e: any) => e.resource.name[0].family)).toEqual(['Smythe']);
+        // Following the next link gives the rest of the same search.
+        const next = await http('GET', linkOf(res.json, 'next')!.slice('http://fhir.test'.length));
+        expect(next.json?.entry.map((e: any) => e.resource.name[0].family)).toEqual(['Smith']);
+        expect(linkOf(next.json, 'self')).toBe(linkOf(res.json, 'next'));
+      });
+
+      it('a search that uses every parameter keeps them all; strict refuses an unknown one with 400', async () => {
+        const { http } = await setup();
+        await http('POST', '/Patient', patient());
+        const used = await http('GET', '/Patient?family=doe&_count=5&_sort=family&_include=Patient%3Aorganization');
+        expect(linkOf(used.json, 'self')).toBe('http://fhir.test/Patient?family=doe&_count=5&_sort=family&_include=Patient%3Aorganization');
+        const strict = await http('GET', '/Patient?family=doe&Cookie=Chip', undefined, { prefer: 'handling=strict' });
+        expect(strict.status).toBe(400);
+        expect(strict.json?.resourceType).toBe('OperationOutcome');
       });
     });
 

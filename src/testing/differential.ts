@@ -6,8 +6,9 @@
  * predicates of every kind, `:not`, `:missing`, multi-value ORs, two-clause ANDs and `_id` lists.
  * A seed makes the draw replayable: {@link differentialSeeds} gives a fixed one and a fresh one per run.
  */
-import type { IndexEntry } from '../../src/storage/index-entry.js';
-import type { Clause, Predicate } from '../../src/storage/query.js';
+import { COMPARTMENT_PARAM } from '../search/compartments.js';
+import type { IndexEntry } from '../storage/index-entry.js';
+import type { Clause, Predicate } from '../storage/query.js';
 
 /** One resource of the corpus, with the entries the engine's extractor gives it. */
 export interface CorpusEntry {
@@ -73,6 +74,8 @@ function valueOf(p: Predicate): { modifier: string; value: string } | undefined 
 
 /** The query string of one clause, or undefined. */
 function clauseQs(c: Clause): string | undefined {
+  // Compartment membership is an index parameter, no search parameter: it has no query string.
+  if (c.kind !== 'ids' && c.param === COMPARTMENT_PARAM) return undefined;
   switch (c.kind) {
     case 'ids':
       return c.ids.some((id) => SPECIAL.test(id)) ? undefined : `_id=${c.ids.map(enc).join(',')}`;

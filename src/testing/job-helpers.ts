@@ -1,17 +1,15 @@
-import { MemoryAdapter } from '../../adapters/memory/index.js';
-import { fixedClock, sequentialIds } from '../../src/clock.js';
-import { FhirEngine, type FhirEngineOptions } from '../../src/engine.js';
-import type { FhirHttpResponse } from '../../src/http/handle.js';
-import type { Resource } from '../../src/resource/resource.js';
-import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
-import type { ResourceKey, StorageAdapter, VersionWrite } from '../../src/storage/storage-adapter.js';
+import { fixedClock, sequentialIds } from '../clock.js';
+import { FhirEngine, type FhirEngineOptions } from '../engine.js';
+import type { FhirHttpResponse } from '../http/handle.js';
+import type { Resource } from '../resource/resource.js';
+import { RuntimeStorage } from '../storage/runtime-storage.js';
+import type { ResourceKey, StorageAdapter, StorageTx, VersionWrite } from '../storage/storage-adapter.js';
 
 export const TAG = { system: 'http://example.org/tags', code: 'T' };
 
-export function makeEngine(options: Partial<FhirEngineOptions> & { chunkSize?: number; storage?: StorageAdapter } = {}): FhirEngine {
+export function makeEngine(options: Partial<FhirEngineOptions> & { chunkSize?: number; storage: StorageAdapter }): FhirEngine {
   const { chunkSize, ...rest } = options;
   return new FhirEngine({
-    storage: options.storage ?? new MemoryAdapter(),
     clock: fixedClock('2026-01-01T00:00:00Z', 1000),
     ids: sequentialIds(),
     ...rest,
@@ -115,6 +113,32 @@ export function holdWrites(storage: StorageAdapter, held: (type: string) => bool
       }
       const value = Reflect.get(target, prop, target) as unknown;
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/**
+ * `storage` (an engine's runtime, which the crashing engine then shares) whose `unit`th unit of work
+ * does its work and then "dies" before committing: `onCrash` runs (stop the runner there: the process
+ * is gone, no failure is recorded) and the unit rolls back.
+ */
+export function crashingAtUnit<S extends StorageAdapter>(storage: S, unit: number, onCrash: () => void): S {
+  let units = 0;
+  return new Proxy(storage, {
+    get(target, prop) {
+      if (prop === 'transact') {
+        return <T>(work: (tx: StorageTx) => Promise<T>) =>
+          target.transact(async (tx) => {
+            const result = await work(tx);
+            if (++units === unit) {
+              onCrash();
+              throw new Error('crash');
+            }
+            return result;
+          });
+      }
+      const v = Reflect.get(target, prop, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
     },
   });
 }

@@ -2,7 +2,7 @@
  * A StorageAdapter wrapper whose units of work throw on the Nth `writeVersion` (counted over the
  * adapter's life from when it is armed), to prove that a failed unit writes nothing.
  */
-import type { StorageAdapter, StorageCapabilities, StorageTx } from '../../src/storage/storage-adapter.js';
+import type { StorageAdapter, StorageCapabilities, StorageTx } from '../storage/storage-adapter.js';
 
 /** Thrown by {@link FaultAdapter} on the armed write. */
 export class InjectedFault extends Error {

@@ -3,16 +3,18 @@
  * conditional references, execution order, and atomicity (also when storage fails mid-way, through
  * {@link FaultAdapter}). Part of the adapter conformance suite; fixtures are inline.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { sequentialIds } from '../../src/clock.js';
-import { FhirEngine } from '../../src/engine.js';
-import { FhirError } from '../../src/errors.js';
-import type { StorageAdapter } from '../../src/storage/storage-adapter.js';
+import { afterEach, describe, expect, it } from './api.js';
+import { sequentialIds } from '../clock.js';
+import { FhirEngine } from '../engine.js';
+import { FhirError } from '../errors.js';
+import type { StorageAdapter } from '../storage/storage-adapter.js';
 import { FaultAdapter } from './fault-adapter.js';
 
 const patient = (family: string, extra: object = {}) => ({ resourceType: 'Patient', name: [{ family }], ...extra });
 const batch = (entry: object[]) => ({ resourceType: 'Bundle', type: 'batch', entry });
 const tx = (entry: object[]) => ({ resourceType: 'Bundle', type: 'transaction', entry });
+/** A `urn:uuid:` fullUrl named for reading (`urn('pat')`): a real UUID, as bundle.html requires. */
+const urn = (name: string) => `urn:uuid:00000000-0000-4000-8000-${Buffer.from(name).toString('hex').padStart(12, '0')}`;
 const statuses = (bundle: { entry: { response: { status: string } }[] }): string[] => bundle.entry.map((e) => e.response.status);
 
 export function registerBundleConformance(name: string, makeAdapter: () => Promise<StorageAdapter>): void {
@@ -80,7 +82,7 @@ export function registerBundleConformance(name: string, makeAdapter: () => Promi
         await engine.update({ resourceType: 'Patient', id: 'gone' });
         const res = await post(
           batch([
-            { fullUrl: 'urn:uuid:a', resource: patient('Created'), request: { method: 'POST', url: 'Patient' } },
+            { fullUrl: urn('a'), resource: patient('Created'), request: { method: 'POST', url: 'Patient' } },
             { resource: patient('Ignored'), request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=s|1' } },
             { resource: { resourceType: 'Patient', id: 'p2', name: [{ family: 'Two' }] }, request: { method: 'PUT', url: 'Patient/p2' } },
             { resource: { resourceType: 'Patient', id: 'p1' }, request: { method: 'PUT', url: 'Patient/p1', ifMatch: 'W/"9"' } },
@@ -168,8 +170,8 @@ export function registerBundleConformance(name: string, makeAdapter: () => Promi
           batch([
             { resource: patient('a'), request: { method: 'PUT', url: 'Patient?identifier=s|1&name=x' } },
             { resource: patient('b'), request: { method: 'POST', url: 'Patient', ifNoneExist: 'name=x&identifier=s|1' } },
-            { fullUrl: 'urn:uuid:1', resource: patient('c'), request: { method: 'POST', url: 'Patient' } },
-            { fullUrl: 'urn:uuid:1', resource: patient('d'), request: { method: 'POST', url: 'Patient' } },
+            { fullUrl: urn('1'), resource: patient('c'), request: { method: 'POST', url: 'Patient' } },
+            { fullUrl: urn('1'), resource: patient('d'), request: { method: 'POST', url: 'Patient' } },
             { request: { method: 'GET', url: 'Patient/1' } },
             { request: { method: 'GET', url: 'Patient/1' } },
             { resource: { resourceType: 'Patient', id: 'x' }, request: { method: 'PUT', url: 'Patient/x' } },
@@ -208,19 +210,19 @@ export function registerBundleConformance(name: string, makeAdapter: () => Promi
         const res = await post(
           tx([
             {
-              fullUrl: 'urn:uuid:obs',
+              fullUrl: urn('obs'),
               resource: {
                 resourceType: 'Observation',
                 status: 'final',
                 code: { text: 'x' },
-                subject: { reference: 'urn:uuid:pat' },
+                subject: { reference: urn('pat') },
                 performer: [{ reference: 'urn:oid:1.2.3' }],
-                contained: [{ resourceType: 'Provenance', target: [{ reference: 'urn:uuid:pat' }] }],
-                hasMember: [{ reference: 'urn:uuid:not-in-bundle' }],
+                contained: [{ resourceType: 'Provenance', target: [{ reference: urn('pat') }], recorded: '2026-01-01T00:00:00Z', agent: [{ who: { display: 'a clerk' } }] }],
+                hasMember: [{ reference: urn('absent') }],
               },
               request: { method: 'POST', url: 'Observation' },
             },
-            { fullUrl: 'urn:uuid:pat', resource: patient('P', { id: 'client-id' }), request: { method: 'POST', url: 'Patient' } },
+            { fullUrl: urn('pat'), resource: patient('P', { id: 'client-id' }), request: { method: 'POST', url: 'Patient' } },
             { fullUrl: 'urn:oid:1.2.3', resource: { resourceType: 'Practitioner' }, request: { method: 'POST', url: 'Practitioner' } },
           ]),
         );
@@ -231,7 +233,7 @@ export function registerBundleConformance(name: string, makeAdapter: () => Promi
         expect(obs.resource.subject.reference).toBe(`Patient/${pat.resource.id}`);
         expect(obs.resource.performer[0].reference).toBe(`Practitioner/${prac.resource.id}`);
         expect(obs.resource.contained[0].target[0].reference).toBe(`Patient/${pat.resource.id}`);
-        expect(obs.resource.hasMember[0].reference).toBe('urn:uuid:not-in-bundle');
+        expect(obs.resource.hasMember[0].reference).toBe(urn('absent'));
         const stored = await engine.read<any>('Observation', obs.resource.id);
         expect(stored.subject.reference).toBe(`Patient/${pat.resource.id}`);
         expect((await engine.search('Observation', `subject=Patient/${pat.resource.id}`)).entry).toHaveLength(1);
@@ -297,7 +299,7 @@ export function registerBundleConformance(name: string, makeAdapter: () => Promi
         await engine.update({ resourceType: 'Patient', id: 'keep', name: [{ family: 'Keep' }] });
         const bundle = tx([
           { request: { method: 'DELETE', url: 'Patient/keep' } },
-          ...Array.from({ length: 5 }, (_, i) => ({ fullUrl: `urn:uuid:${i}`, resource: patient(`N${i}`), request: { method: 'POST', url: 'Patient' } })),
+          ...Array.from({ length: 5 }, (_, i) => ({ fullUrl: urn(`${i}`), resource: patient(`N${i}`), request: { method: 'POST', url: 'Patient' } })),
         ]);
         for (const n of [1, 2, 4, 6]) {
           storage.arm(n);
@@ -333,9 +335,9 @@ export function registerBundleConformance(name: string, makeAdapter: () => Promi
         await engine.update({ resourceType: 'Patient', id: 'existing', identifier: [{ system: 's', value: '1' }] });
         const res = await post(
           tx([
-            { fullUrl: 'urn:uuid:p', resource: patient('a', { identifier: [{ system: 's', value: '1' }] }), request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=s|1' } },
-            { fullUrl: 'urn:uuid:q', resource: patient('q'), request: { method: 'PUT', url: 'Patient?identifier=s|2' } },
-            { resource: { resourceType: 'Observation', status: 'final', code: { text: 'c' }, subject: { reference: 'urn:uuid:p' }, focus: [{ reference: 'urn:uuid:q' }] }, request: { method: 'POST', url: 'Observation' } },
+            { fullUrl: urn('p'), resource: patient('a', { identifier: [{ system: 's', value: '1' }] }), request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=s|1' } },
+            { fullUrl: urn('q'), resource: patient('q'), request: { method: 'PUT', url: 'Patient?identifier=s|2' } },
+            { resource: { resourceType: 'Observation', status: 'final', code: { text: 'c' }, subject: { reference: urn('p') }, focus: [{ reference: urn('q') }] }, request: { method: 'POST', url: 'Observation' } },
           ]),
         );
         expect(res.status).toBe(200);
@@ -354,7 +356,7 @@ export function registerBundleConformance(name: string, makeAdapter: () => Promi
         const res = await post(
           tx([
             { resource: patient('new'), request: { method: 'POST', url: 'Patient' } },
-            { fullUrl: 'urn:uuid:c', resource: patient('c'), request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=s|d' } },
+            { fullUrl: urn('c'), resource: patient('c'), request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=s|d' } },
           ]),
         );
         expect(res.status).toBe(412);
@@ -401,7 +403,7 @@ export function registerBundleConformance(name: string, makeAdapter: () => Promi
         const res = await post(
           tx([
             { request: { method: 'GET', url: 'Patient/_history' } },
-            { fullUrl: 'urn:uuid:n', resource: patient('New'), request: { method: 'POST', url: 'Patient' } },
+            { fullUrl: urn('n'), resource: patient('New'), request: { method: 'POST', url: 'Patient' } },
           ]),
         );
         expect(res.status).toBe(200);
@@ -428,7 +430,7 @@ export function registerBundleConformance(name: string, makeAdapter: () => Promi
 
       it('FhirEngine.transaction returns the response bundle or throws the failure', async () => {
         const engine = await open();
-        const ok = await engine.transaction(tx([{ fullUrl: 'urn:uuid:a', resource: patient('a'), request: { method: 'POST', url: 'Patient' } }]));
+        const ok = await engine.transaction(tx([{ fullUrl: urn('a'), resource: patient('a'), request: { method: 'POST', url: 'Patient' } }]));
         expect(ok.type).toBe('transaction-response');
         expect(ok.entry[0]!.response.status).toBe('201 Created');
         const failed = engine.transaction(tx([{ request: { method: 'GET', url: 'Patient/none' } }]));

@@ -3,12 +3,12 @@
  * kick-off, polling, counts per type, soft/hard/purge-history modes, cancel, failure, snapshot and
  * concurrency limits. Part of the adapter conformance suite, so jobs behave the same on every adapter.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { FhirEngine } from '../../src/engine.js';
-import { FhirError } from '../../src/errors.js';
-import type { Resource } from '../../src/resource/resource.js';
-import type { JobRecord } from '../../src/storage/job-record.js';
-import type { StorageAdapter, StorageTx } from '../../src/storage/storage-adapter.js';
+import { afterEach, describe, expect, it } from './api.js';
+import type { FhirEngine } from '../engine.js';
+import { FhirError } from '../errors.js';
+import type { Resource } from '../resource/resource.js';
+import type { JobRecord } from '../storage/job-record.js';
+import type { StorageAdapter, StorageTx } from '../storage/storage-adapter.js';
 import { body, countsOf, gated, holdWrites, jobIdOf, kickOff, makeEngine as makeEngineOn, runHttp, seed, status, TAG } from './job-helpers.js';
 
 export function registerJobConformance(name: string, makeAdapter: () => Promise<StorageAdapter>): void {
@@ -18,7 +18,7 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
       for (const e of engines.splice(0)) await e.close();
     });
     /** An engine on a fresh adapter (or the one given), closed after the case. */
-    const makeEngine = async (options: Parameters<typeof makeEngineOn>[0] = {}): Promise<FhirEngine> => {
+    const makeEngine = async (options: Partial<Parameters<typeof makeEngineOn>[0]> = {}): Promise<FhirEngine> => {
       const engine = makeEngineOn({ ...options, storage: options.storage ?? (await makeAdapter()) });
       engines.push(engine);
       return engine;
@@ -64,7 +64,8 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
         for (const url of [
           '/$bulk-delete?_tag=T&invalidParam=badRequest',
           '/Patient/$bulk-delete?Cookie=Chip',
-          '/Patient/$bulk-delete?_include=Patient:organization',
+          '/Patient/$bulk-delete?_include:iterate=Patient:organization',
+          '/Patient/$bulk-delete?_include=Patient:nope',
           '/Patient/$bulk-delete?_hardDelete=yes',
           '/$bulk-delete?excludedResourceTypes=Nope',
           '/Patient/$bulk-delete?birthdate=notadate',
@@ -75,6 +76,35 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
         }
         expect(await engine.jobs.get('job-1')).toBeUndefined();
         expect((await kickOff(engine, '/Nope/$bulk-delete')).status).toBe(404);
+      });
+
+      it('$bulkDelete (the article\'s spelling) is the same operation at both levels, listed once in the CapabilityStatement', async () => {
+        const engine = await makeEngine();
+        await seed(engine, 'Patient', 2);
+        await seed(engine, 'Organization', 1);
+        const typeLevel = await kickOff(engine, '/Patient/$bulkDelete?_tag=T');
+        expect(typeLevel.status).toBe(202);
+        expect(typeLevel.headers['content-location']).toBe('/_operations/bulk-delete/job-1');
+        await engine.jobs.settled('job-1');
+        expect(countsOf(await status(engine, 'job-1'))).toEqual({ Patient: 2 });
+        await seed(engine, 'Patient', 1);
+        const systemLevel = await kickOff(engine, '/$bulkDelete?_tag=T&_hardDelete=true');
+        expect(systemLevel.status).toBe(202);
+        expect(systemLevel.headers['content-location']).toBe('/_operations/bulk-delete/job-2');
+        await engine.jobs.settled('job-2');
+        expect(countsOf(await status(engine, 'job-2'))).toEqual({ Organization: 1, Patient: 1 });
+        expect((await engine.jobs.get('job-2'))?.params).toMatchObject({ level: 'system', mode: 'hard' });
+        // The same rules: Prefer required, unknown parameters and types refused, other methods 405.
+        expect((await kickOff(engine, '/$bulkDelete?_tag=T', {})).status).toBe(400);
+        expect((await kickOff(engine, '/Patient/$bulkDelete?Cookie=Chip')).status).toBe(400);
+        expect((await kickOff(engine, '/Nope/$bulkDelete')).status).toBe(404);
+        expect((await engine.handle({ method: 'POST', url: '/Patient/$bulkDelete' })).status).toBe(405);
+        expect(await engine.jobs.get('job-3')).toBeUndefined();
+        const metadata = body(await engine.handle({ method: 'GET', url: '/metadata' })) as {
+          rest: { operation: { name: string }[]; resource: { operation?: { name: string }[] }[] }[];
+        };
+        const names = [...metadata.rest[0]!.operation, ...metadata.rest[0]!.resource.flatMap((r) => r.operation ?? [])].map((o) => o.name);
+        expect(names.filter((n) => /bulk-?delete/i.test(n))).toEqual(['bulk-delete']);
       });
 
       it('Prefer: respond-async is required', async () => {
@@ -105,7 +135,7 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
         expect((await engine.handle({ method: 'GET', url: `/Patient/${id}/_history/1` })).status).toBe(200);
       });
 
-      it.each(['_hardDelete=true', 'hardDelete=true', 'hardDelete=TRUE&_purgeHistory=true'])('scenario 5: %s removes every version', async (flag) => {
+      for (const flag of ['_hardDelete=true', 'hardDelete=true', 'hardDelete=TRUE&_purgeHistory=true']) it(`scenario 5: ${flag} removes every version`, async () => {
         const engine = await makeEngine();
         const [id] = await seed(engine, 'Patient', 1);
         await engine.update({ resourceType: 'Patient', id, meta: { tag: [TAG] }, active: true });
@@ -310,6 +340,209 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
         },
       });
     }
+
+    describe('$bulk-delete with _include, _revinclude and _remove-references', () => {
+      const ref = (type: string, id: string) => ({ reference: `${type}/${id}` });
+      const read = (engine: FhirEngine, type: string, id: string) => engine.handle({ method: 'GET', url: `/${type}/${id}` });
+      const historyLength = async (engine: FhirEngine, type: string, id: string) =>
+        ((body(await engine.handle({ method: 'GET', url: `/${type}/${id}/_history` })) as { entry?: unknown[] }).entry ?? []).length;
+
+      it('scenario 7: _include=Observation:* deletes what the matches refer to, counted per type', async () => {
+        const engine = await makeEngine();
+        const [patient] = await seed(engine, 'Patient', 1, false);
+        const [encounter] = await seed(engine, 'Encounter', 1, false, { status: 'finished', class: { code: 'AMB' } });
+        const [obs] = await seed(engine, 'Observation', 1, true, { status: 'final', code: { text: 'x' }, subject: ref('Patient', patient!), encounter: ref('Encounter', encounter!) });
+        const [other] = await seed(engine, 'Observation', 1, false, { status: 'final', code: { text: 'y' }, subject: ref('Patient', patient!) });
+        const done = await runHttp(engine, '/Observation/$bulk-delete?_tag=T&_include=Observation:*');
+        expect(done.status).toBe(200);
+        expect(countsOf(done)).toEqual({ Encounter: 1, Observation: 1, Patient: 1 });
+        for (const [type, id] of [['Observation', obs], ['Patient', patient], ['Encounter', encounter]] as const) {
+          expect((await read(engine, type, id!)).status, `${type}/${id}`).toBe(410);
+        }
+        expect((await read(engine, 'Observation', other!)).status).toBe(200);
+      });
+
+      it('scenario 7: _revinclude=*:* deletes whatever refers to the matches, through any reference', async () => {
+        const engine = await makeEngine();
+        const [patient, untagged] = [...(await seed(engine, 'Patient', 1)), ...(await seed(engine, 'Patient', 1, false))];
+        await seed(engine, 'Observation', 1, false, { status: 'final', code: { text: 'x' }, subject: ref('Patient', patient!) });
+        await seed(engine, 'Encounter', 1, false, { status: 'finished', class: { code: 'AMB' }, subject: ref('Patient', patient!) });
+        const [kept] = await seed(engine, 'Observation', 1, false, { status: 'final', code: { text: 'x' }, subject: ref('Patient', untagged!) });
+        const done = await runHttp(engine, '/Patient/$bulk-delete?_tag=T&_revinclude=*:*');
+        expect(countsOf(done)).toEqual({ Encounter: 1, Observation: 1, Patient: 1 });
+        expect((await read(engine, 'Observation', kept!)).status).toBe(200);
+        expect((await read(engine, 'Patient', untagged!)).status).toBe(200);
+      });
+
+      /** 5 tagged Patients of one Organization, 3 Observations each, and one Patient with 5: more than a chunk. */
+      async function family(engine: FhirEngine) {
+        const [org] = await seed(engine, 'Organization', 1, false);
+        const patients = await seed(engine, 'Patient', 6, true, { managingOrganization: ref('Organization', org!) });
+        const observations: string[] = [];
+        for (const [i, p] of patients.entries()) {
+          observations.push(...(await seed(engine, 'Observation', i === 5 ? 5 : 3, false, { status: 'final', code: { text: 'x' }, subject: ref('Patient', p) })));
+        }
+        const [stranger] = await seed(engine, 'Observation', 1, false, { status: 'final', code: { text: 'x' } });
+        return { org: org!, patients, observations, stranger: stranger! };
+      }
+      const FAMILY = '/Patient/$bulk-delete?_tag=T&_include=Patient:organization&_revinclude=Observation:subject';
+
+      const modes = [
+        ['soft', '', 410, 2],
+        ['hard', '&_hardDelete=true', 404, 0],
+        ['purge-history', '&_purgeHistory=true', 200, 1],
+      ] as const;
+      for (const [mode, flag, readStatus, versions] of modes) it(`exact across chunks of 2 (${mode}): each resource deleted once, counted once, nothing left`, async () => {
+        const engine = await makeEngine({ chunkSize: 2 });
+        const { org, patients, observations, stranger } = await family(engine);
+        const done = await runHttp(engine, `${FAMILY}${flag}`);
+        expect(done.status).toBe(200);
+        expect(countsOf(done)).toEqual({ Observation: 20, Organization: 1, Patient: 6 });
+        for (const [type, id] of [['Organization', org], ...patients.map((p) => ['Patient', p]), ...observations.map((o) => ['Observation', o])] as const) {
+          expect((await read(engine, type, id)).status, `${type}/${id}`).toBe(readStatus);
+          expect(await historyLength(engine, type, id), `${type}/${id} history`).toBe(versions);
+        }
+        expect((await read(engine, 'Observation', stranger)).status).toBe(200);
+      });
+
+      it('a unit never writes more than the chunk size, and a stopped job resumed by another engine ends exact', async () => {
+        const storage = await makeAdapter();
+        const first = makeEngineOn({ storage, chunkSize: 2 });
+        await family(first);
+        const units: number[] = [];
+        let stopped: Promise<void> | undefined;
+        const afterTwoUnits = new Promise<void>((resolve) =>
+          first.jobs.on('progress', (job) => {
+            if (job.status !== 'running') return;
+            units.push(job.progress.processed);
+            if (units.length === 2 && !stopped) {
+              stopped = first.jobs.stop();
+              resolve();
+            }
+          }),
+        );
+        const id = jobIdOf(await kickOff(first, `${FAMILY}&_hardDelete=true`));
+        await afterTwoUnits;
+        await stopped;
+        const second = await makeEngine({ storage, chunkSize: 2 });
+        second.jobs.on('progress', (job) => units.push(job.progress.processed));
+        await second.start();
+        const done = await second.jobs.settled(id);
+        expect(done.status).toBe('completed');
+        expect(done.progress.byType).toEqual({ Observation: 20, Organization: 1, Patient: 6 });
+        expect(done.progress.processed).toBe(27);
+        const steps = units.map((n, i) => n - (units[i - 1] ?? 0));
+        expect(Math.max(...steps)).toBeLessThanOrEqual(2);
+        expect(units.at(-1)).toBe(27);
+      });
+
+      it('a chunk of 600 matches: their references are searched in several queries, every include deleted', async () => {
+        const engine = await makeEngine();
+        const entry = Array.from({ length: 600 }, (_, i) => [
+          { resource: { resourceType: 'Patient', id: `bp${i}`, meta: { tag: [TAG] } }, request: { method: 'PUT', url: `Patient/bp${i}` } },
+          { resource: { resourceType: 'Observation', id: `bo${i}`, status: 'final', code: { text: 'x' }, subject: ref('Patient', `bp${i}`) }, request: { method: 'PUT', url: `Observation/bo${i}` } },
+        ]).flat();
+        const batch = await engine.handle({ method: 'POST', url: '/', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Bundle', type: 'batch', entry }) });
+        expect(batch.status).toBe(200);
+        const done = await runHttp(engine, '/Patient/$bulk-delete?_tag=T&_revinclude=Observation:subject&_hardDelete=true');
+        expect(countsOf(done)).toEqual({ Observation: 600, Patient: 600 });
+        expect(body(await engine.handle({ method: 'GET', url: '/Observation?_summary=count' })).total).toBe(0);
+      });
+
+      it('excludedResourceTypes: included resources of those types are not deleted', async () => {
+        const engine = await makeEngine();
+        const { org, observations } = await family(engine);
+        const done = await runHttp(engine, `${FAMILY}&excludedResourceTypes=Organization`);
+        expect(countsOf(done)).toEqual({ Observation: 20, Patient: 6 });
+        expect((await read(engine, 'Organization', org)).status).toBe(200);
+        expect((await read(engine, 'Observation', observations[0]!)).status).toBe(410);
+      });
+
+      it('scenario 9: _remove-references with a hard delete rewrites each reference as a new version, in the same unit', async () => {
+        const engine = await makeEngine({ chunkSize: 2 });
+        const [patient] = await seed(engine, 'Patient', 1);
+        // More referrers than a unit can write: they are rewritten over several units, then the Patient goes.
+        const referrers = await seed(engine, 'Observation', 5, false, {
+          status: 'final',
+          code: { text: 'x' },
+          subject: ref('Patient', patient!),
+          performer: [ref('Patient', patient!), { reference: 'Practitioner/kept', display: 'Dr Kept' }],
+        });
+        // A tagged Patient linking to the first is deleted too, not rewritten.
+        const [linked] = await seed(engine, 'Patient', 1, true, { link: [{ other: ref('Patient', patient!), type: 'seealso' }] });
+        const done = await runHttp(engine, '/Patient/$bulk-delete?_tag=T&_hardDelete=true&_remove-references=true');
+        expect(countsOf(done)).toEqual({ Patient: 2 });
+        expect((await read(engine, 'Patient', patient!)).status).toBe(404);
+        expect((await read(engine, 'Patient', linked!)).status).toBe(404);
+        for (const id of referrers) {
+          const res = await read(engine, 'Observation', id);
+          expect(res.status).toBe(200);
+          const obs = body(res) as { meta: { versionId: string }; subject: unknown; performer: unknown[] };
+          expect(obs.meta.versionId).toBe('2');
+          expect(obs.subject).toEqual({ display: 'Referenced resource deleted' });
+          expect(obs.performer).toEqual([{ display: 'Referenced resource deleted' }, { reference: 'Practitioner/kept', display: 'Dr Kept' }]);
+        }
+        const left = body(await engine.handle({ method: 'GET', url: `/Observation?subject=Patient/${patient}` })) as { entry?: unknown[] };
+        expect(left.entry ?? []).toHaveLength(0);
+      });
+
+      it('_remove-references with includes: a referrer the job deletes later is deleted, never left rewritten', async () => {
+        const engine = await makeEngine({ chunkSize: 1 });
+        // Reverse: Observation/o2 refers to p1 (performer) and is an include of p2 (subject).
+        const [p1, p2] = await seed(engine, 'Patient', 2);
+        const [o2] = await seed(engine, 'Observation', 1, false, { status: 'final', code: { text: 'x' }, subject: ref('Patient', p2!), performer: [ref('Patient', p1!)] });
+        const rev = await runHttp(engine, '/Patient/$bulk-delete?_tag=T&_revinclude=Observation:subject&_hardDelete=true&_remove-references=true');
+        expect(countsOf(rev)).toEqual({ Observation: 1, Patient: 2 });
+        expect((await read(engine, 'Observation', o2!)).status).toBe(404);
+        // Forward: Patient b links to a; a is an include of the first Observation, b of the second.
+        const [a] = await seed(engine, 'Patient', 1, false);
+        const [b] = await seed(engine, 'Patient', 1, false, { link: [{ other: ref('Patient', a!), type: 'seealso' }] });
+        await seed(engine, 'Observation', 1, true, { status: 'final', code: { text: 'x' }, subject: ref('Patient', a!) });
+        await seed(engine, 'Observation', 1, true, { status: 'final', code: { text: 'x' }, subject: ref('Patient', b!) });
+        const fwd = await runHttp(engine, '/Observation/$bulk-delete?_tag=T&_include=Observation:subject&_hardDelete=true&_remove-references=true');
+        expect(countsOf(fwd)).toEqual({ Observation: 2, Patient: 2 });
+        expect((await read(engine, 'Patient', b!)).status).toBe(404);
+      });
+
+      it('snapshot: matches and includes written after submission survive', async () => {
+        const gate = gated(await makeAdapter());
+        const engine = await makeEngine({ chunkSize: 2, storage: gate.storage });
+        const { patients, observations } = await family(engine);
+        const lastObservation = observations.at(-1)!;
+        const writes: Promise<unknown>[] = [];
+        let armed = true;
+        engine.jobs.on('progress', (job) => {
+          if (armed && job.status === 'running') {
+            armed = false;
+            // After the first unit: a new referrer of the last Patient, a new match, an update of an include of the last Patient.
+            writes.push(engine.create({ resourceType: 'Observation', status: 'final', code: { text: 'new' }, subject: ref('Patient', patients[5]!) }));
+            writes.push(engine.create({ resourceType: 'Patient', meta: { tag: [TAG] } }));
+            writes.push(engine.update({ resourceType: 'Observation', id: lastObservation, status: 'amended', code: { text: 'x' }, subject: ref('Patient', patients[5]!) }));
+            gate.hold();
+            void Promise.allSettled(writes).then(() => gate.release());
+          }
+        });
+        const id = jobIdOf(await kickOff(engine, `${FAMILY}&_hardDelete=true`));
+        const done = await engine.jobs.settled(id);
+        const [newObs, newPatient] = (await Promise.all(writes)) as { resource: Resource }[];
+        expect(done.progress.byType).toEqual({ Observation: 19, Organization: 1, Patient: 6 });
+        expect((await read(engine, 'Observation', newObs!.resource.id!)).status).toBe(200);
+        expect((await read(engine, 'Patient', newPatient!.resource.id!)).status).toBe(200);
+        expect((await read(engine, 'Observation', lastObservation)).status).toBe(200);
+        for (const p of patients) expect((await read(engine, 'Patient', p)).status).toBe(404);
+      });
+
+      it('_remove-references is ignored by soft deletes; a bad value is a 400', async () => {
+        const engine = await makeEngine();
+        const [patient] = await seed(engine, 'Patient', 1);
+        const [obs] = await seed(engine, 'Observation', 1, false, { status: 'final', code: { text: 'x' }, subject: ref('Patient', patient!) });
+        expect(countsOf(await runHttp(engine, '/Patient/$bulk-delete?_tag=T&_remove-references=true'))).toEqual({ Patient: 1 });
+        const res = body(await read(engine, 'Observation', obs!)) as { meta: { versionId: string }; subject: unknown };
+        expect(res.meta.versionId).toBe('1');
+        expect(res.subject).toEqual(ref('Patient', patient!));
+        expect((await kickOff(engine, '/Patient/$bulk-delete?_remove-references=maybe')).status).toBe(400);
+      });
+    });
 
     describe('engine.bulkDelete (typed API)', () => {
       it('deletes, reports per-type counts and resolves settled()', async () => {

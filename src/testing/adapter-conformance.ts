@@ -1,9 +1,11 @@
 /**
- * The storage adapter conformance suite. Every adapter runs it unchanged:
+ * The storage adapter conformance suite. Every adapter runs it unchanged, this repository's own
+ * included, from the package entry:
  *
  * ```ts
- * import { runAdapterConformance } from 'fhir-engine/test/conformance/adapter-conformance';
- * runAdapterConformance('my-adapter', async () => new MyAdapter());
+ * import * as vitest from 'vitest';
+ * import { runAdapterConformance } from 'fhir-engine/testing';
+ * runAdapterConformance('my-adapter', async () => new MyAdapter(), vitest);
  * ```
  *
  * It checks the storage contract (atomic units of work, compare-and-set, isolation, history, purge,
@@ -11,20 +13,24 @@
  * tracking on, so that a nested `transact` is recognised after an await too), then the engine-level
  * behaviour on top of it (REST interactions, batch and transaction bundles, `$bulk-delete` jobs),
  * then search.
+ * @packageDocumentation
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { JobRecord } from '../../src/storage/job-record.js';
-import { RuntimeStorage } from '../../src/storage/runtime-storage.js';
+import { afterEach, describe, expect, it, useTestApi, type TestApi } from './api.js';
+import type { JobRecord } from '../storage/job-record.js';
+import { RuntimeStorage } from '../storage/runtime-storage.js';
 import {
   isStorageConflict,
   type StorageAdapter,
   type VersionWrite,
-} from '../../src/storage/storage-adapter.js';
+} from '../storage/storage-adapter.js';
 import { registerSearchConformance, type DifferentialCorpus } from './search-cases.js';
 import { registerEngineConformance } from './engine-cases.js';
 import { registerBundleConformance } from './bundle-cases.js';
 import { registerJobConformance } from './job-cases.js';
+import { registerValidationConformance } from './validation-cases.js';
+import { registerCompositeConformance } from './composite-cases.js';
+import { registerCompartmentConformance } from './compartment-cases.js';
 
 /** Builds a version write of a small Patient. */
 export function patientWrite(
@@ -71,8 +77,11 @@ function job(id: string, revision: number, status: JobRecord['status'] = 'queued
   };
 }
 
-/** Options of {@link runAdapterConformance}. */
-export interface ConformanceOptions {
+/**
+ * Options of {@link runAdapterConformance}: the test runner's functions (vitest's or jest's; a
+ * namespace import of `vitest` fits as it is), and optionally a larger differential corpus.
+ */
+export interface ConformanceOptions extends TestApi {
   /** The corpus of the differential search test; default: a small built-in one. */
   readonly differentialCorpus?: DifferentialCorpus;
 }
@@ -81,8 +90,10 @@ export interface ConformanceOptions {
  * Registers the whole conformance suite for one adapter.
  * @param name shown in the test names
  * @param makeAdapter returns a fresh, empty adapter for every case
+ * @param options the test runner (`{ describe, it, expect, beforeAll, afterAll, afterEach }`) and a differential corpus
  */
-export function runAdapterConformance(name: string, makeAdapter: () => Promise<StorageAdapter>, options: ConformanceOptions = {}): void {
+export function runAdapterConformance(name: string, makeAdapter: () => Promise<StorageAdapter>, options: ConformanceOptions): void {
+  useTestApi(options);
   describe(`storage conformance: ${name}`, () => {
     let adapter: StorageAdapter;
     const open = async (): Promise<StorageAdapter> =>
@@ -335,5 +346,8 @@ export function runAdapterConformance(name: string, makeAdapter: () => Promise<S
   registerEngineConformance(name, makeAdapter);
   registerBundleConformance(name, makeAdapter);
   registerJobConformance(name, makeAdapter);
+  registerValidationConformance(name, makeAdapter);
+  registerCompartmentConformance(name, makeAdapter);
   registerSearchConformance(name, makeAdapter, options.differentialCorpus);
+  registerCompositeConformance(name, makeAdapter);
 }
