@@ -20,9 +20,10 @@ const FHIR_JSON = 'application/fhir+json';
 const id = fc.constantFrom('1', '2', '3', '4', '5', '6', 'p1', 'p2', 'p3', 'zz');
 const clientId = fc.constantFrom('p1', 'p2', 'p3');
 // Case, accents and spaces: where collations (JavaScript, SQLite, PostgreSQL's "C") could disagree.
-const family = fc.constantFrom('Smith', 'Jones', 'Brown', 'Smithson', 'smith', 'Ågren', 'Agren', 'van Dyke');
+// Fullwidth 'Ｚ' (U+FF3A) and an emoji (U+1F600) sort in opposite orders by UTF-16 code units and by UTF-8 bytes.
+const family = fc.constantFrom('Smith', 'Jones', 'Brown', 'Smithson', 'smith', 'Ågren', 'Agren', 'van Dyke', 'Ｚed', '😀x', "O'Brien", 'Ærø');
 const given = fc.constantFrom('Ann', 'Bob', 'Cy', 'Zoë', 'ann');
-const birthDate = fc.constantFrom('1970-01-01', '1980-06-15', '1980-06-15', '1999-12-31', '2001');
+const birthDate = fc.constantFrom('1970-01-01', '1980-06-15', '1980-06-15', '1999-12-31', '2001', '2001-03', '2001-03-01');
 const etag = fc.constantFrom('W/"1"', 'W/"2"', 'W/"3"', 'W/"4"', '"1"', 'W/"x"');
 const prefer = fc.constantFrom(undefined, 'return=minimal', 'return=representation', 'return=OperationOutcome');
 
@@ -38,13 +39,18 @@ const patient = fc.record(
 ).map((p) => ({ resourceType: 'Patient', ...p }));
 
 const observation = fc
-  .record({ subject: fc.constantFrom('Patient/1', 'Patient/2', 'Patient/p1', 'Patient/zz'), value: fc.integer({ min: 0, max: 5 }) })
-  .map(({ subject, value }) => ({
+  .record({
+    subject: fc.constantFrom('Patient/1', 'Patient/2', 'Patient/p1', 'Patient/zz'),
+    value: fc.constantFrom(0, 1, 1.0, 1.5, 1.50, 2, 10, 0.1, -3, 1e3),
+    effective: fc.constantFrom('2026-01-01', '2026-01-01T10:00:00Z', '2026-01-01T10:00:00+02:00', '2025', '2026-01'),
+  })
+  .map(({ subject, value, effective }) => ({
     resourceType: 'Observation',
     status: 'final',
     code: { text: 'count' },
     subject: { reference: subject },
-    valueQuantity: { value, unit: '1' },
+    effectiveDateTime: effective,
+    valueQuantity: { value, unit: 'mg', system: 'http://unitsofmeasure.org', code: 'mg' },
   }));
 
 /** A search query on Patient: criteria, a sort, a page size, sometimes a total or a summary. */
@@ -178,7 +184,31 @@ export const step: fc.Arbitrary<Step> = fc.oneof(
   { weight: 3, arbitrary: id.map((i) => req({ method: 'GET', url: `Patient/${i}` })) },
   { weight: 1, arbitrary: fc.tuple(id, fc.constantFrom('1', '2', '3')).map(([i, v]) => req({ method: 'GET', url: `Patient/${i}/_history/${v}` })) },
   { weight: 5, arbitrary: patientQuery.map((q) => req({ method: 'GET', url: `Patient?${q}` })) },
-  { weight: 1, arbitrary: fc.constantFrom('Observation?subject=Patient/1&_include=Observation:subject', 'Observation?_sort=-_lastUpdated&_count=2').map((url) => req({ method: 'GET', url })) },
+  {
+    weight: 3,
+    arbitrary: fc
+      .constantFrom(
+        'Observation?subject=Patient/1&_include=Observation:subject',
+        'Observation?_sort=-_lastUpdated&_count=2',
+        'Observation?value-quantity=gt1&_sort=date',
+        'Observation?value-quantity=1&_count=3',
+        'Observation?value-quantity=le1.5|http://unitsofmeasure.org|mg&_sort=-date,_id',
+        'Observation?date=2026-01-01&_sort=date&_count=2',
+        'Observation?date=ge2026-01-01T09:00:00Z&_sort=-date',
+        'Observation?subject:Patient.family=Smith&_include=Observation:subject',
+        'Observation?subject.name=smi&_count=2',
+        'Patient?_has:Observation:subject:value-quantity=gt1&_sort=_id',
+        'Patient?_revinclude=Observation:subject&_sort=-_id&_count=2',
+        'Observation?_summary=count',
+        'Patient?_summary=true&_sort=family&_count=3',
+        'Patient?_count=0&_total=accurate',
+      )
+      .map((url) => req({ method: 'GET', url })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.tuple(condition, jsonPatch).map(([c, ops]) => req({ method: 'PATCH', url: `Patient?${c}`, headers: { 'content-type': 'application/json-patch+json' }, body: JSON.stringify(ops) })),
+  },
   { weight: 3, arbitrary: fc.constant<Step>({ kind: 'next' }) },
   {
     weight: 3,
