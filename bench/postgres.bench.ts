@@ -128,6 +128,8 @@ async function load(engine: FhirEngine, n: number, from = 0, system = 'urn:mrn')
 
 async function run(url: string): Promise<void> {
   const admin = new pg.Pool({ connectionString: url, max: 2 });
+  // The server stops at the end: a connection it drops must not crash the bench.
+  admin.on('error', () => undefined);
   const schemas = ['bench_search', ...CLIENTS.map((c) => `bench_c${c}`), 'bench_raw'];
   await admin.query(schemas.map((s) => `DROP SCHEMA IF EXISTS ${s} CASCADE;`).join('\n'));
   await admin.query('CREATE SCHEMA bench_raw; CREATE TABLE bench_raw.patient (id text PRIMARY KEY, json text NOT NULL)');
@@ -149,6 +151,7 @@ async function run(url: string): Promise<void> {
     const n = c === 1 ? 500 : 2000;
     // The raw floor: one plain INSERT of the same JSON per operation, autocommit.
     const raw = new pg.Pool({ connectionString: url, max: c });
+    raw.on('error', () => undefined);
     const insert = (i: number) => raw.query('INSERT INTO bench_raw.patient (id, json) VALUES ($1, $2)', [`r${rawId++}`, bodies[i % bodies.length]]).then(() => undefined);
     const storage = await PostgresAdapter.open({ connectionString: url, schema: `bench_c${c}`, max: c });
     const engine = new FhirEngine({ storage });

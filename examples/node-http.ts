@@ -12,7 +12,7 @@
  *   BASE_URL  public base URL (default: from each request's Host)
  *   MAX_BODY  largest request body in bytes (default 16 MiB)
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { DirectoryExportSink } from '../adapters/directory-export/index.js';
 import { FhirEngine, type Logger, type StorageAdapter } from '../src/index.js';
@@ -76,9 +76,53 @@ export interface ServeOptions {
   readonly exportDir?: string;
   /** Log one line per request (default true). */
   readonly log?: boolean;
+  /** On SIGTERM/SIGINT, how long requests in flight may take before their connections are cut (default 10 s). */
+  readonly shutdownGraceMs?: number;
 }
 
-/** Opens the storage, starts the server, and closes both on SIGINT/SIGTERM. Exits 1 when the storage cannot be opened. */
+/**
+ * The shutdown of {@link serve}: stop accepting connections, let the requests in flight finish (their
+ * keep-alive connections close after the response), then close the engine, which lets a running
+ * job chunk (a bulk delete's unit of work) commit before it closes the storage, and exit 0. Requests
+ * still running after `graceMs` have their connections cut; the engine still closes cleanly.
+ */
+export function gracefulShutdown(server: Server, engine: FhirEngine, graceMs: number): () => void {
+  let closing = false;
+  const inFlight = new Set<ServerResponse>();
+  server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
+    inFlight.add(res);
+    // A response finished while closing leaves an idle keep-alive connection: close it now.
+    res.on('close', () => {
+      inFlight.delete(res);
+      if (closing) setImmediate(() => server.closeIdleConnections());
+    });
+    if (closing) res.shouldKeepAlive = false;
+  });
+  return () => {
+    if (closing) return;
+    closing = true;
+    console.log('fhir-engine: shutting down (finishing requests in flight)');
+    // Answered with `Connection: close`, so that clients do not send more on these connections.
+    for (const res of inFlight) if (!res.headersSent) res.shouldKeepAlive = false;
+    const cut = setTimeout(() => server.closeAllConnections(), graceMs);
+    cut.unref();
+    server.close(() => {
+      clearTimeout(cut);
+      engine.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error(`fhir-engine: closing the storage failed: ${String(error)}`);
+          process.exit(1);
+        },
+      );
+    });
+  };
+}
+
+/**
+ * Opens the storage, resumes unfinished jobs, starts the server, and shuts down gracefully on
+ * SIGINT/SIGTERM (see {@link gracefulShutdown}). Exits 1 when the storage cannot be opened.
+ */
 export async function serve(options: ServeOptions): Promise<Server> {
   let storage: StorageAdapter;
   try {
@@ -94,15 +138,14 @@ export async function serve(options: ServeOptions): Promise<Server> {
     ...(options.log !== false && { logger: jsonLogger() }),
   });
   const server = createFhirServer(engine, options.baseUrl === undefined ? {} : { publicBaseUrl: options.baseUrl });
+  const shutdown = gracefulShutdown(server, engine, options.shutdownGraceMs ?? 10_000);
+  // Resume unfinished jobs (a bulk delete cut short by the last shutdown) without waiting for a request.
+  await engine.start();
   // The bound port, not the asked one: port 0 picks a free port.
   server.listen(options.port, options.host, () => {
     const bound = (server.address() as { port: number }).port;
     console.log(`fhir-engine listening on http://localhost:${bound}/ (storage: ${storage.name}, FHIR_DB=${redactDb(options.db)})`);
   });
-  const shutdown = (): void => {
-    server.close(() => void engine.close().then(() => process.exit(0)));
-    server.closeAllConnections();
-  };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);
   return server;

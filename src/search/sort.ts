@@ -27,12 +27,34 @@ function entryValue(e: IndexEntry, descending: boolean): SortValue {
   }
 }
 
+/**
+ * Compares strings by Unicode code point, which is the order of their UTF-8 bytes: the order of the
+ * SQL adapters (SQLite's BINARY collation, PostgreSQL's "C"). JavaScript's `<` compares UTF-16 code
+ * units instead, which puts characters above U+FFFF (surrogate pairs, e.g. emoji) before U+E000–U+FFFF
+ * (e.g. fullwidth forms); the differential test found the memory adapter sorting them so.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const n = a.length < b.length ? a.length : b.length;
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (U+D800–U+DFFF) move above U+E000–U+FFFF; the order within each range is kept.
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x < y ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
 /** Compares two defined sort values (numbers before strings when mixed). */
 function cmpDefined(a: string | number, b: string | number): number {
   if (typeof a === 'number' && typeof b === 'number') return a < b ? -1 : a > b ? 1 : 0;
   if (typeof a === 'number') return -1;
   if (typeof b === 'number') return 1;
-  return a < b ? -1 : a > b ? 1 : 0;
+  return compareCodePoints(a, b);
 }
 
 /**
