@@ -97,7 +97,11 @@ async function phase(name: string, ops: number, fn: (i: number) => Promise<boole
 }
 
 function makeEngine(kind: string, file: string): FhirEngine {
-  return new FhirEngine({ storage: kind === 'memory' ? new MemoryAdapter() : new SqliteAdapter({ filename: join(dir, file) }) });
+  return new FhirEngine({
+    storage: kind === 'memory' ? new MemoryAdapter() : new SqliteAdapter({ filename: join(dir, file) }),
+    // The one-transaction burst carries BULK entries (default limits: 10,000 entries, 16 MB).
+    limits: { maxBundleEntries: Math.max(10_000, BULK), maxBodyBytes: 1 << 30 },
+  });
 }
 
 async function warmup(kind: string): Promise<void> {
