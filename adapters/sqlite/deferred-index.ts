@@ -138,6 +138,11 @@ export class DeferredIndex {
     return this.committedBacklog > 0 || this.reindexDue;
   }
 
+  /** Outside units of work: whether index maintenance is left to do (pending versions, a collection under way). */
+  maintenanceDue(): boolean {
+    return this.hasCommittedPending() || this.garbage.pending;
+  }
+
   /** Outside units of work: how many versions committed state holds pending (as last loaded). */
   get backlog(): number {
     return this.committedBacklog;
@@ -191,7 +196,8 @@ export class DeferredIndex {
       this.applyBatch();
       if (this.unitBacklog > 0 && performance.now() >= deadline) return false;
     }
-    this.garbage.collect();
+    // Searches do not wait for garbage: a collection that reaches the deadline goes on in the next step.
+    this.garbage.collect(deadline);
     return this.reindexDue ? this.reindex(deadline) : true;
   }
 

@@ -329,7 +329,7 @@ export class SqliteAdapter implements StorageAdapter {
       throw error;
     }
     this.writer.endUnit(true);
-    if (this.writer.backlog > 0) this.scheduleBackgroundApply();
+    if (this.writer.maintenanceDue()) this.scheduleBackgroundApply();
     if (this.unitsBeforeCheckpointer > 0 && --this.unitsBeforeCheckpointer === 0) {
       const interval = BACKGROUND_CHECKPOINT_INTERVAL_MS;
       this.checkpointer = BackgroundCheckpointer.start(this.db.name, this.synchronousLevel, interval);
@@ -407,12 +407,12 @@ export class SqliteAdapter implements StorageAdapter {
     if (this.backgroundApply !== undefined || this.closed) return;
     this.backgroundApply = setImmediate(() => {
       this.backgroundApply = undefined;
-      if (this.closed || !this.writer.hasCommittedPending()) return;
+      if (this.closed || !this.writer.maintenanceDue()) return;
       this.units
         .transact(async () => this.writer.applyPending(performance.now() + APPLY_STEP_MS))
         .then(
-          (done) => {
-            if (!done) this.scheduleBackgroundApply();
+          () => {
+            if (this.writer.maintenanceDue()) this.scheduleBackgroundApply();
           },
           () => {
             // Closed meanwhile, or the database is busy: the next search applies what is left.

@@ -118,6 +118,11 @@ export class WriteStore extends Store {
     return this.index.apply(deadline);
   }
 
+  /** Outside units of work: whether index maintenance is left to do (see `scheduleBackgroundApply`). */
+  maintenanceDue(): boolean {
+    return this.index.maintenanceDue();
+  }
+
   /** Outside units of work: pending versions in committed state, as last loaded. */
   get backlog(): number {
     return this.index.backlog;
