@@ -90,23 +90,21 @@ export function entryObject(draft: EntryDraft): ResponseEntry {
 }
 
 /**
- * A response entry as JSON text (`handle()`), in pieces that {@link responseBundleText} joins and
- * closes: a resource kept as text is spliced in as it is, never parsed. The same content as
- * `entryObject(draft)`, with `resource` written last (so that the resource is one piece of its own
- * and the entry needs no third one). Made as soon as the entry has run, so that a large bundle does
- * not hold every entry's objects until the end.
+ * A response entry as JSON text (`handle()`), without its closing brace, for {@link responseBundleText}
+ * to join: a resource kept as text is spliced in as it is, never parsed. The same content as
+ * `entryObject(draft)`, with `resource` written last. Made as soon as the entry has run, so that a
+ * large bundle does not hold every entry's objects until the end.
  */
-export function entryText(draft: EntryDraft): string[] {
+export function entryText(draft: EntryDraft): string {
   const { status, location, etag, lastModified, outcome } = draft.response;
-  // `status` is one of ours ("201 Created"): nothing in it to escape.
+  // `status` is one of ours ("201 Created") and `lastModified` an instant: nothing in them to escape.
   let head = draft.fullUrl === undefined ? `{"response":{"status":"${status}"` : `{"fullUrl":${quote(draft.fullUrl)},"response":{"status":"${status}"`;
   if (location !== undefined) head += `,"location":${quote(location)}`;
   if (etag !== undefined) head += `,"etag":${quote(etag)}`;
-  if (lastModified !== undefined) head += `,"lastModified":${quote(lastModified)}`;
+  if (lastModified !== undefined) head += `,"lastModified":"${lastModified}"`;
   if (outcome !== undefined) head += `,"outcome":${JSON.stringify(outcome)}`;
-  if (draft.resource === undefined) return [`${head}}`];
-  const resource = draft.resource instanceof JsonText ? draft.resource.text : JSON.stringify(draft.resource);
-  return [`${head}},"resource":`, resource];
+  if (draft.resource === undefined) return `${head}}`;
+  return `${head}},"resource":${draft.resource instanceof JsonText ? draft.resource.text : JSON.stringify(draft.resource)}`;
 }
 
 /** The response Bundle of entries made by {@link entryObject}. */
@@ -116,15 +114,10 @@ export const responseBundle = (type: ResponseBundle['type'], entry: ResponseEntr
   entry,
 });
 
-/** The response Bundle, as JSON text, of entries made by {@link entryText}: every piece copied once. */
-export function responseBundleText(type: ResponseBundle['type'], entries: readonly (readonly string[])[]): string {
-  const pieces = [`{"resourceType":"Bundle","type":${JSON.stringify(type)},"entry":[`];
-  for (let i = 0; i < entries.length; i++) {
-    if (i > 0) pieces.push('},');
-    for (const piece of entries[i]!) pieces.push(piece);
-  }
-  pieces.push(entries.length > 0 ? '}]}' : ']}');
-  return pieces.join('');
+/** The response Bundle, as JSON text, of entries made by {@link entryText}: every entry copied once. */
+export function responseBundleText(type: ResponseBundle['type'], entries: readonly string[]): string {
+  const head = `{"resourceType":"Bundle","type":${JSON.stringify(type)},"entry":[`;
+  return entries.length === 0 ? `${head}]}` : `${head}${entries.join('},')}}]}`;
 }
 
 /** Characters a JSON string cannot hold as they are (and lone surrogates, which JSON.stringify escapes). */

@@ -61,8 +61,8 @@ const isWhitespace = (code: number): boolean => code === 0x20 || code === 0x09 |
  */
 function scanProblem(value: string, type: PrimitiveType): string | undefined {
   const { scan } = type;
-  // A long value (a narrative, a note) is screened by one regex first: nearly all have nothing to look at.
-  if (value.length > 32 && !(scan === 'text' ? CONTROL_OR_SURROGATE : CONTROL_SURROGATE_OR_WHITESPACE).test(value)) return undefined;
+  // One regex screens the value first: nearly all have nothing to look at.
+  if (!(scan === 'text' ? CONTROL_OR_SURROGATE : CONTROL_SURROGATE_OR_WHITESPACE).test(value)) return undefined;
   const last = value.length - 1;
   for (let i = 0; i <= last; i++) {
     const code = value.charCodeAt(i);

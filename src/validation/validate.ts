@@ -7,6 +7,7 @@
  */
 import type { OperationOutcomeIssue } from '../resource/resource.js';
 import { RESOURCE_TYPES, structure, type ElementKey, type Structure } from './definitions.js';
+import { validFast } from './compiled.js';
 import { primitiveProblem, referenceProblem, show } from './primitives.js';
 
 /** The issue type of a validation problem. */
@@ -65,6 +66,13 @@ export const DEFAULT_MAX_ISSUES = 1000;
  * ```
  */
 export function validateResource(resource: unknown, options: ValidationOptions = {}): ValidationIssue[] {
+  // Nearly every resource written is valid: the generated checks show that without the walk.
+  if (validFast(resource, options.maxDepth ?? DEFAULT_MAX_DEPTH)) return [];
+  return walkResource(resource, options);
+}
+
+/** {@link validateResource} by the walker alone (which the fast path must agree with). @internal */
+export function walkResource(resource: unknown, options: ValidationOptions = {}): ValidationIssue[] {
   const walker = new Walker(options.maxDepth ?? DEFAULT_MAX_DEPTH, options.maxIssues ?? DEFAULT_MAX_ISSUES);
   try {
     walker.resource(resource);
