@@ -18,10 +18,13 @@
  *
  * **Deferred index.** A write stores only its version and, for a live version, its search index
  * entries as one appended `pending_index` row. The current pointer (`resource`), the index rows and
- * the type history are derived from the pending versions in bulk before the next read that needs
- * them (a search or a type-level history read, in the unit of work of that read or in a short unit
- * of its own, queued through the runtime, see {@link SqliteAdapter.search}); `readCurrent`, vread and instance/system history
- * read the versions themselves. Why: a commit writes one WAL frame per dirty page, and the ~25 index
+ * the type history are derived from the pending versions in bulk, continuously and in bounded
+ * steps: a unit of work that brings the backlog to a few hundred versions applies the oldest batch
+ * itself; once the event loop is idle, background units of at most 20 ms apply the rest; and a read
+ * that needs them (a search or a type-level history read) applies what is left first, in the unit
+ * of work of that read or in 20 ms units of its own with the event loop free between them (see
+ * {@link SqliteAdapter.search}). `readCurrent`, vread and instance/system history read the versions
+ * themselves. Why: a commit writes one WAL frame per dirty page, and the ~25 index
  * rows of a resource dirty ~25 scattered b-tree pages, which bounds single-write units at ~2k
  * commits/s; the version row, the pending row and one key-index leaf are about four pages. The
  * derived state is as durable as the versions it comes from (same transaction), and versions left
