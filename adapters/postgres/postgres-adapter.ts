@@ -30,8 +30,6 @@
  *
  * @packageDocumentation
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
-
 import pg from 'pg';
 
 import {
@@ -41,7 +39,6 @@ import {
   type JobRecord,
   type ResourceIndexer,
   type ResourceKey,
-  type SearchHit,
   type SearchHits,
   type StorageAdapter,
   type StorageCapabilities,
@@ -52,8 +49,8 @@ import {
   type VersionMethod,
   type VersionWrite,
 } from '../../src/adapter-kit.js';
-import { encodePosition, type SortColumnValue } from '../sql/position.js';
-import { compileSearch, type CompiledSearch, type SqlTarget } from '../sql/search.js';
+import { compileSearch, hitsOf, type CompiledSearch, type SearchRow, type SqlTarget } from '../sql/search.js';
+import { beginThen } from './begin.js';
 import { pgQuery, postgresTarget } from './dialect.js';
 import { advisoryKey, retryTransient, unitError } from './errors.js';
 import { reindex } from './reindex.js';
@@ -105,8 +102,6 @@ const versionOf = (row: VersionRow): StoredVersion => ({
   json: row.json,
 });
 
-const units = new AsyncLocalStorage<PostgresTx>();
-
 /** Tells schemas apart in prepared statement names when several adapters share a pool. */
 let adapterCount = 0;
 
@@ -134,8 +129,6 @@ export class PostgresAdapter implements StorageAdapter {
   readonly #schema: string;
   readonly #ownsPool: boolean;
   #ready: Promise<void>;
-  readonly #inFlight = new Set<Promise<unknown>>();
-  #closed = false;
 
   /**
    * Creates the adapter and starts migrating the schema; every call waits for the migration (and
@@ -193,36 +186,21 @@ export class PostgresAdapter implements StorageAdapter {
   // Units of work
   // ---------------------------------------------------------------------------------------------
 
-  transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
-    const unit = this.#transact(work);
-    this.#inFlight.add(unit);
-    const forget = (): void => void this.#inFlight.delete(unit);
-    unit.then(forget, forget);
-    return unit;
-  }
-
-  async #transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
-    await this.#open();
-    if (units.getStore()?.active) {
-      throw new Error('transact() cannot be called inside a unit of work; use the tx passed to it.');
-    }
+  async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
+    await this.#ready;
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // The transaction opens with the unit's first statement (see `begin.ts`); a unit that sends none
+    // costs no round trip at all.
     const tx = new PostgresTx(this, client);
     try {
-      try {
-        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      } catch (error) {
-        broken = error as Error;
-        throw error;
-      }
       let result: T;
       try {
-        result = await units.run(tx, () => work(tx));
+        result = await work(tx);
         await tx.end();
       } catch (error) {
         await tx.end();
-        await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+        if (tx.begun) await client.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw error;
       }
       if (tx.failure !== undefined) {
@@ -230,16 +208,33 @@ export class PostgresAdapter implements StorageAdapter {
         await client.query('ROLLBACK').catch((e: Error) => (broken = e));
         throw tx.failure;
       }
-      try {
-        await client.query('COMMIT');
-      } catch (error) {
-        broken = error as Error;
-        throw unitError(error);
+      if (tx.begun) {
+        try {
+          await client.query('COMMIT');
+        } catch (error) {
+          broken = error as Error;
+          throw unitError(error);
+        }
       }
       return result;
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * A version write as a unit of work of its own: the compare-and-set statement alone, in autocommit
+   * (one statement is atomic), so one round trip instead of three. Retried on a transient failure,
+   * which rolled it back whole.
+   */
+  async writeVersion(write: VersionWrite): Promise<number> {
+    let rows: { seq: string }[];
+    try {
+      ({ rows } = await this.query<{ seq: string }>(this.statements.writeVersion(write)));
+    } catch (error) {
+      throw unitError(error);
+    }
+    return seqOrConflict(write, rows[0]);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -248,13 +243,13 @@ export class PostgresAdapter implements StorageAdapter {
 
   /** Runs one statement on any pooled connection. @internal */
   async query<R extends pg.QueryResultRow>(statement: Statement | { text: string; values: readonly unknown[] }): Promise<pg.QueryResult<R>> {
-    await this.#open();
+    await this.#ready;
     return retryTransient(() => this.pool.query<R>(statement as pg.QueryConfig));
   }
 
   /** Runs `read` in a short transaction of its own (retried on transient failures). @internal */
   async inTransaction<T>(begin: string, read: (client: Queryable) => Promise<T>): Promise<T> {
-    await this.#open();
+    await this.#ready;
     return retryTransient(async () => {
       const client = await this.pool.connect();
       let broken: Error | undefined;
@@ -296,10 +291,10 @@ export class PostgresAdapter implements StorageAdapter {
   search(query: StorageQuery): Promise<SearchHits> {
     const compiled = compileSearch(this.target, pgQuery(query));
     if (compiled.count === undefined) {
-      return this.query<SearchRow>({ text: compiled.sql, values: compiled.params as unknown[] }).then((r) => hitsOf(compiled, r.rows));
+      return this.query<SearchRow>(this.statements.search(compiled.sql, compiled.params)).then((r) => hitsOf(compiled, r.rows));
     }
     // Page and total from one snapshot.
-    return this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) => runSearch(client, compiled));
+    return this.inTransaction('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) => runSearch(client, this.statements, compiled));
   }
 
   async readJob(id: string): Promise<JobRecord | undefined> {
@@ -316,18 +311,14 @@ export class PostgresAdapter implements StorageAdapter {
   // Lifecycle
   // ---------------------------------------------------------------------------------------------
 
-  /** Waits for units of work in flight, then ends the pool if the adapter created it. */
+  /**
+   * Ends the pool if the adapter created it (which waits for the connections in use). The engine's
+   * `RuntimeStorage` calls it once, after the units of work in flight have ended, and refuses every
+   * later call with a clear error.
+   */
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#ready.catch(() => undefined);
     if (this.#ownsPool) await this.pool.end();
-  }
-
-  /** Throws when closed; waits for the migration. */
-  async #open(): Promise<void> {
-    if (this.#closed) throw new Error('PostgresAdapter is closed.');
-    await this.#ready;
   }
 
   /** The advisory lock key of a name, scoped to this schema. @internal */
@@ -340,29 +331,10 @@ export class PostgresAdapter implements StorageAdapter {
 // Shared by reads in and outside units
 // ---------------------------------------------------------------------------------------------
 
-type SearchRow = Record<string, unknown> & { t: string; i: string; q: string; vid: string; lu: string; method: VersionMethod; json: string | null };
-
-function hitsOf(compiled: CompiledSearch, rows: readonly SearchRow[], total?: number): SearchHits {
-  const hits = rows.map(
-    (row): SearchHit => ({
-      type: row.t,
-      id: row.i,
-      versionId: row.vid,
-      seq: Number(row.q),
-      lastUpdated: row.lu,
-      method: row.method,
-      deleted: false,
-      json: row.json ?? undefined,
-      position: encodePosition({ values: compiled.sortColumns.map((c) => (row[c.name] ?? null) as SortColumnValue), type: row.t, id: row.i }),
-    }),
-  );
-  return total === undefined ? { hits } : { hits, total };
-}
-
-async function runSearch(client: Queryable, compiled: CompiledSearch): Promise<SearchHits> {
-  const { rows } = await client.query<SearchRow>({ text: compiled.sql, values: compiled.params as unknown[] });
+async function runSearch(client: Queryable, statements: Statements, compiled: CompiledSearch): Promise<SearchHits> {
+  const { rows } = await client.query<SearchRow>(statements.search(compiled.sql, compiled.params) as pg.QueryConfig);
   if (compiled.count === undefined) return hitsOf(compiled, rows);
-  const counted = await client.query<{ n: string }>({ text: compiled.count.sql, values: compiled.count.params as unknown[] });
+  const counted = await client.query<{ n: string }>(statements.search(compiled.count.sql, compiled.count.params) as pg.QueryConfig);
   return hitsOf(compiled, rows, Number(counted.rows[0]?.n ?? 0));
 }
 
@@ -374,9 +346,20 @@ const historyStatement = (statements: Statements, scope: HistoryScope, page: His
 
 const historyOf = (result: pg.QueryResult<VersionRow>): HistoryResult => ({ items: result.rows.map(versionOf) });
 
+/** The seq the write statement returned, or the conflict its missing row means. */
+function seqOrConflict(write: VersionWrite, row: { seq: string } | undefined): number {
+  if (row === undefined) {
+    const expected = write.expect.kind === 'absent' ? 'to be absent' : `at version ${write.expect.versionId}`;
+    throw new StorageConflictError(`${write.type}/${write.id} was expected ${expected}.`);
+  }
+  return Number(row.seq);
+}
+
 /** The `tx` of one unit of work: its statements, one at a time, on the unit's connection. */
 class PostgresTx implements StorageTx {
   active = true;
+  /** The transaction has been opened (with the first statement). */
+  begun = false;
   /** The first statement failure; PostgreSQL has aborted the transaction since. */
   failure: unknown;
   #tail: Promise<unknown> = Promise.resolve();
@@ -395,7 +378,11 @@ class PostgresTx implements StorageTx {
   /** Queues a statement behind the unit's previous ones (a connection runs one at a time). */
   #run<R extends pg.QueryResultRow>(statement: Statement | { text: string; values?: readonly unknown[] }): Promise<pg.QueryResult<R>> {
     if (!this.active) return Promise.reject(new Error('This unit of work has ended; its tx can no longer be used.'));
-    const run = this.#tail.then(() => this.client.query<R>(statement as pg.QueryConfig));
+    const run = this.#tail.then(() => {
+      if (this.begun) return this.client.query<R>(statement as pg.QueryConfig);
+      this.begun = true;
+      return beginThen<R>(this.client, statement as pg.QueryConfig);
+    });
     this.#tail = run.catch(() => undefined);
     return run.catch((error: unknown) => {
       this.failure ??= unitError(error);
@@ -421,7 +408,7 @@ class PostgresTx implements StorageTx {
   async search(query: StorageQuery): Promise<SearchHits> {
     const compiled = compileSearch(this.adapter.target, pgQuery(query));
     const run: Queryable = { query: ((config: pg.QueryConfig) => this.#run(config)) as Queryable['query'] };
-    return runSearch(run, compiled);
+    return runSearch(run, this.adapter.statements, compiled);
   }
 
   async readJob(id: string): Promise<JobRecord | undefined> {
@@ -436,12 +423,7 @@ class PostgresTx implements StorageTx {
 
   async writeVersion(write: VersionWrite): Promise<number> {
     const { rows } = await this.#run<{ seq: string }>(this.adapter.statements.writeVersion(write));
-    const row = rows[0];
-    if (row === undefined) {
-      const expected = write.expect.kind === 'absent' ? 'to be absent' : `at version ${write.expect.versionId}`;
-      throw new StorageConflictError(`${write.type}/${write.id} was expected ${expected}.`);
-    }
-    return Number(row.seq);
+    return seqOrConflict(write, rows[0]);
   }
 
   async purge(key: ResourceKey, keep: 'none' | 'current'): Promise<number> {

@@ -18,12 +18,10 @@ import type { IndexEntryKind, ResourceIndexer } from '../../src/adapter-kit.js';
 import { INDEX_KINDS, KIND_COLUMNS } from '../sql/predicates.js';
 import { pgText } from './dialect.js';
 import { retryTransient } from './errors.js';
-import { columnsOf } from './statements.js';
+import { columnsOf, NUMERIC_COLUMNS } from './statements.js';
 
 /** Resources indexed again per transaction. */
 export const REINDEX_BATCH = 1000;
-
-const NUMERIC_COLUMNS = new Set(['low', 'high']);
 
 /** Runs the re-index a migration asked for, if any, to its end. */
 export async function reindex(pool: pg.Pool, s: string, indexer: ResourceIndexer): Promise<void> {

@@ -12,11 +12,9 @@
  *
  * @packageDocumentation
  */
-import type {
-  IndexEntry,
-  IndexEntryKind,
-  VersionWrite,
-} from '../../src/adapter-kit.js';
+import { createHash } from 'node:crypto';
+
+import type { IndexEntry, IndexEntryKind, VersionWrite } from '../../src/adapter-kit.js';
 import { INDEX_KINDS, KIND_COLUMNS } from '../sql/predicates.js';
 import { pgText } from './dialect.js';
 
@@ -27,10 +25,14 @@ export interface Statement {
   readonly values: unknown[];
 }
 
-const NUMERIC_COLUMNS = new Set(['low', 'high']);
+/** Distinct search shapes run as named statements (see {@link Statements.search}). */
+export const SEARCH_SHAPES = 200;
 
 /** Columns of a version row, as the adapter maps them to a `StoredVersion`. */
 export const VERSION_COLUMNS = 'v.res_type, v.res_id, v.version_id, v.seq, v.last_updated, v.method, v.deleted, v.json';
+
+/** The SQL type of each value column of the index tables (the others are text). */
+export const NUMERIC_COLUMNS: ReadonlySet<string> = new Set(['low', 'high']);
 
 /** Index entries as one array per column of each kind present (for `unnest`): `param`, then the kind's columns. */
 export function columnsOf(index: readonly IndexEntry[]): Map<IndexEntryKind, unknown[][]> {
@@ -49,11 +51,40 @@ export function columnsOf(index: readonly IndexEntry[]): Map<IndexEntryKind, unk
 /** `target_type` → `targetType`: index entry properties are the camel-case column names. */
 const camel = (column: string): string => column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
+/** Every value column of any kind, once, as `json_to_recordset` reads entries: `"targetType" text, …`. */
+const RECORD_COLUMNS = [...new Set(INDEX_KINDS.flatMap((kind) => KIND_COLUMNS[kind]))]
+  .map((column) => `"${camel(column)}" ${NUMERIC_COLUMNS.has(column) ? 'float8' : 'text'}`)
+  .join(', ');
+
+/** A number JSON cannot carry (the ±Infinity of an open range) as the text PostgreSQL's float8 reads. */
+const finiteOrText = (_key: string, value: unknown): unknown =>
+  typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
+
+const hasNonFinite = (index: readonly IndexEntry[]): boolean =>
+  index.some((e) => 'low' in e && (!Number.isFinite(e.low) || !Number.isFinite(e.high)));
+
+/**
+ * The index entries of a write as one JSON text, which the statement unpacks with
+ * `json_to_recordset`: one parameter instead of an array per column, serialised natively instead of
+ * value by value. Infinite range ends go as text (`"Infinity"`, which float8 reads); a U+0000, which
+ * PostgreSQL text cannot hold, as U+FFFD (see `pgText`).
+ */
+export function entriesJson(index: readonly IndexEntry[]): string {
+  let json = hasNonFinite(index) ? JSON.stringify(index, finiteOrText) : JSON.stringify(index);
+  if (json.includes('\\u0000')) {
+    const mapped = index.map((e) => Object.fromEntries(Object.entries(e).map(([k, v]) => [k, pgText(v)])));
+    json = JSON.stringify(mapped, finiteOrText);
+  }
+  return json;
+}
+
 /** The statements of one schema (`s`: quoted name); `tag` keeps statement names unique per schema. */
 export class Statements {
   readonly #s: string;
   readonly #tag: string;
   readonly #texts = new Map<string, string>();
+  /** Search SQL → statement name. */
+  readonly #searches = new Map<string, string>();
 
   constructor(s: string, tag: string) {
     this.#s = s;
@@ -66,44 +97,55 @@ export class Statements {
     return { name: `fhir-engine:${this.#tag}:${key}`, text, values };
   }
 
+  /**
+   * A compiled search (or count) as a named statement, so that PostgreSQL parses and plans its shape
+   * once per connection instead of on every query (planning took longer than running an identifier
+   * search). Values are bound, so a shape is the same SQL text for any values; after five executions
+   * PostgreSQL may keep one generic plan for it. The first {@link SEARCH_SHAPES} shapes are named;
+   * later ones run unnamed, so that the statements each connection holds stay bounded.
+   */
+  search(sql: string, values: readonly unknown[]): Statement | { readonly text: string; readonly values: unknown[] } {
+    let name = this.#searches.get(sql);
+    if (name === undefined && this.#searches.size < SEARCH_SHAPES) {
+      name = `fhir-engine:${this.#tag}:q:${createHash('sha256').update(sql).digest('base64url').slice(0, 24)}`;
+      this.#searches.set(sql, name);
+    }
+    return name === undefined ? { text: sql, values: values as unknown[] } : { name, text: sql, values: values as unknown[] };
+  }
+
   /** Writes a version with compare-and-set; returns one row `{ seq }`, or none when the expectation failed. */
   writeVersion(write: VersionWrite): Statement {
     const s = this.#s;
-    const index = columnsOf(write.deleted ? [] : write.index);
-    const kinds = INDEX_KINDS.filter((kind) => index.has(kind));
     const absent = write.expect.kind === 'absent';
     const values: unknown[] = [write.type, write.id, write.versionId, write.deleted, write.lastUpdated, write.method, write.json];
+    values.push(write.deleted || write.index.length === 0 ? '[]' : entriesJson(write.index));
     if (write.expect.kind === 'current') values.push(write.expect.versionId);
-    for (const kind of kinds) values.push(...(index.get(kind) as unknown[][]).map(pgText));
-    // Kinds as a bit mask: statement names must stay under PostgreSQL's 63 characters.
-    const mask = kinds.reduce((bits, kind) => bits | (1 << INDEX_KINDS.indexOf(kind)), 0);
-    const key = `wv:${absent ? 'a' : 'c'}:${mask}`;
     return this.#statement(
-      key,
+      absent ? 'write-absent' : 'write-current',
       () => {
         const claim = absent
           ? `INSERT INTO ${s}.resource (res_type, res_id, version_id, seq, deleted)
              VALUES ($1::text, $2::text, $3::text, nextval('${s}.seq'), $4::boolean)
              ON CONFLICT (res_type, res_id) DO NOTHING RETURNING rid, seq`
           : `UPDATE ${s}.resource SET version_id = $3::text, seq = nextval('${s}.seq'), deleted = $4::boolean
-             WHERE res_type = $1::text AND res_id = $2::text AND version_id = $8::text RETURNING rid, seq`;
+             WHERE res_type = $1::text AND res_id = $2::text AND version_id = $9::text RETURNING rid, seq`;
         // Every parameter is cast where it is used: a bare `$5::timestamptz` would type $5 itself.
         const ctes = [
           `cur AS (${claim})`,
           `ver AS (INSERT INTO ${s}.version (seq, res_type, res_id, version_id, last_updated, last_updated_at, method, deleted, json)
              SELECT cur.seq, $1::text, $2::text, $3::text, $5::text, ($5::text)::timestamptz, $6::text, $4::boolean, $7::text FROM cur)`,
+          // Unpacked once (a CTE referenced by several is computed once), then split by kind.
+          `e AS MATERIALIZED (SELECT * FROM json_to_recordset($8::json) AS e(kind text, param text, ${RECORD_COLUMNS}))`,
         ];
         // A new resource has no index rows yet; an existing one drops all of its old ones.
         if (!absent) {
           for (const kind of INDEX_KINDS) ctes.push(`d_${kind} AS (DELETE FROM ${s}.ix_${kind} x USING cur WHERE x.rid = cur.rid)`);
         }
-        let n = absent ? 8 : 9;
-        for (const kind of kinds) {
+        for (const kind of INDEX_KINDS) {
           const columns = KIND_COLUMNS[kind];
-          const arrays = ['text', ...columns.map((c) => (NUMERIC_COLUMNS.has(c) ? 'float8' : 'text'))].map((type) => `$${n++}::${type}[]`);
           ctes.push(
             `i_${kind} AS (INSERT INTO ${s}.ix_${kind} (rid, param, ${columns.join(', ')})
-               SELECT cur.rid, u.* FROM cur, unnest(${arrays.join(', ')}) AS u)`,
+               SELECT cur.rid, e.param, ${columns.map((c) => `e."${camel(c)}"`).join(', ')} FROM cur, e WHERE e.kind = '${kind}')`,
           );
         }
         return `WITH ${ctes.join(',\n')} SELECT seq FROM cur`;

@@ -25,6 +25,11 @@ export interface SqlDialect {
   /** The smallest / largest non-NULL argument, NULL when all are NULL (PostgreSQL's `LEAST`/`GREATEST`). */
   least(args: readonly string[]): string;
   greatest(args: readonly string[]): string;
+  /**
+   * `select` as a subquery the planner computes once and does not merge into the query around it
+   * (PostgreSQL `… OFFSET 0`), so that columns derived from its columns do not compute them again.
+   */
+  fence(select: string): string;
 }
 
 /**
@@ -44,6 +49,20 @@ export interface SearchLayout {
   /** A condition restricting index rows aliased `x` (of `kind`) to those of resource `r`. */
   ownRows(kind: IndexEntryKind, x: string): string;
   /**
+   * Optional: the `FROM` item of a per-resource probe of `kind`'s rows, aliased `x` (a correlated
+   * `EXISTS` or sort value restricted by {@link ownRows}), when the table name alone is not it, e.g.
+   * with an index hint. Default: `indexTable(kind) x`.
+   */
+  probeFrom?(kind: IndexEntryKind, x: string): string;
+  /**
+   * Optional: resource `r` owns one of the rows of `kind`'s table that `where` selects (over alias
+   * `x`), as an uncorrelated semi-join the `(param, value…)` index answers, e.g.
+   * `(r.res_type, r.res_id) IN (SELECT x.res_type, x.res_id FROM ix_token x WHERE …)`. A layout that
+   * has it gets its queries driven by their most selective clause (see `compileSearch`): for a
+   * database whose planner does not choose that order itself (SQLite). PostgreSQL's does.
+   */
+  semiJoin?(kind: IndexEntryKind, where: string): string;
+  /**
    * The kinds a parameter may have entries in, for clauses and sort keys that do not name one
    * (`missing`, `_sort`). A superset is fine; see {@link kindGate}.
    */
@@ -54,6 +73,12 @@ export interface SearchLayout {
    * uses it so that absent kinds cost nothing per row.
    */
   kindGate?(kind: IndexEntryKind, param: string, params: BoundParams): string;
+}
+
+/** A dialect and a layout: everything the search compiler needs to know about a database. */
+export interface SqlTarget {
+  readonly dialect: SqlDialect;
+  readonly layout: SearchLayout;
 }
 
 /**

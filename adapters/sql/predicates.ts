@@ -8,11 +8,12 @@
  */
 import {
   fold,
+  rangeSql as coreRangeSql,
   type IndexEntryKind,
   type Predicate,
+  type RangeOp,
 } from '../../src/adapter-kit.js';
 import type { BoundParams, SqlDialect } from './dialect.js';
-import { rangeSql } from './range.js';
 
 /** The value columns of each index table. */
 export const KIND_COLUMNS: Readonly<Record<IndexEntryKind, readonly string[]>> = {
@@ -67,6 +68,20 @@ export function uriAncestors(value: string): string[] {
     if (prefix.endsWith('/') || value.charAt(end) === '/') found.add(prefix);
   }
   return [...found];
+}
+
+/**
+ * `op` on the index row alias `x` (columns `low`, `high`) against the value range `[low, high]`: the
+ * core's range table rendered, each distinct value bound once (PostgreSQL cannot type a parameter
+ * the text never mentions, so only the ends the prefix uses are bound).
+ */
+function rangeSql(x: string, op: RangeOp, low: number, high: number, params: BoundParams): string {
+  const bound = new Map<number, string>();
+  return coreRangeSql(op, { low: `${x}.low`, high: `${x}.high` }, low, high, (value) => {
+    let placeholder = bound.get(value);
+    if (placeholder === undefined) bound.set(value, (placeholder = params.float(value)));
+    return placeholder;
+  });
 }
 
 /** SQL for one predicate over the index row alias `x` (a row of the predicate kind's table). */

@@ -7,22 +7,21 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 
-import {
-  encodePosition,
-  type HistoryPage,
-  type HistoryResult,
-  type HistoryScope,
-  type IndexEntryKind,
-  type JobRecord,
-  type ResourceKey,
-  type SearchHit,
-  type SearchHits,
-  type SortValue,
-  type StorageQuery,
-  type StoredVersion,
-  type VersionMethod,
+import type {
+  HistoryPage,
+  HistoryResult,
+  HistoryScope,
+  IndexEntryKind,
+  JobRecord,
+  ResourceKey,
+  SearchHits,
+  StorageQuery,
+  StoredVersion,
+  VersionMethod,
 } from '../../src/adapter-kit.js';
-import { compileSearch } from './search-sql.js';
+import type { SqlTarget } from '../sql/dialect.js';
+import { compileSearch, hitsOf, type SearchRow } from '../sql/search.js';
+import { numbered, sqliteTarget } from './dialect.js';
 
 export type Db = BetterSqlite3.Database;
 export type Statement = BetterSqlite3.Statement;
@@ -47,8 +46,11 @@ const SEARCH_CACHE_LIMIT = 256;
 export class Store {
   private readonly statements = new Map<string, Statement>();
   private readonly searchStatements = new Map<string, Statement>();
+  private readonly target: SqlTarget;
 
-  constructor(readonly db: Db) {}
+  constructor(readonly db: Db) {
+    this.target = sqliteTarget((param) => this.kindsOf(param));
+  }
 
   /** The statement for `sql`, prepared on first use (and shared by every user of this connection). */
   stmt(sql: string): Statement {
@@ -133,36 +135,13 @@ export class Store {
   }
 
   search(query: StorageQuery): SearchHits {
-    const compiled = compileSearch(
-      query,
-      (param) => this.kindsOf(param),
-      (sql, params, cap) => this.searchStatement(sql).pluck().get(...params, cap) as number,
-    );
-    const statement = this.searchStatement(compiled.sql);
-    const rows = statement.all(...compiled.params) as Record<string, unknown>[];
-    const sortColumns = compiled.sortColumnNames;
-    const hits: SearchHit[] = rows.map((row) => {
-      const type = row.t as string;
-      const id = row.i as string;
-      const values: SortValue[] = [];
-      for (const col of sortColumns) values.push((row[col] as string | number | null) ?? undefined);
-      return {
-        type,
-        id,
-        versionId: row.vid as string,
-        seq: row.q as number,
-        lastUpdated: row.lu as string,
-        method: row.method as VersionMethod,
-        deleted: false,
-        json: (row.json as string | null) ?? undefined,
-        position: encodePosition({ values, type, id }),
-      };
+    const compiled = compileSearch(this.target, query, {
+      estimate: (sql, params) => this.searchStatement(sql).pluck().get(...numbered(params)) as number,
     });
-    if (compiled.countSql === undefined) return { hits };
-    const total = this.searchStatement(compiled.countSql)
-      .pluck()
-      .get(...(compiled.countParams ?? [])) as number;
-    return { hits, total };
+    const rows = this.searchStatement(compiled.sql).all(...numbered(compiled.params)) as SearchRow[];
+    if (compiled.count === undefined) return hitsOf(compiled, rows);
+    const total = this.searchStatement(compiled.count.sql).pluck().get(...numbered(compiled.count.params)) as number;
+    return hitsOf(compiled, rows, total);
   }
 
   private searchStatement(sql: string): Statement {

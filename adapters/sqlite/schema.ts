@@ -49,33 +49,11 @@
  */
 import type BetterSqlite3 from 'better-sqlite3';
 
-import type { IndexEntryKind } from '../../src/adapter-kit.js';
+import { INDEX_KINDS } from '../sql/predicates.js';
 
 type Db = BetterSqlite3.Database;
 
-/** Every index-entry kind, in a fixed order. */
-export const INDEX_KINDS: readonly IndexEntryKind[] = [
-  'token',
-  'text',
-  'string',
-  'date',
-  'number',
-  'quantity',
-  'reference',
-  'uri',
-];
-
-/** The value columns of each index table, in insertion order. */
-export const KIND_COLUMNS: Readonly<Record<IndexEntryKind, readonly string[]>> = {
-  token: ['system', 'code'],
-  text: ['folded'],
-  string: ['folded', 'exact'],
-  date: ['low', 'high'],
-  number: ['low', 'high'],
-  quantity: ['low', 'high', 'system', 'code'],
-  reference: ['target_type', 'target_id', 'url'],
-  uri: ['value'],
-};
+export { INDEX_KINDS, KIND_COLUMNS } from '../sql/predicates.js';
 
 /** The rowid range columns of `resource`, in {@link INDEX_KINDS} order. */
 export const RANGE_COLUMNS: readonly string[] = INDEX_KINDS.flatMap((kind) => [`${kind}_lo`, `${kind}_hi`]);

@@ -50,21 +50,22 @@ import Database from 'better-sqlite3';
 const NEEDS_A_FILE =
   "SqliteAdapter needs a database: new SqliteAdapter({ filename: './fhir.sqlite' }) for a file, { filename: ':memory:' } for a temporary one, or { database } with an open better-sqlite3 Database.";
 
-import type {
-  HistoryPage,
-  HistoryResult,
-  HistoryScope,
-  JobRecord,
-  ResourceIndexer,
-  ResourceKey,
-  SearchHits,
-  StorageAdapter,
-  StorageCapabilities,
-  StorageQuery,
-  StorageRuntime,
-  StorageTx,
-  StoredVersion,
-  VersionWrite,
+import {
+  StorageConflictError,
+  type HistoryPage,
+  type HistoryResult,
+  type HistoryScope,
+  type JobRecord,
+  type ResourceIndexer,
+  type ResourceKey,
+  type SearchHits,
+  type StorageAdapter,
+  type StorageCapabilities,
+  type StorageQuery,
+  type StorageRuntime,
+  type StorageTx,
+  type StoredVersion,
+  type VersionWrite,
 } from '../../src/adapter-kit.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import { migrate } from './schema.js';
@@ -150,6 +151,21 @@ function registerTemporary(dir: string): void {
       }
     });
   }
+}
+
+/**
+ * Another connection (another process, or another adapter on the same file) held the write lock
+ * for longer than `busyTimeoutMs`: a transient conflict, as a deadlock is for a server database. The
+ * unit wrote nothing; the engine answers 409 and the job runner retries the chunk.
+ */
+function busyError(error: unknown): unknown {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY')) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new StorageConflictError(`The SQLite database is locked by another connection (${reason}); nothing was written.`, {
+    transient: true,
+    cause: error,
+  });
 }
 
 /** Turns a better-sqlite3 open/first-use failure into a clear message. */
@@ -316,7 +332,11 @@ export class SqliteAdapter implements StorageAdapter {
   }
 
   async transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T> {
-    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      throw busyError(error);
+    }
     this.writer.beginUnit();
     let result: T;
     try {
@@ -329,7 +349,7 @@ export class SqliteAdapter implements StorageAdapter {
       this.db.exec('COMMIT');
     } catch (error) {
       this.rollback();
-      throw error;
+      throw busyError(error);
     }
     this.writer.endUnit(true);
     if (this.writer.maintenanceDue()) this.scheduleBackgroundApply();

@@ -10,12 +10,11 @@ import type { Resource } from '../resource/resource.js';
 import { assertValidId } from '../resource/validate.js';
 import { weakETag } from '../resource/version.js';
 import type { SearchHit } from '../storage/query.js';
-import type { StorageTx, StoredVersion } from '../storage/storage-adapter.js';
+import type { StorageReader, StorageTx, StoredVersion } from '../storage/storage-adapter.js';
 import { checkedResource, linkedResource } from './content.js';
 import { inUnit, readerOf, type EngineContext } from './context.js';
 import type { IncludeSpecs } from '../search/include.js';
 import { deleteCurrent, includesOf } from './cascade.js';
-import { resolveConditionalReferences } from './references.js';
 import type { Criteria } from './request.js';
 import type { DeleteOutcome, WriteOutcome } from './result.js';
 import { commitVersion, mayHaveSameContent, prepareVersion, resourceOf } from './write.js';
@@ -129,6 +128,15 @@ export async function create(
   assertResourceType(ctx, type);
   const id = options.presetId ?? ctx.ids.resourceId();
   const checked = checkedResource(ctx, body, type);
+  /** Links the resource through `reader` (conditional references, fullUrls), then writes it through `writer`. */
+  const createWith = async (reader: StorageReader, writer: Pick<StorageTx, 'writeVersion'>): Promise<WriteOutcome> => {
+    const resource = await linkedResource(ctx, reader, checked, options.fullUrls);
+    const { version, resource: stored } = await commitVersion(ctx, writer, { type, id, resource, previous: undefined, method: 'POST' });
+    return { outcome: 'created', version, resource: stored };
+  };
+  // Nothing to read in the unit: the write is a unit of work of its own (one round trip on
+  // PostgreSQL). Conditional references resolve against committed state, as they would in the unit.
+  if (options.tx === undefined && options.ifNoneExist === undefined) return createWith(ctx.storage, ctx.storage);
   return inUnit(ctx, options.tx, async (tx) => {
     if (options.ifNoneExist) {
       const hits = await matchCriteria(ctx, tx, type, options.ifNoneExist, 2, options);
@@ -138,15 +146,7 @@ export async function create(
         return { outcome: 'matched', version, resource: resourceOf(version) };
       }
     }
-    const resource = await linkedResource(ctx, tx, checked, options.fullUrls);
-    const { version, resource: stored } = await commitVersion(ctx, tx, {
-      type,
-      id,
-      resource,
-      previous: undefined,
-      method: 'POST',
-    });
-    return { outcome: 'created', version, resource: stored };
+    return createWith(tx, tx);
   });
 }
 

@@ -8,7 +8,7 @@ import { FhirError, isFhirError } from '../errors.js';
 import type { OperationOutcome, Resource } from '../resource/resource.js';
 import type { ExportManifest } from '../export/manifest.js';
 import type { JobRecord } from '../storage/job-record.js';
-import type { StoredVersion } from '../storage/storage-adapter.js';
+import { isStorageConflict, type StorageConflictError, type StoredVersion } from '../storage/storage-adapter.js';
 import type { Preferences } from './request.js';
 
 /**
@@ -192,12 +192,27 @@ export function bodyOf(result: InteractionResult, prefer: Preferences | undefine
 }
 
 /**
- * Any thrown value as a FhirError: a FhirError as it is; anything else is reported to
- * `onUnexpected` and becomes a bare 500 that tells nothing about internals.
+ * A storage conflict that reached the edge of an interaction (a deadlock in `lock()` or a read, a
+ * serialization failure at commit, a job revision that moved) as the 409 it is: nothing was written,
+ * and the request may be sent again. 409 rather than 503: the clash is with another request, not a
+ * server that is unavailable (Microsoft's service answers 409 for its SQL conflicts too). A version
+ * expectation that failed under If-Match never gets here: `commitVersion` makes it the 412.
+ */
+export function conflictError(error: StorageConflictError): FhirError {
+  return error.transient
+    ? new FhirError(409, 'transient', 'The request clashed with another one running at the same time and was rolled back; nothing was changed. Retry it.')
+    : new FhirError(409, 'conflict', 'Something the request relied on was changed concurrently by another request; nothing was changed. Retry it.');
+}
+
+/**
+ * Any thrown value as a FhirError: a FhirError as it is; a storage conflict as a 409
+ * ({@link conflictError}); anything else is reported to `onUnexpected` and becomes a bare 500 that
+ * tells nothing about internals.
  */
 export function fhirErrorOf(error: unknown, onUnexpected: (error: unknown) => void): FhirError {
   // A hook's FhirError may come from the package's other build (ESM or CommonJS).
   if (isFhirError(error)) return error;
+  if (isStorageConflict(error)) return conflictError(error);
   onUnexpected(error);
   return new FhirError(500, 'exception', 'An unexpected error occurred while processing the request.');
 }

@@ -4,7 +4,7 @@ import { nextLastUpdated, nextVersionId } from '../resource/version.js';
 import type { IndexExtractor } from '../search/extract.js';
 import type { IndexEntry } from '../storage/index-entry.js';
 import {
-  isStorageConflict,
+  isExpectationFailure,
   type Expectation,
   type StorageTx,
   type StoredVersion,
@@ -91,11 +91,12 @@ export const mayHaveSameContent = (prepared: PreparedVersion, current: StoredVer
 
 /**
  * Commits one new version: assigns versionId and lastUpdated (unless already `prepared`), and writes
- * with compare-and-set on the version it was based on.
+ * with compare-and-set on the version it was based on: in `tx`, or, given the storage itself, as a
+ * unit of work of its own.
  */
 export async function commitVersion(
   ctx: EngineContext,
-  tx: StorageTx,
+  tx: Pick<StorageTx, 'writeVersion'>,
   pending: PendingVersion,
   prepared: PreparedVersion = prepareVersion(ctx, pending),
 ): Promise<{ version: StoredVersion; resource: Resource }> {
@@ -108,7 +109,9 @@ export async function commitVersion(
     );
     return { version: { type, id, versionId, seq, lastUpdated, method, deleted, json }, resource };
   } catch (error) {
-    if (!isStorageConflict(error)) throw error;
+    // Only a version that did not match is a 412; a transient conflict (a deadlock) is mapped to 409
+    // for every interaction alike (see `fhirErrorOf`).
+    if (!isExpectationFailure(error)) throw error;
     throw pending.ifMatch
       ? new FhirError(412, 'conflict', `${type}/${id} was changed by another request; the supplied version did not match.`)
       : new FhirError(409, 'conflict', `${type}/${id} was changed concurrently by another request; retry.`);

@@ -2,11 +2,24 @@
  * The in-process job runner: runs jobs in this process as a loop of chunks, each chunk one unit of
  * work that also stores the job's new state with compare-and-set (the exactly-once rule), at most
  * `maxConcurrentJobs` jobs at once.
+ *
+ * **Several instances, one store.** Engines in this process or in others may run runners on one
+ * store (a PostgreSQL database, a SQLite file). A job is worked on by one runner at a time, by
+ * any of them: the runner that commits a chunk writes its lease (its `instanceId` and an expiry
+ * `leaseMs` ahead by its clock) into the job record, in the chunk's unit of work and under the same
+ * compare-and-set as the chunk's progress, and a runner leaves alone a job whose lease another
+ * instance holds and has not let expire. When the owner dies its lease runs out, and the next runner
+ * that polls the store (`pollIntervalMs`, or {@link InProcessJobRunner.tick}) claims the job and
+ * resumes it from its last committed chunk: a chunk that did not commit left nothing behind, so the
+ * counts stay exact. The lease only keeps runners from working on one job at once; the
+ * compare-and-set keeps the job exact even when they do (an owner that stalls past its lease): of two
+ * chunks computed from one revision of the job, one commits and the other rolls back with all it did.
+ * A runner that stops releases its leases, so that others take its jobs over at once.
  * @packageDocumentation
  */
 import pLimit, { type LimitFunction } from 'p-limit';
 import { FhirError, notFound } from '../errors.js';
-import type { JobRecord } from '../storage/job-record.js';
+import type { JobLease, JobRecord } from '../storage/job-record.js';
 import { isStorageConflict, type StorageTx } from '../storage/storage-adapter.js';
 import type { JobContext, JobHost, JobListener, JobRunner } from './job-runner.js';
 import { isTerminal, nextRevision, transition } from './job-state.js';
@@ -25,7 +38,32 @@ export interface InProcessJobRunnerOptions {
    * is not durable, jobs run, and resume, only as long as the store itself lives.
    */
   readonly requireDurableStorage?: boolean;
+  /**
+   * This runner's name in job leases. Default: a random UUID, so that a restarted process is a new
+   * instance and takes over the jobs of its predecessor once their leases expire. Give each instance
+   * a stable id (a host or pod name) to have it take its own jobs back right after a restart.
+   * Two live runners must never share an id.
+   */
+  readonly instanceId?: string;
+  /**
+   * How long a lease lasts after the chunk that wrote it, in ms: how long the jobs of an instance
+   * that died wait before another takes them over. Keep it well above the time one chunk takes (and
+   * the clock skew between instances). Default 30,000.
+   */
+  readonly leaseMs?: number;
+  /**
+   * How often the runner polls the store, in ms: for jobs it may claim (queued, or leased by an
+   * instance whose lease expired) and for the end of jobs it waits on (`settled`) that another
+   * instance runs. One `listUnfinishedJobs` per poll. 0: never (call {@link InProcessJobRunner.tick}).
+   * Default 5,000. The timer does not keep the process alive.
+   */
+  readonly pollIntervalMs?: number;
 }
+
+/** Default of {@link InProcessJobRunnerOptions.leaseMs}. */
+export const DEFAULT_LEASE_MS = 30_000;
+/** Default of {@link InProcessJobRunnerOptions.pollIntervalMs}. */
+export const DEFAULT_POLL_INTERVAL_MS = 5_000;
 
 /** Conflicts (a racing cancel, a concurrent write) retried in a row before a job fails. */
 const MAX_CONFLICTS = 50;
@@ -35,6 +73,23 @@ const retryable = (error: unknown): boolean =>
 
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) => (typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0)));
+
+const byCreation = (a: JobRecord, b: JobRecord): number => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id);
+
+/** A job without its lease (a finished job, or one its runner let go). */
+function unleased<P, S>(job: JobRecord<P, S>): JobRecord<P, S> {
+  if (job.lease === undefined) return job;
+  const { lease: _lease, ...rest } = job;
+  return rest;
+}
+
+/** What one chunk's unit of work found and did. */
+interface ChunkOutcome {
+  readonly job: JobRecord | undefined;
+  /** The loop ends: the job is gone, terminal, or another instance holds it. */
+  readonly done: boolean;
+  readonly written: boolean;
+}
 
 interface Waiter {
   resolve(job: JobRecord): void;
@@ -51,26 +106,37 @@ export class JobRunnerStoppedError extends Error {
 
 /**
  * Runs persisted jobs in this process. Unfinished jobs resume from their last committed chunk on
- * `start()` (called lazily by the first use).
+ * `start()` (called lazily by the first use); see the module comment for several instances on one store.
  *
  * @example
  * ```ts
- * const engine = new FhirEngine({ storage, jobs: new InProcessJobRunner({ maxConcurrentJobs: 1 }) });
+ * const jobs = new InProcessJobRunner({ maxConcurrentJobs: 1, instanceId: process.env.HOSTNAME });
+ * const engine = new FhirEngine({ storage, jobs });
  * engine.jobs.on('progress', (job) => console.log(job.status, job.progress.processed));
  * ```
  */
 export class InProcessJobRunner implements JobRunner {
+  /** This runner's name in job leases. */
+  readonly instanceId: string;
   readonly #options: InProcessJobRunnerOptions;
+  readonly #leaseMs: number;
+  readonly #pollMs: number;
   #host: JobHost | undefined;
   #limit: LimitFunction | undefined;
   #started: Promise<void> | undefined;
   #stopped = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   readonly #active = new Map<string, Promise<void>>();
+  /** Jobs whose lease this runner wrote last (released on stop). */
+  readonly #leased = new Set<string>();
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #listeners = new Set<JobListener>();
 
   constructor(options: InProcessJobRunnerOptions = {}) {
     this.#options = options;
+    this.instanceId = options.instanceId ?? globalThis.crypto.randomUUID();
+    this.#leaseMs = Math.max(1, options.leaseMs ?? DEFAULT_LEASE_MS);
+    this.#pollMs = Math.max(0, options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     if (options.onProgress) this.#listeners.add(options.onProgress);
   }
 
@@ -100,12 +166,7 @@ export class InProcessJobRunner implements JobRunner {
   start(): Promise<void> {
     if (this.#stopped) return Promise.reject(new JobRunnerStoppedError());
     if (!this.#started) {
-      const started = (async () => {
-        const jobs = [...(await this.#h.storage.listUnfinishedJobs())].sort(
-          (a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id),
-        );
-        for (const job of jobs) this.#schedule(job.id);
-      })();
+      const started = this.#discover().then(() => this.#arm());
       this.#started = started;
       started.catch(() => {
         if (this.#started === started) this.#started = undefined; // retry on the next use
@@ -114,9 +175,25 @@ export class InProcessJobRunner implements JobRunner {
     return this.#started;
   }
 
+  /**
+   * Polls the store once, as the timer of `pollIntervalMs` does: claims the jobs this runner may run
+   * (queued, or leased by an instance whose lease expired by the engine's clock) and settles the
+   * waiters of jobs that ended elsewhere. Starts the runner first if needed. For tests, and for
+   * runners with polling off.
+   */
+  async tick(): Promise<void> {
+    if (this.#stopped) return;
+    const first = this.#started === undefined;
+    await this.start();
+    if (!first) await this.#discover();
+  }
+
   async stop(): Promise<void> {
     this.#stopped = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
     await Promise.allSettled([...this.#active.values()]);
+    await Promise.allSettled([...this.#leased].map((id) => this.#release(id)));
     for (const [id, waiters] of this.#waiters) {
       for (const w of waiters) w.reject(new JobRunnerStoppedError());
       this.#waiters.delete(id);
@@ -166,12 +243,13 @@ export class InProcessJobRunner implements JobRunner {
           if (isTerminal(job.status)) {
             throw new FhirError(409, 'conflict', `Job '${id}' has already completed (${job.status}).`);
           }
-          if (job.cancelRequested && job.status === 'running') return { job, changed: false };
+          const now = this.#h.clock.now();
+          // A job nobody works on (queued, released, or its owner's lease expired) ends now; one that
+          // a runner holds (this one, or another whose lease is live) stops at its next chunk.
+          const idle = job.status === 'queued' || (!this.#active.has(id) && this.#claimable(job, now.getTime()));
+          if (job.cancelRequested && !idle) return { job, changed: false };
           const flagged = { ...job, cancelRequested: true };
-          // A queued job has no chunk in flight: it ends now. A running one stops at its next chunk.
-          const next = nextRevision(
-            job.status === 'queued' ? transition(flagged, 'cancelled', this.#h.clock.now().toISOString()) : flagged,
-          );
+          const next = nextRevision(idle ? unleased(transition(flagged, 'cancelled', now.toISOString())) : flagged);
           await tx.writeJob(next, job.revision);
           return { job: next, changed: true };
         });
@@ -208,7 +286,8 @@ export class InProcessJobRunner implements JobRunner {
       };
       waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
-      // Registered before reading, so that a job finishing meanwhile still resolves it.
+      // Registered before reading, so that a job finishing meanwhile still resolves it. A job that
+      // another instance runs is resolved by a later poll.
       this.get(id).then(
         (job) => {
           if (!job) waiter.reject(notFound(`The requested job "${id}" was not found.`));
@@ -228,6 +307,48 @@ export class InProcessJobRunner implements JobRunner {
   /** Starts lazily; reads keep working after stop(). */
   async #kick(): Promise<void> {
     if (!this.#stopped) await this.start();
+  }
+
+  /** True when this runner may work on `job` at `now` (ms): nobody holds it, this runner does, or the holder's lease expired. */
+  #claimable(job: JobRecord, now: number): boolean {
+    const lease = job.lease;
+    return lease === undefined || lease.owner === this.instanceId || Date.parse(lease.expiresAt) <= now;
+  }
+
+  #lease(now: Date): JobLease {
+    return { owner: this.instanceId, expiresAt: new Date(now.getTime() + this.#leaseMs).toISOString() };
+  }
+
+  /** One poll: schedules the jobs this runner may claim, settles waiters of jobs that ended elsewhere. */
+  async #discover(): Promise<void> {
+    const jobs = [...(await this.#h.storage.listUnfinishedJobs())].sort(byCreation);
+    const now = this.#h.clock.now().getTime();
+    const unfinished = new Set<string>();
+    for (const job of jobs) {
+      unfinished.add(job.id);
+      if (this.#claimable(job, now)) this.#schedule(job.id);
+    }
+    for (const id of [...this.#waiters.keys()]) {
+      if (unfinished.has(id) || this.#active.has(id)) continue;
+      const job = await this.#h.storage.readJob(id);
+      if (job === undefined) this.#rejectWaiters(id, notFound(`The requested job "${id}" was not found.`));
+      else if (isTerminal(job.status)) this.#settle(job);
+    }
+  }
+
+  /** Arms the poll timer (unless polling is off or the runner stopped). */
+  #arm(): void {
+    if (this.#pollMs === 0 || this.#stopped || this.#timer !== undefined) return;
+    const timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#discover()
+        .catch((error: unknown) => {
+          if (!this.#stopped) this.#h.onError?.(error);
+        })
+        .finally(() => this.#arm());
+    }, this.#pollMs);
+    (timer as { unref?: () => void }).unref?.();
+    this.#timer = timer;
   }
 
   #schedule(id: string): void {
@@ -253,11 +374,17 @@ export class InProcessJobRunner implements JobRunner {
     for (const w of [...waiters]) w.resolve(job);
   }
 
-  /** Runs a job's chunks until it is terminal or the runner stops. Never rejects. */
+  #rejectWaiters(id: string, error: unknown): void {
+    const waiters = this.#waiters.get(id);
+    if (!waiters) return;
+    for (const w of [...waiters]) w.reject(error);
+  }
+
+  /** Runs a job's chunks until it is terminal, another instance holds it, or the runner stops. Never rejects. */
   async #run(id: string): Promise<void> {
     let conflicts = 0;
     while (!this.#stopped) {
-      let outcome: { job: JobRecord | undefined; done: boolean; written: boolean };
+      let outcome: ChunkOutcome;
       try {
         outcome = await this.#h.storage.transact((tx) => this.#chunk(tx, id));
       } catch (error) {
@@ -270,38 +397,58 @@ export class InProcessJobRunner implements JobRunner {
         return;
       }
       conflicts = 0;
-      if (outcome.job && outcome.written) this.#emit(outcome.job);
+      const { job } = outcome;
+      if (job && outcome.written) {
+        if (job.lease?.owner === this.instanceId) this.#leased.add(id);
+        else this.#leased.delete(id);
+        this.#emit(job);
+      }
       if (outcome.done) {
-        if (outcome.job) this.#settle(outcome.job);
+        if (job && isTerminal(job.status)) this.#settle(job);
         return;
       }
       await yieldToEventLoop();
     }
   }
 
-  /** One chunk, inside one unit of work: the handler's writes and the job's new state commit together. */
-  async #chunk(tx: StorageTx, id: string): Promise<{ job: JobRecord | undefined; done: boolean; written: boolean }> {
+  /**
+   * One chunk, inside one unit of work: the handler's writes, the job's new state and this runner's
+   * renewed lease commit together.
+   */
+  async #chunk(tx: StorageTx, id: string): Promise<ChunkOutcome> {
     const job = await tx.readJob(id);
     if (!job) return { job: undefined, done: true, written: false };
     if (isTerminal(job.status)) return { job, done: true, written: false };
-    const now = (): string => this.#h.clock.now().toISOString();
+    const now = this.#h.clock.now();
+    if (!this.#claimable(job, now.getTime())) return { job, done: true, written: false };
+    const at = (): string => this.#h.clock.now().toISOString();
     if (job.cancelRequested) {
-      const cancelled = nextRevision(transition(job, 'cancelled', now()));
+      const cancelled = nextRevision(unleased(transition(job, 'cancelled', at())));
       await tx.writeJob(cancelled, job.revision);
       return { job: cancelled, done: true, written: true };
     }
     const handler = this.#h.handlers.get(job.kind);
     if (!handler) throw new FhirError(500, 'not-supported', `No handler for jobs of kind '${job.kind}'.`);
-    const current = job.status === 'queued' ? transition(job, 'running', now()) : job;
+    const current = job.status === 'queued' ? transition(job, 'running', at()) : job;
     const out = await handler.step(tx, current, this.#ctx);
-    let next: JobRecord = { ...current, state: out.state, progress: out.progress };
-    if (out.done) next = transition(next, 'completed', now());
+    let next: JobRecord = { ...current, state: out.state, progress: out.progress, lease: this.#lease(now) };
+    if (out.done) next = unleased(transition(next, 'completed', at()));
     next = nextRevision(next);
     await tx.writeJob(next, job.revision);
     return { job: next, done: out.done, written: true };
   }
 
-  /** Marks a job failed with the error's reason (CAS, retried on conflicts). */
+  /** Lets go of a job this runner holds (on stop), so that another instance takes it over at once. */
+  async #release(id: string): Promise<void> {
+    this.#leased.delete(id);
+    await this.#h.storage.transact(async (tx) => {
+      const job = await tx.readJob(id);
+      if (!job || isTerminal(job.status) || job.lease?.owner !== this.instanceId) return;
+      await tx.writeJob(nextRevision(unleased(job)), job.revision);
+    });
+  }
+
+  /** Marks a job failed with the error's reason (CAS, retried on conflicts), unless another instance holds it now. */
   async #fail(id: string, error: unknown): Promise<void> {
     if (!(error instanceof FhirError)) this.#h.onError?.(error);
     const reason =
@@ -313,12 +460,15 @@ export class InProcessJobRunner implements JobRunner {
         const failed = await this.#h.storage.transact(async (tx) => {
           const job = await tx.readJob(id);
           if (!job || isTerminal(job.status)) return { job, written: false };
-          const next = nextRevision({ ...transition(job, 'failed', this.#h.clock.now().toISOString()), error: reason });
+          const now = this.#h.clock.now();
+          if (!this.#claimable(job, now.getTime())) return { job: undefined, written: false };
+          const next = nextRevision({ ...unleased(transition(job, 'failed', now.toISOString())), error: reason });
           await tx.writeJob(next, job.revision);
           return { job: next, written: true };
         });
+        this.#leased.delete(id);
         if (failed.job && failed.written) this.#emit(failed.job);
-        if (failed.job) this.#settle(failed.job);
+        if (failed.job && isTerminal(failed.job.status)) this.#settle(failed.job);
         return;
       } catch (e) {
         if (isStorageConflict(e)) continue;

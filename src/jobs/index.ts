@@ -5,7 +5,13 @@
  */
 export type { AnyJobHandler, JobContext, JobHandler, JobHost, JobListener, JobRunner, PlannedJob, StepOutcome } from './job-runner.js';
 export { TRANSITIONS, canTransition, isTerminal, transition, nextRevision, InvalidTransitionError } from './job-state.js';
-export { InProcessJobRunner, JobRunnerStoppedError, type InProcessJobRunnerOptions } from './in-process-runner.js';
+export {
+  DEFAULT_LEASE_MS,
+  DEFAULT_POLL_INTERVAL_MS,
+  InProcessJobRunner,
+  JobRunnerStoppedError,
+  type InProcessJobRunnerOptions,
+} from './in-process-runner.js';
 export {
   BULK_DELETE,
   bulkDeleteHandler,

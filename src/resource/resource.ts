@@ -58,6 +58,7 @@ export type IssueCode =
   | 'too-long'
   | 'too-costly'
   | 'conflict'
+  | 'transient'
   | 'exception'
   | 'informational'
   | 'business-rule'

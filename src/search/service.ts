@@ -5,7 +5,7 @@
  * the criteria of conditional interactions.
  * @packageDocumentation
  */
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { badRequest, FhirError, operationOutcome } from '../errors.js';
 import type { OperationOutcomeIssue, Resource } from '../resource/resource.js';
 import type { Clause, SearchHit, SearchHits, StorageQuery } from '../storage/query.js';
@@ -239,14 +239,15 @@ export class SearchService {
   }
 
   private context(reader: StorageReader, strict: boolean, baseUrl: string, parallel: boolean): Context {
-    const limiter = pLimit(this.concurrency);
+    // Made on first use: most searches resolve no chain or _has, and a limiter per search shows in profiles.
+    let limiter: LimitFunction | undefined;
     return {
       reader,
       strict,
       baseUrl: baseUrl.replace(/\/$/, ''),
       parallel,
       warnings: [],
-      limit: (fn) => limiter(fn),
+      limit: (fn) => (limiter ??= pLimit(this.concurrency))(fn),
       registry: this.registry,
       extractor: this.extractor,
     };

@@ -3,6 +3,7 @@ export type * from './query.js';
 export type * from './job-record.js';
 export {
   StorageConflictError,
+  isExpectationFailure,
   isStorageConflict,
   type Expectation,
   type HistoryPage,

@@ -25,6 +25,18 @@ export interface JobProgress {
   readonly chunks: number;
 }
 
+/**
+ * Which runner instance works on a job, and until when. Written with the record's compare-and-set
+ * by the runner that claims the job and renewed with every chunk it commits; another instance may
+ * claim the job once `expiresAt` has passed (its owner died or stalled). Removed when the job ends.
+ */
+export interface JobLease {
+  /** The runner instance (`InProcessJobRunnerOptions.instanceId`). */
+  readonly owner: string;
+  /** An ISO instant, by the owner's clock. */
+  readonly expiresAt: string;
+}
+
 /** A job as stored. `params` and `state` are the job handler's own JSON-serialisable data. */
 export interface JobRecord<P = unknown, S = unknown> {
   readonly id: string;
@@ -44,4 +56,6 @@ export interface JobRecord<P = unknown, S = unknown> {
   /** Every status change, oldest first. */
   readonly transitions: readonly JobTransition[];
   readonly error?: { readonly code: string; readonly message: string };
+  /** The runner working on the job; absent while queued, after it ended, and after a runner released it. */
+  readonly lease?: JobLease;
 }

@@ -162,6 +162,15 @@ export interface StorageAdapter extends StorageReader {
    */
   transact<T>(work: (tx: StorageTx) => Promise<T>): Promise<T>;
   /**
+   * Optional. Stores one version as a unit of work of its own: exactly what
+   * `transact((tx) => tx.writeVersion(write))` does (compare-and-set, {@link StorageConflictError}
+   * when the expectation does not hold, nothing written then), for an adapter that can do it in
+   * fewer round trips (PostgreSQL: one statement in autocommit instead of BEGIN, statement, COMMIT).
+   * The engine uses it for a write that needs nothing else in its unit (a plain create).
+   * `RuntimeStorage` calls it only on a `concurrent` adapter, and falls back to `transact` otherwise.
+   */
+  writeVersion?(write: VersionWrite): Promise<number>;
+  /**
    * Optional. The engine calls it once, at construction, with its indexer. An adapter that has it
    * may skip {@link VersionWrite.index} and derive entries from stored JSON when it needs them, e.g.
    * index a parameter of a type on its first search (the memory adapter does). An
@@ -180,15 +189,25 @@ export interface StorageAdapter extends StorageReader {
 }
 
 /**
- * Thrown by an adapter when a compare-and-set fails (a version or job-revision expectation did not
- * hold). The engine maps it to 409/412; a unit of work that threw it has written nothing.
- * Recognised by its `code`, so that bundled copies of this class interoperate.
+ * Thrown by an adapter when a unit of work cannot go on because of another one: a compare-and-set
+ * failed (a version or job-revision expectation did not hold), or, with `transient`, the storage
+ * rolled the unit back to resolve a clash of its own (a deadlock, a serialization failure, a lock
+ * wait that timed out). A unit of work that threw it has written nothing. The engine maps a failed
+ * version expectation to 412 (under If-Match) or 409, and every other conflict to 409; the job runner
+ * retries the chunk. Recognised by its `code`, so that bundled copies of this class interoperate.
  */
 export class StorageConflictError extends Error {
   readonly code = 'STORAGE_CONFLICT' as const;
-  constructor(message: string) {
-    super(message);
+  /**
+   * True when no expectation failed: the storage gave up on the unit (deadlock, serialization
+   * failure), and the same request may succeed when sent again.
+   */
+  readonly transient: boolean;
+
+  constructor(message: string, options: { readonly transient?: boolean; readonly cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'StorageConflictError';
+    this.transient = options.transient ?? false;
   }
 }
 
@@ -200,3 +219,7 @@ export function isStorageConflict(error: unknown): error is StorageConflictError
     (error as { code?: unknown }).code === 'STORAGE_CONFLICT'
   );
 }
+
+/** True for a {@link StorageConflictError} whose expectation did not hold (not a transient one). */
+export const isExpectationFailure = (error: unknown): error is StorageConflictError =>
+  isStorageConflict(error) && (error as { transient?: unknown }).transient !== true;

@@ -7,6 +7,7 @@ import { DirectoryExportSink } from '../../adapters/directory-export/index.js';
 import { SqliteAdapter } from '../../adapters/sqlite/index.js';
 import { fixedClock, sequentialIds } from '../../src/clock.js';
 import { FhirEngine } from '../../src/engine.js';
+import { InProcessJobRunner } from '../../src/jobs/index.js';
 
 const [filename, directory, chunk] = process.argv.slice(2);
 if (!filename || !directory) throw new Error('usage: export-child.js <db file> <export directory> [chunk size]');
@@ -18,6 +19,9 @@ const engine = new FhirEngine({
   ids: sequentialIds('c'),
   limits: { exportChunkSize: Number(chunk ?? '10') },
   exportSink: new DirectoryExportSink(directory),
+  // The instance id the restarted process has too (a host name in a deployment): it takes its job back
+  // at once instead of waiting for its lease to expire.
+  jobs: new InProcessJobRunner({ instanceId: 'export-host' }),
 });
 engine.jobs.on('progress', (job) => {
   process.stdout.write(`${JSON.stringify({ id: job.id, status: job.status, chunks: job.progress.chunks, processed: job.progress.processed })}\n`);

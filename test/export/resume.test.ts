@@ -140,7 +140,8 @@ describe('export resume after kill -9 (SQLite file database, directory sink, chi
     const jobId = String(lines[0]!.id);
 
     const storage = new SqliteAdapter({ filename });
-    const engine = engineOn(storage, new DirectoryExportSink(exports), 10);
+    // The killed child's instance id: a restarted instance takes its own leased jobs back at once.
+    const engine = engineOn(storage, new DirectoryExportSink(exports), 10, new InProcessJobRunner({ instanceId: 'export-host' }));
     try {
       const killed = (await storage.readJob(jobId))!;
       expect(killed.status).toBe('running');

@@ -217,9 +217,10 @@ describe('PostgresAdapter', () => {
   it('leaves a pool it was given open, and ends one it created', async () => {
     const pool = new pg.Pool({ connectionString: pgUrl(), max: 2 });
     try {
-      const given = await PostgresAdapter.open({ pool, schema: nextSchema() });
+      const given = new RuntimeStorage(await PostgresAdapter.open({ pool, schema: nextSchema() }));
       await given.close();
       expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      // The runtime, not the adapter, refuses calls after close.
       await expect(given.readCurrent({ type: 'Patient', id: 'x' })).rejects.toThrow('closed');
     } finally {
       await pool.end();

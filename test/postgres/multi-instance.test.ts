@@ -1,6 +1,6 @@
 /**
  * Several engine instances on one PostgreSQL database, each with its own pool: two in this process,
- * two in child processes. No job leasing is involved here (see issue 14, part B).
+ * two in child processes. Jobs across instances (leases, SIGKILL) are in `job-leases.test.ts`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

@@ -9,7 +9,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteAdapter, SCHEMA_VERSION } from '../../adapters/sqlite/index.js';
 import { BACKGROUND_CHECKPOINT_AFTER } from '../../adapters/sqlite/sqlite-adapter.js';
 import { MIGRATIONS } from '../../adapters/sqlite/schema.js';
-import { compileSearch, prefixUpperBound } from '../../adapters/sqlite/search-sql.js';
+import { sqliteTarget } from '../../adapters/sqlite/dialect.js';
+import { compileSearch } from '../../adapters/sql/search.js';
 import type { IndexEntry } from '../../src/storage/index-entry.js';
 import type { JobRecord } from '../../src/storage/job-record.js';
 import type { StorageQuery } from '../../src/storage/query.js';
@@ -888,33 +889,26 @@ describe('SqliteAdapter opening', () => {
   });
 });
 
-describe('search SQL', () => {
-  it('bounds prefixes in code point order', () => {
-    expect(prefixUpperBound('abc')).toBe('abd');
-    expect(prefixUpperBound('')).toBeUndefined();
-    expect(prefixUpperBound('a\u{10FFFF}')).toBe('b');
-    expect(prefixUpperBound('\uD7FF')).toBe('\uE000');
-  });
-
+describe('search SQL (the shared compiler, SQLite dialect and layout)', () => {
   it('binds every value as a parameter', () => {
     const evil = "x' OR 1=1 --";
-    const compiled = compileSearch(
-      {
-        types: [evil],
-        where: [
-          { kind: 'any', param: evil, of: [{ kind: 'token', system: evil, code: evil }] },
-          { kind: 'none', param: evil, of: [{ kind: 'string', match: 'contains', folded: evil, exact: evil }] },
-          { kind: 'ids', ids: [evil] },
-        ],
-        sort: [{ param: evil, descending: true }],
-        limit: 10,
-        total: true,
-      },
-      () => ['string'],
-    );
+    const compiled = compileSearch(sqliteTarget(() => ['string']), {
+      types: [evil],
+      where: [
+        { kind: 'any', param: evil, of: [{ kind: 'token', system: evil, code: evil }] },
+        { kind: 'none', param: evil, of: [{ kind: 'string', match: 'contains', folded: evil, exact: evil }] },
+        { kind: 'ids', ids: [evil] },
+      ],
+      sort: [{ param: evil, descending: true }],
+      limit: 10,
+      total: true,
+    });
     expect(compiled.sql).not.toContain(evil);
-    expect(compiled.countSql).not.toContain(evil);
+    expect(compiled.count?.sql).not.toContain(evil);
     expect(compiled.params).toContain(evil);
+    // Placeholders are numbered 1..n with no gap: every bound value is used.
+    const used = new Set([...compiled.sql.matchAll(/\?(\d+)/g)].map((m) => Number(m[1])));
+    expect([...used].sort((a, b) => a - b)).toEqual(compiled.params.map((_, n) => n + 1));
   });
 
   it('rejects a position it did not produce', async () => {
