@@ -15,10 +15,20 @@ import { INDEX_KINDS, KIND_COLUMNS, RANGE_COLUMNS, hasRanges, type ResourceRow }
 const INSERT_CHUNK = 32;
 /** Most index rows one multi-row INSERT carries when applying pending rows in bulk. */
 const BULK_CHUNK = 256;
-/** Pending versions read and applied per batch. */
-const PENDING_BATCH = 5000;
+/**
+ * Pending versions read and applied per batch: small enough that one batch stays well under the
+ * 20 ms step of a background or search-side apply on a slow machine (~25 index rows per Patient).
+ */
+const PENDING_BATCH = 128;
+/**
+ * A unit of work that brings the backlog (pending versions) to this many applies one batch of the
+ * oldest on the spot, so that no backlog beyond it builds up however long writes go on back to
+ * back (a search then waits for at most this many, about 100 ms), and the cost of index
+ * maintenance is paid along with the writes that cause it, in steps of {@link PENDING_BATCH}.
+ */
+const BACKLOG_LIMIT = 640;
 /** Resources re-indexed per batch after an upgrade (see `DeferredIndex.reindex`). */
-const REINDEX_BATCH = 2000;
+const REINDEX_BATCH = 200;
 
 /** A pending version; `entries` is null for a deleted version (and one left by the migration to version 3). */
 type PendingRow = [seq: number, type: string, id: string, versionId: string, deleted: number, entries: string | null];
@@ -35,10 +45,10 @@ export class DeferredIndex {
   private readonly selectResource: Statement;
   private readonly upsertResource: Statement;
   private readonly updateRanges: Statement;
-  /** Whether committed state may hold pending (unapplied) versions. */
-  private committedPending = false;
-  /** Inside a unit of work: whether the unit's state may hold pending versions. */
-  private unitPending = false;
+  /** Pending (unapplied) versions in committed state (an estimate when another connection wrote). */
+  private committedBacklog = 0;
+  /** Inside a unit of work: pending versions in the unit's state. */
+  private unitBacklog = 0;
   private readonly knownParamKinds = new Set<string>();
   /** param/kind pairs inserted by the open unit of work; known once it commits. */
   private readonly pendingParamKinds = new Set<string>();
@@ -109,7 +119,7 @@ export class DeferredIndex {
   load(): void {
     const applied = this.store.meta('applied_seq') ?? 0;
     const top = (this.store.stmt('SELECT max(seq) FROM resource_version').pluck().get() ?? 0) as number;
-    this.committedPending = top > applied;
+    this.committedBacklog = Math.max(0, top - applied);
     this.reindexThrough = this.store.meta('reindex_through') ?? 0;
   }
 
@@ -125,17 +135,27 @@ export class DeferredIndex {
 
   /** Outside units of work: whether committed state may hold pending versions (as last loaded), or a re-index is due. */
   hasCommittedPending(): boolean {
-    return this.committedPending || this.reindexDue;
+    return this.committedBacklog > 0 || this.reindexDue;
+  }
+
+  /** Outside units of work: whether index maintenance is left to do (pending versions, a collection under way). */
+  maintenanceDue(): boolean {
+    return this.hasCommittedPending() || this.garbage.pending;
+  }
+
+  /** Outside units of work: how many versions committed state holds pending (as last loaded). */
+  get backlog(): number {
+    return this.committedBacklog;
   }
 
   beginUnit(): void {
-    this.unitPending = this.committedPending;
+    this.unitBacklog = this.committedBacklog;
   }
 
   endUnit(committed: boolean): void {
     if (committed) {
       for (const k of this.pendingParamKinds) this.knownParamKinds.add(k);
-      this.committedPending = this.unitPending;
+      this.committedBacklog = this.unitBacklog;
     }
     this.pendingParamKinds.clear();
     if (this.reindexChanged) {
@@ -148,7 +168,7 @@ export class DeferredIndex {
   record(seq: number, deleted: boolean, entries: readonly IndexEntry[]): void {
     // One appended row instead of ~25 scattered index rows (see `apply`).
     if (!deleted) this.insertPending.run(seq, encodeEntries(entries));
-    this.unitPending = true;
+    if (++this.unitBacklog >= BACKLOG_LIMIT) this.applyBatch();
   }
 
   /** The applied `resource` row of a resource: its deleted flag, then its rowid ranges. */
@@ -167,17 +187,29 @@ export class DeferredIndex {
    * version, seq and deleted flag; a live version's entries replace the resource's index rows
    * (deleted by their rowid ranges, then inserted with multi-row INSERTs per kind across resources);
    * a deleted version leaves its rows to garbage collection. Runs inside the caller's unit of work,
-   * so a rollback undoes it together with the unit's writes. With `maxBatches`, stops after that
-   * many batches and returns false when pending versions remain.
+   * so a rollback undoes it together with the unit's writes. With a `deadline` (a
+   * `performance.now()` time), stops after the batch that reaches it and returns false when pending
+   * versions (or resources to re-index) remain.
    */
-  apply(maxBatches = Number.POSITIVE_INFINITY): boolean {
-    if (!this.unitPending) return this.reindexDue ? this.reindex(maxBatches) : true;
-    let applied = this.store.meta('applied_seq') ?? 0;
-    let batch = 0;
-    for (; ; batch++) {
-      if (batch >= maxBatches) return false;
+  apply(deadline = Number.POSITIVE_INFINITY): boolean {
+    while (this.unitBacklog > 0) {
+      this.applyBatch();
+      if (this.unitBacklog > 0 && performance.now() >= deadline) return false;
+    }
+    // Searches do not wait for garbage: a collection that reaches the deadline goes on in the next step.
+    this.garbage.collect(deadline);
+    return this.reindexDue ? this.reindex(deadline) : true;
+  }
+
+  /** Applies the oldest {@link PENDING_BATCH} pending versions (and learns when none are left). */
+  private applyBatch(): void {
+    const applied = this.store.meta('applied_seq') ?? 0;
+    {
       const rows = this.selectPending.all(applied, PENDING_BATCH) as PendingRow[];
-      if (rows.length === 0) break;
+      if (rows.length === 0) {
+        this.unitBacklog = 0;
+        return;
+      }
       const last = (rows[rows.length - 1] as PendingRow)[0];
       this.insertTypeSeq.run(applied, last);
       const latest = new Map<string, PendingRow>();
@@ -200,13 +232,10 @@ export class DeferredIndex {
       }
       this.insertBulk(replaced);
       this.deletePending.run(last);
-      applied = last;
-      this.store.setMeta('applied_seq', applied);
-      if (rows.length < PENDING_BATCH) break;
+      this.store.setMeta('applied_seq', last);
+      // Versions are counted, not their seqs (hard deletes leave gaps); a short batch read them all.
+      this.unitBacklog = rows.length < PENDING_BATCH ? 0 : Math.max(1, this.unitBacklog - rows.length);
     }
-    this.unitPending = false;
-    this.garbage.collect();
-    return this.reindexDue ? this.reindex(maxBatches - batch) : true;
   }
 
   /**
@@ -215,12 +244,12 @@ export class DeferredIndex {
    * `meta.reindex_through` again, from its stored JSON with the engine's indexer, in batches of
    * {@link REINDEX_BATCH} in seq order (`meta.reindex_after` is the cursor). Versions written since
    * carry entries of the current indexer already. Runs after the pending versions are applied, in the
-   * caller's unit of work; returns false when it stopped after `maxBatches` with resources left.
+   * caller's unit of work; returns false when it stopped at `deadline` with resources left.
    */
-  private reindex(maxBatches: number): boolean {
+  private reindex(deadline: number): boolean {
     let after = this.store.meta('reindex_after') ?? 0;
     this.reindexChanged = true;
-    for (let batch = 0; batch < maxBatches; batch++) {
+    for (;;) {
       const rows = this.selectReindex.all(after, this.reindexThrough, REINDEX_BATCH) as [number, string, string, string, ...(number | null)[]][];
       const replaced: [string, string, PendingEntry[]][] = [];
       for (const row of rows) {
@@ -236,8 +265,8 @@ export class DeferredIndex {
       }
       after = rows[rows.length - 1]![0];
       this.store.setMeta('reindex_after', after);
+      if (performance.now() >= deadline) return false;
     }
-    return false;
   }
 
   /**

@@ -17,12 +17,22 @@ import { INDEX_KINDS, RANGE_COLUMNS } from './schema.js';
  */
 const GARBAGE_LIMIT = 10_000;
 
+/**
+ * Listed resources one pass of a collection removes the rows of: a collection runs in passes, and
+ * stops between two at the caller's deadline (the rest is left to the next step), so that it never
+ * holds the event loop for long.
+ */
+const GARBAGE_PASS = 1000;
+
 /** The `garbage` list of the write connection and its collection. Runs inside the caller's unit of work. */
 export class GarbageCollector {
   /** Rows in `garbage`. */
   private count = 0;
   /** `count` when the unit of work began, restored on rollback. */
   private unitStart = 0;
+  /** A collection started (the list reached the limit) and has resources left to collect. */
+  private collecting = false;
+  private unitCollecting = false;
 
   /** @param deleteRows deletes the rows `lo…hi` (rowids) of `ix_<kind>`. */
   constructor(
@@ -33,14 +43,24 @@ export class GarbageCollector {
   /** (Re)reads the count, which other connections may change. */
   load(): void {
     this.count = this.store.stmt('SELECT count(*) FROM garbage').pluck().get() as number;
+    this.collecting = false;
   }
 
   beginUnit(): void {
     this.unitStart = this.count;
+    this.unitCollecting = this.collecting;
   }
 
   endUnit(committed: boolean): void {
-    if (!committed) this.count = this.unitStart;
+    if (!committed) {
+      this.count = this.unitStart;
+      this.collecting = this.unitCollecting;
+    }
+  }
+
+  /** Whether a collection has resources left to collect (see {@link GarbageCollector.collect}). */
+  get pending(): boolean {
+    return this.collecting;
   }
 
   /** Lists a resource whose `resource` row is deleted but still holds ranges. */
@@ -51,24 +71,44 @@ export class GarbageCollector {
 
   /**
    * Once `garbage` lists {@link GARBAGE_LIMIT} resources, deletes their index rows and forgets
-   * them: the ranges are merged per kind where they touch (resources applied together have
+   * them, in passes of {@link GARBAGE_PASS} listed resources, oldest first, until the list is empty
+   * or `deadline` (a `performance.now()` time) has passed; a later call goes on where it stopped.
+   * In a pass the ranges are merged per kind where they touch (resources applied together have
    * adjacent ranges), so that a few range DELETEs remove them all. A listed resource that came back
    * meanwhile had its rows replaced when it was applied and is skipped.
    */
-  collect(): void {
-    if (this.count < GARBAGE_LIMIT) return;
-    const listed = 'SELECT res_type, res_id FROM garbage';
+  collect(deadline = Number.POSITIVE_INFINITY): void {
+    if (!this.collecting) {
+      if (this.count < GARBAGE_LIMIT) return;
+      this.collecting = true;
+    }
+    for (;;) {
+      const upTo = this.store
+        .stmt('SELECT max(seq) FROM (SELECT seq FROM garbage ORDER BY seq LIMIT ?)')
+        .pluck()
+        .get(GARBAGE_PASS) as number | null;
+      if (upTo === null) break;
+      this.collectPass(upTo);
+      if (performance.now() >= deadline) return;
+    }
+    this.count = 0;
+    this.collecting = false;
+  }
+
+  /** Collects the listed resources up to `garbage.seq` `upTo`. */
+  private collectPass(upTo: number): void {
+    const listed = 'SELECT res_type, res_id FROM garbage WHERE seq <= ?';
     const rows = this.store
       .stmt(`SELECT ${RANGE_COLUMNS.join(', ')} FROM resource WHERE deleted <> 0 AND (res_type, res_id) IN (${listed})`)
       .raw()
-      .all() as (number | null)[][];
-    this.store.stmt(`DELETE FROM resource WHERE deleted = 2 AND (res_type, res_id) IN (${listed})`).run();
+      .all(upTo) as (number | null)[][];
+    this.store.stmt(`DELETE FROM resource WHERE deleted = 2 AND (res_type, res_id) IN (${listed})`).run(upTo);
     this.store
       .stmt(
         `UPDATE resource SET ${RANGE_COLUMNS.map((c) => `${c} = NULL`).join(', ')} ` +
           `WHERE deleted = 1 AND (res_type, res_id) IN (${listed})`,
       )
-      .run();
+      .run(upTo);
     INDEX_KINDS.forEach((kind, k) => {
       const ranges: [number, number][] = [];
       for (const row of rows) if (row[2 * k] !== null) ranges.push([row[2 * k] as number, row[2 * k + 1] as number]);
@@ -82,7 +122,7 @@ export class GarbageCollector {
         this.deleteRows(kind, lo, hi);
       }
     });
-    this.store.stmt('DELETE FROM garbage').run();
-    this.count = 0;
+    const removed = this.store.stmt('DELETE FROM garbage WHERE seq <= ?').run(upTo).changes;
+    this.count = Math.max(0, this.count - removed);
   }
 }

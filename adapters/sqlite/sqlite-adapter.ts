@@ -18,10 +18,13 @@
  *
  * **Deferred index.** A write stores only its version and, for a live version, its search index
  * entries as one appended `pending_index` row. The current pointer (`resource`), the index rows and
- * the type history are derived from the pending versions in bulk before the next read that needs
- * them (a search or a type-level history read, in the unit of work of that read or in a short unit
- * of its own, queued through the runtime, see {@link SqliteAdapter.search}); `readCurrent`, vread and instance/system history
- * read the versions themselves. Why: a commit writes one WAL frame per dirty page, and the ~25 index
+ * the type history are derived from the pending versions in bulk, continuously and in bounded
+ * steps: a unit of work that brings the backlog to a few hundred versions applies the oldest batch
+ * itself; once the event loop is idle, background units of at most 20 ms apply the rest; and a read
+ * that needs them (a search or a type-level history read) applies what is left first, in the unit
+ * of work of that read or in 20 ms units of its own with the event loop free between them (see
+ * {@link SqliteAdapter.search}). `readCurrent`, vread and instance/system history read the versions
+ * themselves. Why: a commit writes one WAL frame per dirty page, and the ~25 index
  * rows of a resource dirty ~25 scattered b-tree pages, which bounds single-write units at ~2k
  * commits/s; the version row, the pending row and one key-index leaf are about four pages. The
  * derived state is as durable as the versions it comes from (same transaction), and versions left
@@ -122,8 +125,15 @@ export type SqliteAdapterOptions =
       readonly filename?: undefined;
     });
 
-/** Batches of pending index rows (see `DeferredIndex.apply`) one flushing unit applies. */
-const FLUSH_BATCHES_PER_UNIT = 4;
+/**
+ * The longest a unit of work that applies pending index rows on its own (see
+ * {@link SqliteAdapter.readApplied} and the background step) runs before it commits and yields the
+ * event loop: other requests wait at most about this long for index maintenance.
+ */
+const APPLY_STEP_MS = 20;
+
+/** Lets the event loop run I/O and timers (other requests) between two steps. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const temporaryFiles = new Set<string>();
 let exitHookInstalled = false;
@@ -195,6 +205,9 @@ export class SqliteAdapter implements StorageAdapter {
   private readonly reader: Store | undefined;
   private readonly readerDb: Database.Database | undefined;
   private readonly temporaryDir: string | undefined;
+  /** The pending background apply step (see `scheduleBackgroundApply`). */
+  private backgroundApply: NodeJS.Immediate | undefined;
+  private closed = false;
   /** Runs the adapter's own housekeeping units; the engine's runtime once it wraps the adapter. */
   private units: StorageRuntime = this;
   /** Units of work left before the background checkpointer starts; -1: it never does. */
@@ -339,6 +352,7 @@ export class SqliteAdapter implements StorageAdapter {
       throw busyError(error);
     }
     this.writer.endUnit(true);
+    if (this.writer.maintenanceDue()) this.scheduleBackgroundApply();
     if (this.unitsBeforeCheckpointer > 0 && --this.unitsBeforeCheckpointer === 0) {
       const interval = BACKGROUND_CHECKPOINT_INTERVAL_MS;
       this.checkpointer = BackgroundCheckpointer.start(this.db.name, this.synchronousLevel, interval);
@@ -398,11 +412,38 @@ export class SqliteAdapter implements StorageAdapter {
    */
   private async readApplied<T>(fn: (store: Store) => T): Promise<T> {
     if (!this.writer.hasCommittedPending()) return this.read(fn);
-    // A large backlog is applied in several units, so that no single transaction grows huge.
-    while (!(await this.units.transact(async () => this.writer.applyPending(FLUSH_BATCHES_PER_UNIT)))) {
-      // next part
+    // Writes keep the backlog short (see `BACKLOG_LIMIT` in `deferred-index.ts`), but another
+    // connection, an upgrade or a crash can leave a long one: it is applied in steps of
+    // APPLY_STEP_MS, each its own unit, with the event loop free between them.
+    while (!(await this.units.transact(async () => this.writer.applyPending(performance.now() + APPLY_STEP_MS)))) {
+      await yieldToLoop();
     }
     return this.units.transact(async () => fn(this.writer));
+  }
+
+  /**
+   * After a commit that left pending versions: applies them in steps of APPLY_STEP_MS once the event
+   * loop is idle (an immediate runs after pending I/O), so that a search after a burst of writes
+   * finds little or nothing left to apply. The step queues behind units in flight like any other.
+   */
+  private scheduleBackgroundApply(): void {
+    if (this.backgroundApply !== undefined || this.closed) return;
+    this.backgroundApply = setImmediate(() => {
+      this.backgroundApply = undefined;
+      if (this.closed || !this.writer.maintenanceDue()) return;
+      this.units
+        .transact(async () => this.writer.applyPending(performance.now() + APPLY_STEP_MS))
+        .then(
+          () => {
+            if (this.writer.maintenanceDue()) this.scheduleBackgroundApply();
+          },
+          () => {
+            // Closed meanwhile, or the database is busy: the next search applies what is left.
+          },
+        );
+    });
+    // Never keeps the process alive on its own.
+    this.backgroundApply.unref();
   }
 
   readJob(id: string): Promise<JobRecord | undefined> {
@@ -418,6 +459,9 @@ export class SqliteAdapter implements StorageAdapter {
   // ---------------------------------------------------------------------------------------------
 
   async close(): Promise<void> {
+    this.closed = true;
+    if (this.backgroundApply !== undefined) clearImmediate(this.backgroundApply);
+    this.backgroundApply = undefined;
     try {
       await this.checkpointer?.stop();
       this.readerDb?.close();

@@ -111,11 +111,21 @@ export class WriteStore extends Store {
   }
 
   /**
-   * Inside a unit of work: applies pending versions (see {@link DeferredIndex.apply}); with
-   * `maxBatches`, false when some remain.
+   * Inside a unit of work: applies pending versions (see {@link DeferredIndex.apply}); with a
+   * `deadline` (`performance.now()` time), false when some remain after it.
    */
-  applyPending(maxBatches?: number): boolean {
-    return this.index.apply(maxBatches);
+  applyPending(deadline?: number): boolean {
+    return this.index.apply(deadline);
+  }
+
+  /** Outside units of work: whether index maintenance is left to do (see `scheduleBackgroundApply`). */
+  maintenanceDue(): boolean {
+    return this.index.maintenanceDue();
+  }
+
+  /** Outside units of work: pending versions in committed state, as last loaded. */
+  get backlog(): number {
+    return this.index.backlog;
   }
 
   writeVersion(write: VersionWrite): number {

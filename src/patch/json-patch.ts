@@ -6,6 +6,7 @@ import jsonpatch from 'fast-json-patch';
 import type { Operation } from 'fast-json-patch';
 import { z } from 'zod';
 import { FhirError, badRequest } from '../errors.js';
+import { cloneJson } from '../resource/equal.js';
 import type { Resource } from '../resource/resource.js';
 import { assertNoProtoKeys, assertPatchResultAllowed, assertSafeSegments, isJsonObject } from './guard.js';
 
@@ -104,7 +105,7 @@ export function parseJsonPatch(operations: unknown): JsonPatchOperation[] {
     const operation: JsonPatchOperation = { op: name, path: raw.path };
     if (needs.value) {
       assertNoProtoKeys(raw['value'], `operation ${index} 'value'`);
-      operation.value = structuredClone(raw['value']);
+      operation.value = cloneJson(raw['value']);
     }
     if (needs.from && raw.from !== undefined) {
       checkPointer(raw.from, index, 'from');
@@ -175,7 +176,7 @@ export function applyJsonPatchToDocument(document: unknown, operations: unknown,
   const ops = parseJsonPatch(operations);
   const maxCopied = options.maxCopiedChars ?? DEFAULT_MAX_COPIED_CHARS;
   let copied = 0;
-  let current: unknown = structuredClone(document);
+  let current: unknown = cloneJson(document);
   ops.forEach((operation, index) => {
     checkArrayIndices(current, operation, index);
     if (operation.op === 'copy') {

@@ -31,3 +31,26 @@ export function sameContent(a: Resource, b: Resource): boolean {
   const { meta: _mb, ...restB } = b;
   return jsonEqual(restA, restB) && jsonEqual(clientMeta(a), clientMeta(b));
 }
+
+/**
+ * A deep copy of a JSON value: arrays and plain objects are copied, JSON primitives shared; anything
+ * else (a `Date` handed to the typed API, say) goes through `structuredClone`. Several times faster
+ * than `structuredClone` on a resource-sized tree, which matters on the patch path.
+ */
+export function cloneJson<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const copy = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) copy[i] = cloneJson(value[i]);
+    return copy as T;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    // `__proto__` as an own key (from JSON.parse) must stay an own key, not set the prototype.
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: cloneJson((value as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true });
+    else copy[key] = cloneJson((value as Record<string, unknown>)[key]);
+  }
+  return copy as T;
+}

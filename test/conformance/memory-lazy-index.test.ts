@@ -122,4 +122,16 @@ describe('memory adapter: lazy index', () => {
     expect((await engine.search('Patient', '_sort=-family&_count=1')).entry?.[0]?.resource?.name).toEqual([{ family: 'Lee' }]);
     expect((await engine.search('Patient', '')).entry).toHaveLength(4);
   });
+
+  it('an update re-indexes the parameters it changed and keeps those it did not', async () => {
+    const engine = new FhirEngine({ storage: new MemoryAdapter() });
+    const created = await engine.create({ resourceType: 'Patient', name: [{ family: 'Lee' }], gender: 'male', birthDate: '1980-02-03' });
+    // Index family, gender and birthdate (first searches), then change only the gender and birth date.
+    expect((await engine.search('Patient', 'family=Lee&gender=male&birthdate=1980-02-03')).entry).toHaveLength(1);
+    await engine.update({ ...created.resource, gender: 'female', birthDate: '1990-05-06' });
+    expect((await engine.search('Patient', 'gender=male')).entry ?? []).toHaveLength(0);
+    expect((await engine.search('Patient', 'birthdate=1980-02-03')).entry ?? []).toHaveLength(0);
+    expect((await engine.search('Patient', 'family=Lee&gender=female&birthdate=1990-05-06')).entry).toHaveLength(1);
+    expect((await engine.search('Patient', 'birthdate=ge1985&_sort=birthdate')).entry?.map((e) => e.resource?.id)).toEqual([created.resource.id]);
+  });
 });
