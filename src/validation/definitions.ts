@@ -18,7 +18,7 @@ export interface PrimitiveType {
    * their whole format that way too (the spec's `[^\s]*` and `[^\s]+(\s[^\s]+)*`), which is several times
    * faster than the regex on the short values they mostly hold. Undefined: the pattern admits printable ASCII only.
    */
-  readonly scan: 'text' | 'uri' | 'code' | undefined;
+  readonly scan: 'text' | 'uri' | 'code' | 'base64' | undefined;
 }
 
 /** An element of a structure, e.g. `Patient.name` or `Observation.value[x]`. */
@@ -75,6 +75,8 @@ export const RESOURCE_TYPES: ReadonlySet<string> = new Set(data.resourceTypes);
 const SCANNED: Record<string, PrimitiveType['scan']> = {
   '[^ \\t\\n\\r]*': 'uri',
   '[^ \\t\\n\\r]+([ \\t\\n\\r][^ \\t\\n\\r]+)*': 'code',
+  // Its regex takes ~0.3 µs per character on a long invalid value (5 s of CPU for a 16 MiB body).
+  '[ \\t\\n\\r]*(?:[0-9a-zA-Z+/=]{4}[ \\t\\n\\r]*)+': 'base64',
 };
 
 function primitive(name: string, json: PrimitiveType['json'], regex: string): PrimitiveType {

@@ -17,7 +17,8 @@ const INTEGER_MIN: Record<string, number> = { integer: INT32_MIN, unsignedInt: 0
 export function show(value: unknown): string {
   let text: string;
   try {
-    text = JSON.stringify(value) ?? String(value);
+    // A long string is cut before it is quoted: a 16 MiB value is not copied for a message.
+    text = JSON.stringify(typeof value === 'string' && value.length > 64 ? value.slice(0, 64) : value) ?? String(value);
   } catch {
     text = String(value); // a BigInt, a cycle: not JSON anyway
   }
@@ -61,6 +62,7 @@ const isWhitespace = (code: number): boolean => code === 0x20 || code === 0x09 |
  */
 function scanProblem(value: string, type: PrimitiveType): string | undefined {
   const { scan } = type;
+  if (scan === 'base64') return isBase64(value) ? undefined : `Invalid ${type.name}: ${show(value)}`;
   // One regex screens the value first: nearly all have nothing to look at.
   if (!(scan === 'text' ? CONTROL_OR_SURROGATE : CONTROL_SURROGATE_OR_WHITESPACE).test(value)) return undefined;
   const last = value.length - 1;
@@ -81,6 +83,28 @@ function scanProblem(value: string, type: PrimitiveType): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * The R4 base64Binary pattern `[ \t\n\r]*(?:[0-9a-zA-Z+/=]{4}[ \t\n\r]*)+` in one pass: groups of four
+ * base64 characters, whitespace only between groups.
+ */
+function isBase64(value: string): boolean {
+  let count = 0;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (isWhitespace(code)) {
+      if (count % 4 !== 0) return false;
+    } else if (
+      (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) ||
+      code === 0x2b || code === 0x2f || code === 0x3d
+    ) {
+      count++;
+    } else {
+      return false;
+    }
+  }
+  return count > 0 && count % 4 === 0;
 }
 
 const hex = (code: number): string => `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;

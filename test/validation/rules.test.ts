@@ -2,6 +2,7 @@
  * One rule at a time: exact issue codes and FHIRPath expressions of `validateResource`, the helpers that
  * turn issues into the engine's answers, and `mandatoryElements`.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FhirError } from '../../src/errors.js';
 import {
@@ -411,5 +412,30 @@ describe('answers for the engine', () => {
     expect(mandatoryElements('AuditEvent')).toEqual(['type', 'recorded', 'agent', 'source']);
     expect(mandatoryElements('HumanName')).toBeUndefined();
     expect(mandatoryElements('Nope')).toBeUndefined();
+  });
+});
+
+describe('base64Binary', () => {
+  // The R4 pattern, which the validator checks by a scan of its own (the regex is slow on long values).
+  const pattern = /^(?:[ \t\n\r]*(?:[0-9a-zA-Z+/=]{4}[ \t\n\r]*)+)$/;
+  const valid = (data: string): boolean => validateResource({ resourceType: 'Binary', contentType: 'text/plain', data }).length === 0;
+
+  it('accepts exactly what the R4 pattern accepts', () => {
+    for (const data of ['AAAA', 'AAAA BBBB', ' AAAA\n', 'QUJD\r\nREVG', 'AA==', 'AAA', 'AA AA', 'AAAA=', 'AAAA!', 'A\tAAA', '    ', 'AAAAAAA A']) {
+      expect(valid(data)).toBe(pattern.test(data));
+    }
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('A', 'z', '0', '+', '/', '=', ' ', '\n', '\t', '-', '_', 'é'), { minLength: 1, maxLength: 24 }), (chars) => {
+        const data = chars.join('');
+        expect(valid(data)).toBe(pattern.test(data));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('names a long invalid value by its start only', () => {
+    const [issue] = validateResource({ resourceType: 'Binary', contentType: 'text/plain', data: `${'A'.repeat(1 << 20)}!` });
+    expect(issue).toMatchObject({ code: 'value', expression: ['Binary.data'] });
+    expect(issue!.diagnostics.length).toBeLessThan(120);
   });
 });
