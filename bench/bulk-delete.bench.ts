@@ -19,27 +19,15 @@ import { join } from 'node:path';
 import { SqliteAdapter } from '../adapters/sqlite/index.js';
 import { FhirEngine } from '../src/engine.js';
 import type { Resource } from '../src/resource/resource.js';
-import { loadThroughAdapter } from './load.js';
+import { benchPatient, loadThroughAdapter } from './load.js';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const N_INCLUDES = Number(process.env.BENCH_N_INCLUDES ?? Math.round(N / 10));
 const OBSERVATIONS_PER_PATIENT = 2;
 const CHUNK = process.env.BENCH_CHUNK ? Number(process.env.BENCH_CHUNK) : undefined;
 const TAG = { system: 'http://example.org/bench', code: 'bench' };
-const FAMILIES = ['Smith', 'Jones', 'Müller', 'García', 'Nguyen', 'Kowalski', 'Rossi', 'Dubois'];
 
-function patient(i: number): Resource {
-  return {
-    resourceType: 'Patient',
-    id: `p${i}`,
-    meta: { versionId: '1', lastUpdated: '2026-01-01T00:00:00.000Z', tag: [TAG] },
-    identifier: [{ system: 'http://example.org/mrn', value: String(i) }],
-    name: [{ family: FAMILIES[i % FAMILIES.length], given: ['Anna', 'B'] }],
-    gender: i % 2 ? 'female' : 'male',
-    birthDate: `19${String(50 + (i % 50)).padStart(2, '0')}-01-0${1 + (i % 9)}`,
-    address: [{ city: 'Berlin', postalCode: String(10000 + (i % 999)) }],
-  };
-}
+const patient = (i: number): Resource => benchPatient(i, '2026-01-01T00:00:00.000Z', TAG);
 
 function observation(i: number, k: number): Resource {
   return {

@@ -27,27 +27,15 @@ import { SqliteAdapter } from '../adapters/sqlite/index.js';
 import { FhirEngine } from '../src/engine.js';
 import type { BulkExportRequest } from '../src/export/export-job.js';
 import type { Resource } from '../src/resource/resource.js';
-import { loadThroughAdapter } from './load.js';
+import { benchPatient, loadThroughAdapter } from './load.js';
 
 const N = Number(process.env.BENCH_N ?? 100_000);
 const SYNC = process.env.BENCH_SYNC !== '0';
 const CHUNK = process.env.BENCH_CHUNK ? Number(process.env.BENCH_CHUNK) : undefined;
-const FAMILIES = ['Smith', 'Jones', 'Müller', 'García', 'Nguyen', 'Kowalski', 'Rossi', 'Dubois'];
 const LOINC = ['8867-4', '8480-6', '8462-4', '29463-7', '8302-2'];
 const lastUpdated = '2026-01-01T00:00:00.000Z';
 
-function patient(i: number): Resource {
-  return {
-    resourceType: 'Patient',
-    id: `p${i}`,
-    meta: { versionId: '1', lastUpdated },
-    identifier: [{ system: 'http://example.org/mrn', value: String(i) }],
-    name: [{ family: FAMILIES[i % FAMILIES.length], given: ['Anna', 'B'] }],
-    gender: i % 2 ? 'female' : 'male',
-    birthDate: `19${String(50 + (i % 50)).padStart(2, '0')}-01-0${1 + (i % 9)}`,
-    address: [{ city: 'Berlin', postalCode: String(10000 + (i % 999)) }],
-  };
-}
+const patient = (i: number): Resource => benchPatient(i, lastUpdated);
 
 function observation(i: number, k: number): Resource {
   const code = LOINC[(i + k) % LOINC.length]!;

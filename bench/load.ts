@@ -9,6 +9,22 @@ import type { StorageAdapter } from '../src/storage/storage-adapter.js';
 
 const extractor = new IndexExtractor(SearchParameterRegistry.r4([]));
 
+const FAMILIES = ['Smith', 'Jones', 'Müller', 'García', 'Nguyen', 'Kowalski', 'Rossi', 'Dubois'];
+
+/** Patient `p<i>` as version 1 of `lastUpdated`, with the identifier, name, birthDate and address the benches search. */
+export function benchPatient(i: number, lastUpdated: string, tag?: { system: string; code: string }): Resource {
+  return {
+    resourceType: 'Patient',
+    id: `p${i}`,
+    meta: { versionId: '1', lastUpdated, ...(tag && { tag: [tag] }) },
+    identifier: [{ system: 'http://example.org/mrn', value: String(i) }],
+    name: [{ family: FAMILIES[i % FAMILIES.length], given: ['Anna', 'B'] }],
+    gender: i % 2 ? 'female' : 'male',
+    birthDate: `19${String(50 + (i % 50)).padStart(2, '0')}-01-0${1 + (i % 9)}`,
+    address: [{ city: 'Berlin', postalCode: String(10000 + (i % 999)) }],
+  };
+}
+
 /** Writes the resources `make(i)` gives for i in [0, n), `unit` indexes per unit of work; returns the seconds taken. */
 export async function loadThroughAdapter(storage: StorageAdapter, n: number, make: (i: number) => readonly Resource[], unit = 10_000): Promise<number> {
   const started = performance.now();
