@@ -12,7 +12,7 @@
  * database, so that its RSS is the export's own: sampled every 20 ms, the growth is the peak minus
  * the RSS right before the kick-off (after a GC). `BENCH_SYNC=0` skips the per-chunk fdatasync,
  * `BENCH_CHUNK` sets `limits.exportChunkSize` (default: the engine's, 2,000); `BENCH_CACHE_KIB` the
- * SQLite page cache of the exporting process (`cacheSizeKiB`, default 64 MiB: a scan of the whole
+ * SQLite page cache of the exporting process (`cacheSizeKiB`, default 32 MiB: a scan of the whole
  * database fills it, so that much of the RSS growth is the cache's bound, not the export's);
  * `BENCH_DIR=<dir>` keeps the database there and loads it only when it is not there yet (to profile
  * the exports alone: `node --expose-gc --cpu-prof <bundled bench> measure <dir>/fhir.db <dir>/export system`).
