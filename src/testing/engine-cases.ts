@@ -10,6 +10,7 @@ import { FhirError } from '../errors.js';
 import type { Resource } from '../resource/resource.js';
 import { RuntimeStorage } from '../storage/runtime-storage.js';
 import type { ResourceKey, StorageAdapter, StorageTx, StoredVersion } from '../storage/storage-adapter.js';
+import { overrideTx, passThrough } from './job-helpers.js';
 
 const FHIR_JSON = { 'content-type': 'application/fhir+json' };
 const JSON_PATCH = { 'content-type': 'application/json-patch+json' };
@@ -211,26 +212,9 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
         // version 2 is already stored: its If-Match check passes, and storage refuses the write.
         const storage = await makeAdapter();
         const stale = new Map<string, StoredVersion>();
-        const staleStorage = new Proxy(storage, {
-          get(target, prop) {
-            if (prop === 'transact') {
-              return <T>(work: (tx: StorageTx) => Promise<T>) =>
-                target.transact((tx) =>
-                  work(
-                    new Proxy(tx, {
-                      get(t, p) {
-                        if (p === 'readCurrent') return async (key: ResourceKey) => stale.get(`${key.type}/${key.id}`) ?? t.readCurrent(key);
-                        const v = Reflect.get(t, p, t) as unknown;
-                        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-                      },
-                    }),
-                  ),
-                );
-            }
-            const v = Reflect.get(target, prop, target) as unknown;
-            return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-          },
-        });
+        const staleStorage = overrideTx(storage, (tx) => ({
+          readCurrent: async (key: ResourceKey) => stale.get(`${key.type}/${key.id}`) ?? tx.readCurrent(key),
+        }));
         engine = new FhirEngine({ storage: staleStorage, clock: fixedClock('2026-01-01T00:00:00Z', 1000), ids: sequentialIds() });
         const http = client(engine);
         await http('POST', '/Patient', patient());
@@ -714,8 +698,7 @@ export function registerEngineConformance(name: string, makeAdapter: () => Promi
                 }
               };
             }
-            const value = Reflect.get(target, prop, target) as unknown;
-            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+            return passThrough(target, prop);
           },
         });
         const first = (engine = new FhirEngine({ storage: counted, ids: sequentialIds('a') }));

@@ -9,7 +9,7 @@ import { FhirError } from '../errors.js';
 import type { Resource } from '../resource/resource.js';
 import type { JobRecord } from '../storage/job-record.js';
 import type { StorageAdapter, StorageTx } from '../storage/storage-adapter.js';
-import { body, countsOf, gated, holdWrites, jobIdOf, kickOff, makeEngine as makeEngineOn, runHttp, seed, status, TAG } from './job-helpers.js';
+import { body, countsOf, gated, holdWrites, jobIdOf, overrideTx, kickOff, makeEngine as makeEngineOn, runHttp, seed, status, TAG } from './job-helpers.js';
 
 export function registerJobConformance(name: string, makeAdapter: () => Promise<StorageAdapter>): void {
   describe(`job conformance: ${name}`, () => {
@@ -318,28 +318,7 @@ export function registerJobConformance(name: string, makeAdapter: () => Promise<
     });
 
     /** An adapter whose `purge` throws. */
-    function failingPurge(inner: StorageAdapter): StorageAdapter {
-      return new Proxy(inner, {
-        get(target, prop) {
-          if (prop === 'transact') {
-            return <T>(work: (tx: StorageTx) => Promise<T>) =>
-              target.transact((tx) =>
-                work(
-                  new Proxy(tx, {
-                    get(t, p) {
-                      if (p === 'purge') return () => Promise.reject(new Error('disk on fire'));
-                      const v = Reflect.get(t, p, t) as unknown;
-                      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
-                    },
-                  }),
-                ),
-              );
-          }
-          const v = Reflect.get(target, prop, target) as unknown;
-          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-        },
-      });
-    }
+    const failingPurge = (inner: StorageAdapter): StorageAdapter => overrideTx(inner, () => ({ purge: () => Promise.reject(new Error('disk on fire')) }));
 
     describe('$bulk-delete with _include, _revinclude and _remove-references', () => {
       const ref = (type: string, id: string) => ({ reference: `${type}/${id}` });

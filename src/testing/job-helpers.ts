@@ -71,8 +71,7 @@ export function gated(storage: StorageAdapter): { storage: StorageAdapter; hold(
         return <T>(work: Parameters<StorageAdapter['transact']>[0]) =>
           gate ? gate.then(() => target.transact(work as never) as Promise<T>) : (target.transact(work as never) as Promise<T>);
       }
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      return passThrough(target, prop);
     },
   });
   return {
@@ -94,25 +93,33 @@ export function gated(storage: StorageAdapter): { storage: StorageAdapter; hold(
 export function holdWrites(storage: StorageAdapter, held: (type: string) => boolean, until: Promise<void>): StorageAdapter {
   const hold = <R>(type: string, write: () => Promise<R>): Promise<R> =>
     held(type) ? until.then(write) : write();
+  return overrideTx(storage, (tx) => ({
+    writeVersion: (w: VersionWrite) => hold(w.type, () => tx.writeVersion(w)),
+    purge: (key: ResourceKey, keep: 'none' | 'current') => hold(key.type, () => tx.purge(key, keep)),
+  }));
+}
+
+/** What a proxy passes through: the target's value, its methods bound to the target. */
+export function passThrough(target: object, prop: string | symbol): unknown {
+  const value = Reflect.get(target, prop, target) as unknown;
+  return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+}
+
+/**
+ * `storage` whose units of work see the methods `override(tx)` gives in place of the tx's own;
+ * everything else passes through. The adapter's one-statement `writeVersion` (concurrent adapters'
+ * plain create) is hidden, so that every write goes through a unit and meets the override.
+ */
+export function overrideTx<S extends StorageAdapter>(storage: S, override: (tx: StorageTx) => Partial<StorageTx>): S {
   return new Proxy(storage, {
     get(target, prop) {
-      if (prop === 'transact') {
-        return (work: Parameters<StorageAdapter['transact']>[0]) =>
-          target.transact((tx) =>
-            work(
-              new Proxy(tx, {
-                get(inner, name) {
-                  if (name === 'writeVersion') return (w: VersionWrite) => hold(w.type, () => inner.writeVersion(w));
-                  if (name === 'purge') return (key: ResourceKey, keep: 'none' | 'current') => hold(key.type, () => inner.purge(key, keep));
-                  const value = Reflect.get(inner, name, inner) as unknown;
-                  return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(inner) : value;
-                },
-              }),
-            ),
-          );
-      }
-      const value = Reflect.get(target, prop, target) as unknown;
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      if (prop === 'writeVersion') return undefined;
+      if (prop !== 'transact') return passThrough(target, prop);
+      return <T>(work: (tx: StorageTx) => Promise<T>) =>
+        target.transact((tx) => {
+          const own = override(tx) as Record<string | symbol, unknown>;
+          return work(new Proxy(tx, { get: (t, p) => (Object.hasOwn(own, p) ? own[p] : passThrough(t, p)) }));
+        });
     },
   });
 }
@@ -137,8 +144,7 @@ export function crashingAtUnit<S extends StorageAdapter>(storage: S, unit: numbe
             return result;
           });
       }
-      const v = Reflect.get(target, prop, target) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      return passThrough(target, prop);
     },
   });
 }
