@@ -11,7 +11,7 @@
  * literals of the R4 element names, and every other constant is passed in by index.
  * @packageDocumentation
  */
-import { RESOURCE_TYPES, structure, type ElementKey, type Structure } from './definitions.js';
+import { RESOURCE_TYPES, referenceElementKey, structure, type ElementKey, type Structure } from './definitions.js';
 import { primitiveProblem, referenceProblem } from './primitives.js';
 
 /** A generated check: whether `value` (an object) is a valid instance of its structure. */
@@ -71,19 +71,22 @@ function primitiveOk(value: unknown, check: PrimitiveCheck): boolean {
   return !check.reference || referenceProblem(value as string) === undefined;
 }
 
-let referenceKey: ElementKey | undefined;
-let extensionStructure: string | undefined;
-
 /** Generates the check of `of`. */
 function compile(of: Structure, isResource: boolean): Check {
-  referenceKey ??= structure('Reference')!.keys.get('reference')!;
-  extensionStructure ??= structure('Element')!.name;
+  const referenceKey = referenceElementKey();
   const primitives: PrimitiveCheck[] = [];
   const structures: string[] = [];
   const choices = new Map<object, number>();
   let variants = 0;
   const cases: string[] = [];
   if (isResource) cases.push(`case "resourceType": break;`);
+
+  /** The code that checks the object `x` against structure `type`: its check, resolved into C on first use. */
+  const structureCheck = (type: string, x: string): string => {
+    structures.push(type);
+    const i = structures.length - 1;
+    return `if (!isPlainObject(${x}) || !(C[${i}] || (C[${i}] = get(S[${i}])))(${x}, depth + 1)) return false;`;
+  };
 
   /** The code that checks `x`, one item of the element of `key`, returning false when it fails. */
   const item = (key: ElementKey): string => {
@@ -92,9 +95,7 @@ function compile(of: Structure, isResource: boolean): Check {
       return `if (!ok(x, P[${primitives.length - 1}])) return false;`;
     }
     if (key.type === 'Resource') return `if (!resource(x, depth + 1)) return false;`;
-    structures.push(key.type);
-    const i = structures.length - 1;
-    return `if (!isPlainObject(x) || !(C[${i}] || (C[${i}] = get(S[${i}])))(x, depth + 1)) return false;`;
+    return structureCheck(key.type, 'x');
   };
 
   for (const key of of.keys.values()) {
@@ -113,11 +114,7 @@ function compile(of: Structure, isResource: boolean): Check {
     cases.push(`case ${JSON.stringify(key.key)}: ${guard}${body} break;`);
     // `_x` of a single primitive: its id and extensions (an Element). Arrays of them are the walker's.
     if (key.extensionKey && !element.array && key.primitive!.name !== 'xhtml') {
-      structures.push(extensionStructure);
-      const i = structures.length - 1;
-      cases.push(
-        `case ${JSON.stringify(key.extensionKey)}: ${guard}if (!isPlainObject(value[k]) || !(C[${i}] || (C[${i}] = get(S[${i}])))(value[k], depth + 1)) return false; break;`,
-      );
+      cases.push(`case ${JSON.stringify(key.extensionKey)}: ${guard}${structureCheck('Element', 'value[k]')} break;`);
     }
   }
   const required = of.required.map(({ keys }) => `if (!(${keys.map((k) => `hasOwn(value, ${JSON.stringify(k)})`).join(' || ')})) return false;`);

@@ -178,3 +178,7 @@ export function mandatoryElements(resourceType: string): string[] | undefined {
   if (!RESOURCE_TYPES.has(resourceType)) return undefined;
   return structure(resourceType)!.required.map(({ element }) => (element.choice ? `${element.name}[x]` : element.name));
 }
+
+let reference: ElementKey | undefined;
+/** `Reference.reference`: the one element whose value also gets a shape check (references.html). */
+export const referenceElementKey = (): ElementKey => (reference ??= structure('Reference')!.keys.get('reference')!);

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import type { OperationOutcomeIssue } from '../resource/resource.js';
-import { RESOURCE_TYPES, structure, type ElementKey, type Structure } from './definitions.js';
+import { RESOURCE_TYPES, referenceElementKey, structure, type ElementKey, type Structure } from './definitions.js';
 import { validFast } from './compiled.js';
 import { primitiveProblem, referenceProblem, show } from './primitives.js';
 
@@ -100,9 +100,9 @@ function hasAny(object: JsonObject, keys: readonly string[]): boolean {
   return false;
 }
 
-let specials: { element: ElementKey; extension: Structure } | undefined;
-/** `Reference.reference`, whose value gets a shape check, and `Element`, the structure of a `_x` value. */
-const special = () => (specials ??= { element: structure('Reference')!.keys.get('reference')!, extension: structure('Element')! });
+let elementStructure: Structure | undefined;
+/** `Element`, the structure of a `_x` value (a primitive's id and extensions). */
+const extensionOf = (): Structure => (elementStructure ??= structure('Element')!);
 
 class Walker {
   readonly issues: ValidationIssue[] = [];
@@ -111,7 +111,7 @@ class Walker {
   private depth = 0;
   /** Whether anything made Object.prototype carry enumerable keys (for-in would yield them on every object). */
   private readonly objectPrototypeEnumerable = hasEnumerableKeys(Object.prototype);
-  private readonly referenceElement = special().element;
+  private readonly referenceElement = referenceElementKey();
 
   constructor(
     private readonly maxDepth: number,
@@ -220,7 +220,7 @@ class Walker {
   /** `_x`: an Element (id, extension), or an array of them aligned with `x`'s items. */
   private primitiveExtension(value: unknown, element: ElementKey, values: unknown): void {
     if (!element.element.array) {
-      if (isObject(value)) this.object(value, special().extension, false);
+      if (isObject(value)) this.object(value, extensionOf(), false);
       else this.report('structure', `Expected a JSON object for the extensions of ${element.element.name}, found ${jsonType(value)}`);
       return;
     }
@@ -234,7 +234,7 @@ class Walker {
       if (item === null) {
         if (!Array.isArray(values)) this.report('structure', `null in _${element.element.name} stands for no extension, but ${element.element.name} has no value either`);
       } else if (isObject(item)) {
-        this.object(item, special().extension, false);
+        this.object(item, extensionOf(), false);
       } else {
         this.report('structure', `Expected a JSON object or null, found ${jsonType(item)}`);
       }
